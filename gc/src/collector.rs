@@ -118,21 +118,30 @@ impl Heap {
             let v = self.roots[i];
             self.mark_value(v);
         }
+        self.mark_finalizer_queue();
+        // The finalizer table: values strong, keys weak, the table itself never traversed.
+        let ft = self.cdata_fin;
+        // SAFETY: the finalizer table lives as long as the heap.
+        unsafe { (*ft).marked = ((*ft).marked & !mark::WHITES) | mark::BLACK };
+        self.mark_table_values(ft);
+    }
+
+    /// Mark the objects waiting for their finalizer and what they reference. They are on
+    /// no swept list, so they may still be black from an earlier cycle: re-mark anyway.
+    fn mark_finalizer_queue(&mut self) {
         let mut o = self.mmudata_head;
         while !o.is_null() {
             // SAFETY: mmudata links live userdata/cdata.
             unsafe {
+                if (*o).marked & mark::BLACK != 0 {
+                    (*o).marked = ((*o).marked & !mark::COLORS) | self.currentwhite;
+                }
                 if (*o).marked & mark::WHITES != 0 {
                     self.mark_object(o);
                 }
                 o = (*o).nextgc;
             }
         }
-        // The finalizer table: values strong, keys weak, the table itself never traversed.
-        let ft = self.cdata_fin;
-        // SAFETY: the finalizer table lives as long as the heap.
-        unsafe { (*ft).marked = ((*ft).marked & !mark::WHITES) | mark::BLACK };
-        self.mark_table_values(ft);
     }
 
     fn mark_table_values(&mut self, t: *mut GcTab) {
@@ -495,16 +504,7 @@ impl Heap {
         self.mark_to_fixpoint();
 
         let udsize = self.separate_udata();
-        let mut o = self.mmudata_head;
-        while !o.is_null() {
-            // SAFETY: mmudata links live userdata/cdata.
-            unsafe {
-                if (*o).marked & mark::WHITES != 0 {
-                    self.mark_object(o);
-                }
-                o = (*o).nextgc;
-            }
-        }
+        self.mark_finalizer_queue();
         self.mark_to_fixpoint();
 
         // Registered traces nothing live can reach any more are taken out of service.
@@ -822,6 +822,69 @@ impl Heap {
         }
         self.threshold = self.pause_threshold();
         self.debt = 0;
+    }
+
+    // ---- collectgarbage -------------------------------------------------------------------
+
+    /// `collectgarbage("step", kb)`: do work worth `kb` kilobytes of allocation (at least
+    /// one step). Returns true if a cycle finished.
+    pub fn step_kb(&mut self, kb: f64) -> bool {
+        let bytes = if kb > 0.0 {
+            (kb * 1024.0).min(usize::MAX as f64) as usize
+        } else {
+            0
+        };
+        self.threshold = self.total.saturating_sub(bytes);
+        loop {
+            if self.step() {
+                return true;
+            }
+            if self.total < self.threshold {
+                return false;
+            }
+        }
+    }
+
+    /// `collectgarbage("stop")`.
+    pub fn stop(&mut self) {
+        self.threshold = THRESHOLD_STOPPED;
+    }
+
+    /// `collectgarbage("restart")`.
+    pub fn restart(&mut self) {
+        self.threshold = if self.stress { 0 } else { self.total };
+    }
+
+    /// `collectgarbage("isrunning")`.
+    pub fn is_running(&self) -> bool {
+        self.threshold != THRESHOLD_STOPPED
+    }
+
+    /// `collectgarbage("setpause", n)`: returns the previous value.
+    pub fn set_pause(&mut self, pause: u32) -> u32 {
+        std::mem::replace(&mut self.pause, pause)
+    }
+
+    /// `collectgarbage("setstepmul", n)`: returns the previous value.
+    pub fn set_stepmul(&mut self, stepmul: u32) -> u32 {
+        std::mem::replace(&mut self.stepmul, stepmul)
+    }
+
+    /// Strings interned, chains in the string table, and the longest chain.
+    pub fn string_table_stats(&self) -> (usize, usize, usize) {
+        let mut longest = 0;
+        for i in 0..=self.strings.mask {
+            let mut n = 0;
+            // SAFETY: chain heads and links are live or not-yet-swept strings.
+            let mut o = unsafe { *self.strings.chains.add(i) };
+            while !o.is_null() {
+                n += 1;
+                // SAFETY: as above.
+                o = unsafe { (*o).nextgc };
+            }
+            longest = longest.max(n);
+        }
+        (self.strings.count, self.strings.mask + 1, longest)
     }
 
     // ---- barriers -------------------------------------------------------------------------

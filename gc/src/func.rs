@@ -123,7 +123,8 @@ impl Heap {
         }
     }
 
-    /// A prototype holding copies of everything in `spec`.
+    /// A prototype holding copies of everything in `spec`. Never runs the collector, so the
+    /// references in `spec` need not be anchored anywhere else.
     pub fn new_proto(&mut self, spec: &ProtoSpec) -> GcResult<*mut GcProto> {
         let n = spec.bc.len();
         if (!spec.lineinfo.is_empty() && spec.lineinfo.len() != n)
@@ -149,7 +150,7 @@ impl Heap {
         let o_line = section(spec.lineinfo.len() * 4);
         let o_uvn = section(spec.uv.len() * 8);
         let o_var = section(spec.varinfo.len() * size_of::<VarInfo>());
-        let o = self.alloc_object(size, gct::PROTO)?;
+        let o = self.alloc_object_no_gc(size, gct::PROTO)?;
         let p = o.cast::<GcProto>();
         // SAFETY: fresh block of `size` bytes; each section lies within it at an
         // 8-aligned offset and is filled from a slice of the declared length.

@@ -3,7 +3,9 @@
 //!
 //! Object creation functions run the GC check first (so a new object is never at risk
 //! in the step its own allocation triggers; everything else the caller holds must be
-//! reachable from a root or a thread stack), then allocate. Growth of an existing object
+//! reachable from a root or a thread stack), then allocate. The exceptions are
+//! prototypes and traces, built from lists of references the caller may hold only in
+//! Rust: they allocate without collecting. Growth of an existing object
 //! (array parts, hash parts, stacks) never runs the collector. Every allocation is
 //! accounted in `total`; one that would pass `limit` first forces a full collection (for
 //! new objects) and then fails with [`MemoryError`]: the caller raises "not enough memory".
@@ -349,11 +351,28 @@ impl Heap {
     /// Memory for a new object of `size` bytes with its header filled in (current white,
     /// type `gct`), not linked into any list. Runs the GC check first.
     pub(crate) fn alloc_object(&mut self, size: usize, gct: u8) -> GcResult<*mut GcHeader> {
+        self.alloc_object_with_parts(size, 0, gct)
+    }
+
+    /// As `alloc_object`, for an object whose creation goes on to allocate `parts` more
+    /// bytes: the limit check (and the collection it may force) covers both.
+    pub(crate) fn alloc_object_with_parts(
+        &mut self,
+        size: usize,
+        parts: usize,
+        gct: u8,
+    ) -> GcResult<*mut GcHeader> {
         self.gc_check();
-        if self.total.saturating_add(size) > self.limit {
+        if self.total.saturating_add(size).saturating_add(parts) > self.limit {
             // Last resort before failing: a full collection may make room.
             self.full_gc();
         }
+        self.alloc_object_no_gc(size, gct)
+    }
+
+    /// As `alloc_object` but never collects: for objects built from a list of references
+    /// (prototypes, traces) that the collector could not see until the object exists.
+    pub(crate) fn alloc_object_no_gc(&mut self, size: usize, gct: u8) -> GcResult<*mut GcHeader> {
         let p = self.alloc_part(size)?.cast::<GcHeader>();
         // SAFETY: `p` is a fresh block of at least header size.
         unsafe {

@@ -135,7 +135,13 @@ pub(crate) fn new_table(h: &mut Heap, asize: u32, hbits: u32) -> GcResult<*mut G
     if asize > MAX_ASIZE || hbits > MAX_HBITS {
         return Err(MemoryError);
     }
-    let o = h.alloc_object(size_of::<GcTab>(), gct::TAB)?;
+    let parts = asize as usize * 8
+        + if hbits > 0 {
+            (1usize << hbits) * size_of::<Node>()
+        } else {
+            0
+        };
+    let o = h.alloc_object_with_parts(size_of::<GcTab>(), parts, gct::TAB)?;
     let t = o.cast::<GcTab>();
     // SAFETY: fresh block of table size with the header written.
     unsafe {

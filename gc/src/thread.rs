@@ -20,7 +20,7 @@ impl Heap {
         if slots == 0 || slots > MAX_STACK_SLOTS {
             return Err(MemoryError);
         }
-        let o = self.alloc_object(size_of::<GcThread>(), gct::THREAD)?;
+        let o = self.alloc_object_with_parts(size_of::<GcThread>(), slots * 8, gct::THREAD)?;
         let th = o.cast::<GcThread>();
         // SAFETY: fresh block of thread size; linked before the stack allocation so a
         // failure there still leaves a valid (stackless) object for the sweep.

@@ -19,6 +19,7 @@ pub const MAX_TRACES: usize = 65535;
 
 impl Heap {
     /// A new, unregistered trace starting in `startpt`, embedding `kgc`, owning `code`.
+    /// Never runs the collector, so `kgc` need not be anchored anywhere else.
     pub fn new_trace(
         &mut self,
         startpt: *mut GcProto,
@@ -27,7 +28,7 @@ impl Heap {
     ) -> GcResult<*mut GcTrace> {
         let n = u32::try_from(kgc.len()).map_err(|_| MemoryError)?;
         let size = size_of::<GcTrace>() + kgc.len() * 8;
-        let o = match self.alloc_object(size, gct::TRACE) {
+        let o = match self.alloc_object_no_gc(size, gct::TRACE) {
             Ok(o) => o,
             Err(e) => {
                 code.release();
