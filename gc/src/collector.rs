@@ -43,6 +43,8 @@ pub const GCSTEPSIZE: usize = 1024;
 pub const GCSWEEPMAX: usize = 40;
 pub const GCSWEEPCOST: usize = 10;
 pub const GCFINALIZECOST: usize = 100;
+/// String chains swept per unit of work (each costs `GCSWEEPCOST`).
+const STRING_CHAINS_PER_UNIT: usize = 16;
 /// `collectgarbage("stop")` parks the threshold here.
 pub const THRESHOLD_STOPPED: usize = usize::MAX;
 
@@ -512,7 +514,8 @@ impl Heap {
             let tr = self.traces[i];
             // SAFETY: registered traces are live.
             if !tr.is_null() && unsafe { (*tr).marked } & mark::WHITES != 0 {
-                self.flush_trace(tr);
+                // SAFETY: as above.
+                unsafe { self.flush_trace(tr) };
             }
         }
         self.clear_weak();
@@ -717,13 +720,17 @@ impl Heap {
                 0
             }
             GcState::SweepString => {
-                let i = self.sweepstr;
-                self.sweepstr += 1;
-                self.sweep_string_chain(i);
+                // Chains in batches: mostly short, so per-unit dispatch would dominate.
+                let end = (self.sweepstr + STRING_CHAINS_PER_UNIT).min(self.strings.mask + 1);
+                for i in self.sweepstr..end {
+                    self.sweep_string_chain(i);
+                }
+                let cost = (end - self.sweepstr) * GCSWEEPCOST;
+                self.sweepstr = end;
                 if self.sweepstr > self.strings.mask {
                     self.state = GcState::Sweep;
                 }
-                GCSWEEPCOST
+                cost
             }
             GcState::Sweep => {
                 if self.sweep_some() {
@@ -890,8 +897,11 @@ impl Heap {
     // ---- barriers -------------------------------------------------------------------------
 
     /// Backward barrier: a black table that is stored into turns gray again.
+    ///
+    /// # Safety
+    /// Every object pointer passed must point at a live object of the named type.
     #[inline]
-    pub fn barrier_back(&mut self, t: *mut GcTab) {
+    pub unsafe fn barrier_back(&mut self, t: *mut GcTab) {
         // SAFETY: caller passes a live table.
         unsafe {
             if (*t).marked & mark::BLACK != 0 {
@@ -903,8 +913,11 @@ impl Heap {
     }
 
     /// Forward barrier: `o` (not a table) now references `v`.
+    ///
+    /// # Safety
+    /// Every object pointer passed must point at a live object of the named type.
     #[inline]
-    pub fn barrier_forward(&mut self, o: *mut GcHeader, v: TValue) {
+    pub unsafe fn barrier_forward(&mut self, o: *mut GcHeader, v: TValue) {
         // SAFETY: caller passes a live object and a value held by it.
         unsafe {
             if (*o).marked & mark::BLACK == 0
@@ -922,7 +935,10 @@ impl Heap {
     }
 
     /// A trace's references changed: traverse it again.
-    pub fn barrier_trace(&mut self, tr: *mut GcTrace) {
+    ///
+    /// # Safety
+    /// Every object pointer passed must point at a live object of the named type.
+    pub unsafe fn barrier_trace(&mut self, tr: *mut GcTrace) {
         // SAFETY: caller passes a live trace.
         unsafe {
             if (*tr).marked & mark::BLACK != 0 {

@@ -32,7 +32,10 @@ const fn align8(n: usize) -> usize {
 impl Heap {
     /// A Lua closure of `proto` with `nupvalues` null upvalue slots for the caller to
     /// fill (the collector skips null ones).
-    pub fn new_lua_closure(
+    ///
+    /// # Safety
+    /// Every object pointer passed must point at a live object of the named type.
+    pub unsafe fn new_lua_closure(
         &mut self,
         proto: *mut GcProto,
         env: *mut GcTab,
@@ -92,7 +95,10 @@ impl Heap {
     }
 
     /// Set a Lua closure's upvalue `i` (with its barrier).
-    pub fn set_closure_upvalue(&mut self, f: *mut GcFunc, i: usize, uv: *mut GcUpval) {
+    ///
+    /// # Safety
+    /// Every object pointer passed must point at a live object of the named type.
+    pub unsafe fn set_closure_upvalue(&mut self, f: *mut GcFunc, i: usize, uv: *mut GcUpval) {
         // SAFETY: caller passes a live Lua closure and an index below nupvalues.
         unsafe {
             assert!(i < (*f).nupvalues as usize && (*f).is_lua());
@@ -105,7 +111,10 @@ impl Heap {
     }
 
     /// Set a native closure's upvalue value `i` (with its barrier).
-    pub fn set_native_upvalue(&mut self, f: *mut GcFunc, i: usize, v: TValue) {
+    ///
+    /// # Safety
+    /// Every object pointer passed must point at a live object of the named type.
+    pub unsafe fn set_native_upvalue(&mut self, f: *mut GcFunc, i: usize, v: TValue) {
         // SAFETY: caller passes a live native closure and an index below nupvalues.
         unsafe {
             assert!(i < (*f).nupvalues as usize && !(*f).is_lua());
@@ -115,7 +124,10 @@ impl Heap {
     }
 
     /// Set a closure's environment (with its barrier).
-    pub fn set_closure_env(&mut self, f: *mut GcFunc, env: *mut GcTab) {
+    ///
+    /// # Safety
+    /// Every object pointer passed must point at a live object of the named type.
+    pub unsafe fn set_closure_env(&mut self, f: *mut GcFunc, env: *mut GcTab) {
         // SAFETY: caller passes a live closure.
         unsafe { (*f).env = env };
         if !env.is_null() {
@@ -149,7 +161,7 @@ impl Heap {
         let o_uv = section(spec.uv.len() * 2);
         let o_line = section(spec.lineinfo.len() * 4);
         let o_uvn = section(spec.uv.len() * 8);
-        let o_var = section(spec.varinfo.len() * size_of::<VarInfo>());
+        let o_var = section(std::mem::size_of_val(spec.varinfo));
         let o = self.alloc_object_no_gc(size, gct::PROTO)?;
         let p = o.cast::<GcProto>();
         // SAFETY: fresh block of `size` bytes; each section lies within it at an

@@ -13,7 +13,7 @@
 //! Raw pointers to objects stay valid while the object is reachable: from a root slot
 //! (`add_root`), a thread's stack below `top`, or another reachable object.
 
-use crate::alloc::{raw_alloc, raw_free, raw_realloc};
+use crate::alloc::Pool;
 use crate::collector::GcState;
 use crate::object::*;
 use crate::strtab::StrTab;
@@ -127,6 +127,7 @@ pub const DEFAULT_PAUSE: u32 = 200;
 pub const DEFAULT_STEPMUL: u32 = 200;
 
 pub struct Heap {
+    pub(crate) pool: Pool,
     // Accounting.
     pub(crate) total: usize,
     pub(crate) threshold: usize,
@@ -180,7 +181,9 @@ pub struct Heap {
 }
 
 impl Heap {
-    /// A new heap. `MOONJET_GC_STRESS=1` in the environment turns on stress mode.
+    /// A new heap. `MOONJET_GC_STRESS=1` in the environment turns on stress mode;
+    /// `MOONJET_GC_SYSTEM_ALLOC=1` gives every block its own system allocation (for
+    /// valgrind and sanitizers) instead of the small-block pool.
     pub fn new() -> Box<Heap> {
         let stress =
             std::env::var_os("MOONJET_GC_STRESS").is_some_and(|v| v != "0" && !v.is_empty());
@@ -188,7 +191,10 @@ impl Heap {
     }
 
     pub fn with_stress(stress: bool) -> Box<Heap> {
+        let system_alloc =
+            std::env::var_os("MOONJET_GC_SYSTEM_ALLOC").is_some_and(|v| v != "0" && !v.is_empty());
         let mut h = Box::new(Heap {
+            pool: Pool::new(!system_alloc),
             total: 0,
             threshold: usize::MAX,
             debt: 0,
@@ -307,7 +313,7 @@ impl Heap {
     /// runs the collector.
     pub(crate) fn alloc_part(&mut self, size: usize) -> GcResult<*mut u8> {
         self.charge(size)?;
-        let p = raw_alloc(size);
+        let p = self.pool.alloc(size);
         if p.is_null() {
             self.uncharge(size);
             return Err(MemoryError);
@@ -320,7 +326,7 @@ impl Heap {
     pub(crate) unsafe fn free_part(&mut self, p: *mut u8, size: usize) {
         self.uncharge(size);
         // SAFETY: forwarded caller promise.
-        unsafe { raw_free(p, size) }
+        unsafe { self.pool.free(p, size) }
     }
 
     /// # Safety
@@ -335,7 +341,7 @@ impl Heap {
             self.charge(new - old)?;
         }
         // SAFETY: forwarded caller promise.
-        let q = unsafe { raw_realloc(p, old, new) };
+        let q = unsafe { self.pool.realloc(p, old, new) };
         if q.is_null() {
             if new > old {
                 self.uncharge(new - old);
@@ -454,8 +460,11 @@ impl Heap {
 
     /// Look up metamethod `mm` in metatable `mt` (null: none). Absence of one of the first
     /// eight metamethods is cached in `mt.nomm` until `mt` is next stored into.
+    ///
+    /// # Safety
+    /// Every object pointer passed must point at a live object of the named type.
     #[inline]
-    pub fn metamethod(&self, mt: *mut GcTab, mm: MetaMethod) -> TValue {
+    pub unsafe fn metamethod(&self, mt: *mut GcTab, mm: MetaMethod) -> TValue {
         if mt.is_null() {
             return TValue::NIL;
         }
@@ -482,7 +491,7 @@ impl Heap {
 
     /// Intern a string and return it as a value.
     pub fn new_string(&mut self, bytes: &[u8]) -> GcResult<TValue> {
-        Ok(TValue::from_str(self.intern(bytes)?))
+        Ok(TValue::from_gcstr(self.intern(bytes)?))
     }
 
     /// A new table with room for array indices `0..asize` and `1 << hbits` hash nodes
@@ -525,7 +534,10 @@ impl Heap {
     }
 
     /// Set a userdata's metatable (with its write barrier).
-    pub fn set_udata_metatable(&mut self, u: *mut GcUdata, mt: *mut GcTab) {
+    ///
+    /// # Safety
+    /// Every object pointer passed must point at a live object of the named type.
+    pub unsafe fn set_udata_metatable(&mut self, u: *mut GcUdata, mt: *mut GcTab) {
         // SAFETY: caller passes live objects.
         unsafe { (*u).metatable = mt };
         if !mt.is_null() {
@@ -534,7 +546,10 @@ impl Heap {
     }
 
     /// Set a table's metatable (with its write barrier).
-    pub fn set_table_metatable(&mut self, t: *mut GcTab, mt: *mut GcTab) {
+    ///
+    /// # Safety
+    /// Every object pointer passed must point at a live object of the named type.
+    pub unsafe fn set_table_metatable(&mut self, t: *mut GcTab, mt: *mut GcTab) {
         // SAFETY: caller passes live objects.
         unsafe {
             (*t).metatable = mt;
@@ -546,7 +561,14 @@ impl Heap {
     }
 
     /// Register (or with nil, remove) the `ffi.gc` finalizer of a cdata object.
-    pub fn set_cdata_finalizer(&mut self, c: *mut GcCdata, finalizer: TValue) -> GcResult<()> {
+    ///
+    /// # Safety
+    /// Every object pointer passed must point at a live object of the named type.
+    pub unsafe fn set_cdata_finalizer(
+        &mut self,
+        c: *mut GcCdata,
+        finalizer: TValue,
+    ) -> GcResult<()> {
         let key = TValue::from_gc(c.cast(), itype::CDATA);
         let fin_tab = self.cdata_fin;
         crate::table::set(self, fin_tab, key, finalizer).map_err(|_| MemoryError)?;

@@ -28,7 +28,7 @@ fn random_seed() -> [u64; 2] {
     let mut a = state.build_hasher();
     a.write_u64(0x6d6f_6f6e);
     let mut b = state.build_hasher();
-    b.write_u64(0x6a65_74);
+    b.write_u64(0x006a_6574);
     [a.finish() | 1, b.finish()]
 }
 

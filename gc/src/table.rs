@@ -272,7 +272,7 @@ pub unsafe fn get(t: *mut GcTab, key: TValue) -> TValue {
 pub unsafe fn get_str(t: *mut GcTab, s: *mut GcStr) -> TValue {
     // SAFETY: caller promise; chains stay within the node array.
     unsafe {
-        let key = TValue::from_str(s);
+        let key = TValue::from_gcstr(s);
         let mut n = (*t).node.add(((*s).hash & (*t).hmask) as usize);
         loop {
             if (*n).key == key {
@@ -333,7 +333,10 @@ pub unsafe fn get_num(t: *mut GcTab, d: f64) -> TValue {
 // ---- writes -----------------------------------------------------------------------------
 
 /// `rawset(t, k, v)`, with the table's write barrier. May resize the table.
-pub fn set(h: &mut Heap, t: *mut GcTab, key: TValue, val: TValue) -> Result<(), TabError> {
+///
+/// # Safety
+/// Every object pointer passed must point at a live object of the named type.
+pub unsafe fn set(h: &mut Heap, t: *mut GcTab, key: TValue, val: TValue) -> Result<(), TabError> {
     // SAFETY: the caller passes a live table; the slot is written before anything else
     // can move the table's parts.
     unsafe {
@@ -344,7 +347,10 @@ pub fn set(h: &mut Heap, t: *mut GcTab, key: TValue, val: TValue) -> Result<(), 
 }
 
 /// `rawset(t, i, v)` for an integer key.
-pub fn set_int(h: &mut Heap, t: *mut GcTab, i: i64, val: TValue) -> Result<(), TabError> {
+///
+/// # Safety
+/// Every object pointer passed must point at a live object of the named type.
+pub unsafe fn set_int(h: &mut Heap, t: *mut GcTab, i: i64, val: TValue) -> Result<(), TabError> {
     // SAFETY: live table (caller); index bounds-checked against asize.
     unsafe {
         if (i as u64) < (*t).asize as u64 {
@@ -360,8 +366,16 @@ pub fn set_int(h: &mut Heap, t: *mut GcTab, i: i64, val: TValue) -> Result<(), T
 }
 
 /// `rawset(t, s, v)` for a string key.
-pub fn set_str(h: &mut Heap, t: *mut GcTab, s: *mut GcStr, val: TValue) -> Result<(), TabError> {
-    set(h, t, TValue::from_str(s), val)
+///
+/// # Safety
+/// Every object pointer passed must point at a live object of the named type.
+pub unsafe fn set_str(
+    h: &mut Heap,
+    t: *mut GcTab,
+    s: *mut GcStr,
+    val: TValue,
+) -> Result<(), TabError> {
+    set(h, t, TValue::from_gcstr(s), val)
 }
 
 /// The slot to store `key`'s value into, creating the key if absent. Runs the table

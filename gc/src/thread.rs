@@ -58,7 +58,10 @@ impl Heap {
 
     /// Resize a thread's stack to `slots` (all slots below `top` must fit). Returns the
     /// byte distance the stack moved, for the runtime's own pointers into it.
-    pub fn resize_stack(&mut self, th: *mut GcThread, slots: usize) -> GcResult<isize> {
+    ///
+    /// # Safety
+    /// Every object pointer passed must point at a live object of the named type.
+    pub unsafe fn resize_stack(&mut self, th: *mut GcThread, slots: usize) -> GcResult<isize> {
         // SAFETY: caller passes a live thread; pointers into the old stack are rebased
         // onto the new one before anything reads them.
         unsafe {
@@ -91,7 +94,14 @@ impl Heap {
     }
 
     /// The open upvalue for stack slot `slot` of `th`, created if needed.
-    pub fn find_upvalue(&mut self, th: *mut GcThread, slot: *mut TValue) -> GcResult<*mut GcUpval> {
+    ///
+    /// # Safety
+    /// Every object pointer passed must point at a live object of the named type.
+    pub unsafe fn find_upvalue(
+        &mut self,
+        th: *mut GcThread,
+        slot: *mut TValue,
+    ) -> GcResult<*mut GcUpval> {
         // SAFETY: caller passes a live thread and a slot of its stack; the open list is
         // kept sorted by slot, highest first.
         unsafe {
@@ -137,7 +147,10 @@ impl Heap {
 
     /// Close every open upvalue of `th` at or above `level`: each takes its value with
     /// it and becomes an ordinary object.
-    pub fn close_upvalues(&mut self, th: *mut GcThread, level: *mut TValue) {
+    ///
+    /// # Safety
+    /// Every object pointer passed must point at a live object of the named type.
+    pub unsafe fn close_upvalues(&mut self, th: *mut GcThread, level: *mut TValue) {
         // SAFETY: caller passes a live thread; its open list links live upvalues whose
         // slots are still valid.
         unsafe {
@@ -215,8 +228,11 @@ impl Heap {
     }
 
     /// Store into an upvalue (open or closed), with the barrier a closed one needs.
+    ///
+    /// # Safety
+    /// Every object pointer passed must point at a live object of the named type.
     #[inline]
-    pub fn set_upvalue(&mut self, uv: *mut GcUpval, v: TValue) {
+    pub unsafe fn set_upvalue(&mut self, uv: *mut GcUpval, v: TValue) {
         // SAFETY: caller passes a live upvalue; `v` points at its slot or its own tv.
         unsafe {
             *(*uv).v = v;

@@ -63,7 +63,10 @@ impl Heap {
 
     /// Put a trace into service; returns its number. `None` when all numbers are taken
     /// (the JIT then flushes and starts over, as luajit does).
-    pub fn register_trace(&mut self, tr: *mut GcTrace) -> Option<u32> {
+    ///
+    /// # Safety
+    /// Every object pointer passed must point at a live object of the named type.
+    pub unsafe fn register_trace(&mut self, tr: *mut GcTrace) -> Option<u32> {
         // SAFETY: caller passes a live trace.
         unsafe {
             if (*tr).traceno != 0 || (*tr).marked & mark::TRACE_ZOMBIE != 0 || (*tr).code.is_none()
@@ -100,7 +103,10 @@ impl Heap {
     /// Take a trace out of service: unregistered, number 0, on the zombie list. The
     /// caller (the JIT) restores the bytecode it patched and re-points every jump into
     /// it before the next reap.
-    pub fn flush_trace(&mut self, tr: *mut GcTrace) {
+    ///
+    /// # Safety
+    /// Every object pointer passed must point at a live object of the named type.
+    pub unsafe fn flush_trace(&mut self, tr: *mut GcTrace) {
         // SAFETY: caller passes a live trace.
         unsafe {
             if (*tr).marked & mark::TRACE_ZOMBIE != 0 {
@@ -125,7 +131,8 @@ impl Heap {
         for i in 1..self.traces.len() {
             let tr = self.traces[i];
             if !tr.is_null() {
-                self.flush_trace(tr);
+                // SAFETY: registered traces are live.
+                unsafe { self.flush_trace(tr) };
             }
         }
     }

@@ -150,7 +150,7 @@ impl TValue {
     }
 
     #[inline(always)]
-    pub fn from_str(s: *const GcStr) -> TValue {
+    pub fn from_gcstr(s: *const GcStr) -> TValue {
         TValue::from_gc(s.cast(), itype::STR)
     }
 

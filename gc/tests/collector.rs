@@ -7,6 +7,10 @@ use moonjet_gc::{table, GcState, GcTab, Heap, MemoryError, ProtoSpec, TValue, Tr
 use std::cell::Cell;
 use std::rc::Rc;
 
+fn is_black(o: *mut moonjet_gc::GcHeader) -> bool {
+    unsafe { (*o).marked & mark::BLACK != 0 }
+}
+
 fn heap() -> Box<Heap> {
     Heap::with_stress(false)
 }
@@ -55,7 +59,7 @@ fn unreachable_objects_are_freed_and_reachable_ones_kept() {
     let r = h.add_root(tv(keep));
     for i in 0..100 {
         let child = tab(&mut h);
-        table::set_int(&mut h, keep, i + 1, tv(child)).unwrap();
+        unsafe { table::set_int(&mut h, keep, i + 1, tv(child)) }.unwrap();
         let _garbage = tab(&mut h);
     }
     collect(&mut h);
@@ -76,7 +80,7 @@ fn accounting_returns_to_baseline_after_collection() {
     let before = h.total_bytes();
     for i in 0..1000 {
         let t = h.new_table(8, 3).unwrap();
-        table::set_int(&mut h, t, 1, num(i as f64)).unwrap();
+        unsafe { table::set_int(&mut h, t, 1, num(i as f64)) }.unwrap();
         s(&mut h, &format!("garbage string {i}"));
     }
     assert!(h.total_bytes() > before + 1000 * 64);
@@ -94,7 +98,7 @@ fn incremental_steps_finish_cycles_and_free_garbage() {
     for i in 0..2000 {
         let t = tab(&mut h);
         if i % 2 == 0 {
-            table::set_int(&mut h, keep, i / 2 + 1, tv(t)).unwrap();
+            unsafe { table::set_int(&mut h, keep, i / 2 + 1, tv(t)) }.unwrap();
         }
     }
     let cycles = h.cycles();
@@ -133,7 +137,7 @@ fn strings_live_while_referenced_as_keys_or_values() {
     h.add_root(tv(t));
     let k = s(&mut h, "a key string");
     let v = s(&mut h, "a value string");
-    table::set(&mut h, t, k, v).unwrap();
+    unsafe { table::set(&mut h, t, k, v) }.unwrap();
     s(&mut h, "unreferenced");
     let (count_before, ..) = h.string_table_stats();
     collect(&mut h);
@@ -155,8 +159,8 @@ fn dead_keys_do_not_keep_objects_alive() {
     let t = tab(&mut h);
     h.add_root(tv(t));
     let key = tab(&mut h);
-    table::set(&mut h, t, tv(key), num(1.0)).unwrap();
-    table::set(&mut h, t, tv(key), TValue::NIL).unwrap();
+    unsafe { table::set(&mut h, t, tv(key), num(1.0)) }.unwrap();
+    unsafe { table::set(&mut h, t, tv(key), TValue::NIL) }.unwrap();
     collect(&mut h);
     assert_eq!(
         h.live_objects(),
@@ -165,7 +169,7 @@ fn dead_keys_do_not_keep_objects_alive() {
     );
     // The dead node is reusable by a new key.
     let key2 = tab(&mut h);
-    table::set(&mut h, t, tv(key2), num(2.0)).unwrap();
+    unsafe { table::set(&mut h, t, tv(key2), num(2.0)) }.unwrap();
     assert_eq!(unsafe { table::get(t, tv(key2)) }, num(2.0));
 }
 
@@ -197,18 +201,18 @@ fn closures_keep_their_proto_constants_and_upvalues() {
     let holder = tab(&mut h);
     let r = h.add_root(tv(holder));
     let kstr = s(&mut h, "constant");
-    table::set_int(&mut h, holder, 1, kstr).unwrap();
+    unsafe { table::set_int(&mut h, holder, 1, kstr) }.unwrap();
     let p = proto(&mut h, &[kstr], 2);
-    table::set_int(&mut h, holder, 2, TValue::from_gc(p.cast(), itype::PROTO)).unwrap();
-    let f = h.new_lua_closure(p, holder).unwrap();
-    table::set_int(&mut h, holder, 3, func_value(f)).unwrap();
-    table::set_int(&mut h, holder, 1, TValue::NIL).unwrap();
-    table::set_int(&mut h, holder, 2, TValue::NIL).unwrap();
+    unsafe { table::set_int(&mut h, holder, 2, TValue::from_gc(p.cast(), itype::PROTO)) }.unwrap();
+    let f = unsafe { h.new_lua_closure(p, holder) }.unwrap();
+    unsafe { table::set_int(&mut h, holder, 3, func_value(f)) }.unwrap();
+    unsafe { table::set_int(&mut h, holder, 1, TValue::NIL) }.unwrap();
+    unsafe { table::set_int(&mut h, holder, 2, TValue::NIL) }.unwrap();
     let captured = tab(&mut h);
-    table::set_int(&mut h, holder, 4, tv(captured)).unwrap();
+    unsafe { table::set_int(&mut h, holder, 4, tv(captured)) }.unwrap();
     let uv = h.new_closed_upvalue(tv(captured)).unwrap();
-    h.set_closure_upvalue(f, 0, uv);
-    table::set_int(&mut h, holder, 4, TValue::NIL).unwrap();
+    unsafe { h.set_closure_upvalue(f, 0, uv) };
+    unsafe { table::set_int(&mut h, holder, 4, TValue::NIL) }.unwrap();
     collect(&mut h);
     // holder, name, constant, proto, closure, upvalue, captured table
     assert_eq!(h.live_objects(), base + 7);
@@ -238,7 +242,7 @@ fn native_closure_upvalues_are_roots_of_their_values() {
         .unwrap();
     let r = h.add_root(func_value(f));
     let t = tab(&mut h);
-    h.set_native_upvalue(f, 1, tv(t));
+    unsafe { h.set_native_upvalue(f, 1, tv(t)) };
     collect(&mut h);
     assert_eq!(h.live_objects(), base + 2);
     unsafe { assert_eq!(*GcFunc::native_upvals(f).add(1), tv(t)) };
@@ -318,7 +322,7 @@ fn closure_keeps_open_upvalue_value_alive_after_its_thread_dies() {
     let rth = h.add_root(TValue::from_gc(th.cast(), itype::THREAD));
     let p = proto(&mut h, &[], 1);
     let rp = h.add_root(TValue::from_gc(p.cast(), itype::PROTO));
-    let f = h.new_lua_closure(p, std::ptr::null_mut()).unwrap();
+    let f = unsafe { h.new_lua_closure(p, std::ptr::null_mut()) }.unwrap();
     let rf = h.add_root(func_value(f));
     unsafe {
         let stack = (*th).stack;
@@ -388,8 +392,8 @@ fn weak_table(h: &mut Heap, mode: &str) -> *mut GcTab {
     let mt = tab(h);
     let k = h.mm_name(moonjet_gc::MetaMethod::Mode);
     let m = s(h, mode);
-    table::set_str(h, mt, k, m).unwrap();
-    h.set_table_metatable(t, mt);
+    unsafe { table::set_str(h, mt, k, m) }.unwrap();
+    unsafe { h.set_table_metatable(t, mt) };
     t
 }
 
@@ -401,13 +405,13 @@ fn weak_values_are_cleared_but_strings_and_live_values_stay() {
     let live = tab(&mut h);
     h.add_root(tv(live));
     let dead = tab(&mut h);
-    table::set_int(&mut h, w, 1, tv(live)).unwrap();
-    table::set_int(&mut h, w, 2, tv(dead)).unwrap();
+    unsafe { table::set_int(&mut h, w, 1, tv(live)) }.unwrap();
+    unsafe { table::set_int(&mut h, w, 2, tv(dead)) }.unwrap();
     let k = s(&mut h, "dead");
-    table::set(&mut h, w, k, tv(dead)).unwrap();
+    unsafe { table::set(&mut h, w, k, tv(dead)) }.unwrap();
     let str_val = s(&mut h, "a string value");
-    table::set_int(&mut h, w, 3, str_val).unwrap();
-    table::set_int(&mut h, w, 4, num(4.0)).unwrap();
+    unsafe { table::set_int(&mut h, w, 3, str_val) }.unwrap();
+    unsafe { table::set_int(&mut h, w, 4, num(4.0)) }.unwrap();
     collect(&mut h);
     unsafe {
         assert_eq!(table::get_int(w, 1), tv(live));
@@ -425,15 +429,15 @@ fn weak_keys_are_cleared_and_strong_values_keep_their_key() {
     h.add_root(tv(w));
     let dead_key = tab(&mut h);
     let value = tab(&mut h);
-    table::set(&mut h, w, tv(dead_key), tv(value)).unwrap();
+    unsafe { table::set(&mut h, w, tv(dead_key), tv(value)) }.unwrap();
     // A key referenced from its own (strong) value survives: Lua 5.1 has no ephemerons.
     let self_key = tab(&mut h);
     let holder = tab(&mut h);
-    table::set_int(&mut h, holder, 1, tv(self_key)).unwrap();
-    table::set(&mut h, w, tv(self_key), tv(holder)).unwrap();
+    unsafe { table::set_int(&mut h, holder, 1, tv(self_key)) }.unwrap();
+    unsafe { table::set(&mut h, w, tv(self_key), tv(holder)) }.unwrap();
     let live_key = tab(&mut h);
     h.add_root(tv(live_key));
-    table::set(&mut h, w, tv(live_key), num(1.0)).unwrap();
+    unsafe { table::set(&mut h, w, tv(live_key), num(1.0)) }.unwrap();
     collect(&mut h);
     unsafe {
         assert_eq!(table::count(w), 2);
@@ -450,10 +454,10 @@ fn weak_kv_table_keeps_only_entries_with_both_sides_live() {
     let a = tab(&mut h);
     let b = tab(&mut h);
     h.add_root(tv(a));
-    table::set(&mut h, w, tv(a), tv(b)).unwrap(); // value dies
+    unsafe { table::set(&mut h, w, tv(a), tv(b)) }.unwrap(); // value dies
     let c = tab(&mut h);
-    table::set(&mut h, w, tv(c), tv(a)).unwrap(); // key dies
-    table::set(&mut h, w, tv(a), tv(a)).unwrap();
+    unsafe { table::set(&mut h, w, tv(c), tv(a)) }.unwrap(); // key dies
+    unsafe { table::set(&mut h, w, tv(a), tv(a)) }.unwrap();
     collect(&mut h);
     unsafe {
         assert_eq!(table::count(w), 1);
@@ -479,8 +483,8 @@ fn weak_table_filled_during_incremental_marking_keeps_strong_parts() {
         h.step();
     }
     let value = tab(&mut h);
-    table::set_int(&mut h, value, 1, num(9.0)).unwrap();
-    table::set(&mut h, w, tv(key), tv(value)).unwrap();
+    unsafe { table::set_int(&mut h, value, 1, num(9.0)) }.unwrap();
+    unsafe { table::set(&mut h, w, tv(key), tv(value)) }.unwrap();
     collect(&mut h);
     unsafe {
         assert_eq!(table::get(w, tv(key)), tv(value));
@@ -491,7 +495,7 @@ fn weak_table_filled_during_incremental_marking_keeps_strong_parts() {
 fn gc_metatable(h: &mut Heap) -> *mut GcTab {
     let mt = tab(h);
     let gc = h.mm_name(moonjet_gc::MetaMethod::Gc);
-    table::set_str(h, mt, gc, TValue::TRUE).unwrap();
+    unsafe { table::set_str(h, mt, gc, TValue::TRUE) }.unwrap();
     mt
 }
 
@@ -519,17 +523,19 @@ fn finalizers_run_newest_first_udata_then_cdata() {
     for i in 1..=3u8 {
         let u = h.new_udata(1, std::ptr::null_mut()).unwrap();
         unsafe { *GcUdata::payload(u) = i };
-        h.set_udata_metatable(u, mt);
-        table::set_int(&mut h, anchor, i as i64, ud(u)).unwrap();
+        unsafe { h.set_udata_metatable(u, mt) };
+        unsafe { table::set_int(&mut h, anchor, i as i64, ud(u)) }.unwrap();
         let c = h.new_cdata(7, 1).unwrap();
         unsafe { *moonjet_gc::GcCdata::payload(c) = 10 + i };
-        h.set_cdata_finalizer(c, fin).unwrap();
-        table::set_int(
-            &mut h,
-            anchor,
-            10 + i as i64,
-            TValue::from_gc(c.cast(), itype::CDATA),
-        )
+        unsafe { h.set_cdata_finalizer(c, fin) }.unwrap();
+        unsafe {
+            table::set_int(
+                &mut h,
+                anchor,
+                10 + i as i64,
+                TValue::from_gc(c.cast(), itype::CDATA),
+            )
+        }
         .unwrap();
     }
     h.remove_root(ra);
@@ -559,9 +565,9 @@ fn finalizer_runs_once_and_resurrection_is_safe() {
     let mt = gc_metatable(&mut h);
     let rmt = h.add_root(tv(mt));
     let u = h.new_udata(8, std::ptr::null_mut()).unwrap();
-    h.set_udata_metatable(u, mt);
+    unsafe { h.set_udata_metatable(u, mt) };
     let env = tab(&mut h);
-    table::set_int(&mut h, env, 1, num(5.0)).unwrap();
+    unsafe { table::set_int(&mut h, env, 1, num(5.0)) }.unwrap();
     unsafe { (*u).env = env };
     h.full_gc();
     let due = run_finalizers(&mut h);
@@ -593,10 +599,10 @@ fn finalizable_objects_stay_alive_until_taken() {
     let mt = gc_metatable(&mut h);
     h.add_root(tv(mt));
     let u = h.new_udata(4, std::ptr::null_mut()).unwrap();
-    h.set_udata_metatable(u, mt);
+    unsafe { h.set_udata_metatable(u, mt) };
     let payload_tab = tab(&mut h);
-    table::set_int(&mut h, payload_tab, 1, num(3.0)).unwrap();
-    h.set_udata_metatable(u, mt);
+    unsafe { table::set_int(&mut h, payload_tab, 1, num(3.0)) }.unwrap();
+    unsafe { h.set_udata_metatable(u, mt) };
     unsafe { (*u).env = payload_tab };
     h.full_gc();
     assert_eq!(h.pending_finalizers(), 1);
@@ -619,9 +625,9 @@ fn finalized_udata_leave_weak_values_but_not_weak_keys() {
     let wk = weak_table(&mut h, "k");
     h.add_root(tv(wk));
     let u = h.new_udata(1, std::ptr::null_mut()).unwrap();
-    h.set_udata_metatable(u, mt);
-    table::set_int(&mut h, wv, 1, ud(u)).unwrap();
-    table::set(&mut h, wk, ud(u), num(1.0)).unwrap();
+    unsafe { h.set_udata_metatable(u, mt) };
+    unsafe { table::set_int(&mut h, wv, 1, ud(u)) }.unwrap();
+    unsafe { table::set(&mut h, wk, ud(u), num(1.0)) }.unwrap();
     h.full_gc();
     unsafe {
         assert!(
@@ -647,8 +653,8 @@ fn udata_without_gc_and_removed_cdata_finalizers_are_not_finalized() {
     let c = h.new_cdata(1, 8).unwrap();
     let r = h.add_root(TValue::from_gc(c.cast(), itype::CDATA));
     let f = s(&mut h, "fin");
-    h.set_cdata_finalizer(c, f).unwrap();
-    h.set_cdata_finalizer(c, TValue::NIL).unwrap();
+    unsafe { h.set_cdata_finalizer(c, f) }.unwrap();
+    unsafe { h.set_cdata_finalizer(c, TValue::NIL) }.unwrap();
     h.remove_root(r);
     collect(&mut h);
     assert!(run_finalizers(&mut h).is_empty());
@@ -661,8 +667,8 @@ fn cdata_finalizer_keeps_its_function_alive_but_not_its_cdata() {
     let c = h.new_cdata(1, 8).unwrap();
     let r = h.add_root(TValue::from_gc(c.cast(), itype::CDATA));
     let fin = tab(&mut h); // any value: the runtime calls it
-    table::set_int(&mut h, fin, 1, num(8.0)).unwrap();
-    h.set_cdata_finalizer(c, tv(fin)).unwrap();
+    unsafe { table::set_int(&mut h, fin, 1, num(8.0)) }.unwrap();
+    unsafe { h.set_cdata_finalizer(c, tv(fin)) }.unwrap();
     collect(&mut h);
     assert!(
         run_finalizers(&mut h).is_empty(),
@@ -702,11 +708,11 @@ fn trace(
 fn flushed_trace_code_is_released_only_at_reap_and_once() {
     let mut h = heap();
     let (tr, released) = trace(&mut h, std::ptr::null_mut(), &[]);
-    let no = h.register_trace(tr).unwrap();
+    let no = unsafe { h.register_trace(tr) }.unwrap();
     assert_eq!(h.trace(no), tr);
     collect(&mut h);
     assert_eq!(released.get(), 0, "a registered trace is live");
-    h.flush_trace(tr);
+    unsafe { h.flush_trace(tr) };
     assert!(h.trace(no).is_null());
     assert_eq!(h.zombie_count(), 1);
     collect(&mut h);
@@ -733,7 +739,7 @@ fn live_trace_keeps_its_constants_and_proto_alive() {
     let k = s(&mut h, "embedded constant");
     let kt = tab(&mut h);
     let (tr, released) = trace(&mut h, pt, &[k, tv(kt)]);
-    h.register_trace(tr).unwrap();
+    unsafe { h.register_trace(tr) }.unwrap();
     collect(&mut h);
     // proto, its chunk name, trace, string, table
     assert_eq!(h.live_objects(), base + 5);
@@ -761,10 +767,10 @@ fn linked_traces_stay_alive_through_their_links() {
     let rb = h.add_root(TValue::from_gc(pb.cast(), itype::PROTO));
     let (a, rel_a) = trace(&mut h, pa, &[]);
     let (b, rel_b) = trace(&mut h, pb, &[]);
-    h.register_trace(a).unwrap();
-    h.register_trace(b).unwrap();
+    unsafe { h.register_trace(a) }.unwrap();
+    unsafe { h.register_trace(b) }.unwrap();
     unsafe { (*a).link = b };
-    h.barrier_trace(a);
+    unsafe { h.barrier_trace(a) };
     h.remove_root(rb);
     collect(&mut h);
     assert_eq!(
@@ -784,7 +790,7 @@ fn dropping_the_heap_releases_remaining_trace_code() {
     {
         let mut h = heap();
         let (tr, r) = trace(&mut h, std::ptr::null_mut(), &[]);
-        h.register_trace(tr).unwrap();
+        unsafe { h.register_trace(tr) }.unwrap();
         let (_zombie, r2) = trace(&mut h, std::ptr::null_mut(), &[]);
         released = (r, r2);
     }
@@ -802,14 +808,14 @@ fn backward_barrier_keeps_values_stored_into_black_tables() {
         h.add_root(tv(x));
     }
     h.step();
-    while unsafe { (*t).marked } & mark::BLACK == 0 {
+    while !is_black(t.cast()) {
         assert_eq!(h.state(), GcState::Propagate);
         h.step();
     }
     assert!(h.state().is_marking());
     let fresh = tab(&mut h);
-    table::set_int(&mut h, fresh, 1, num(1.0)).unwrap();
-    table::set_int(&mut h, t, 1, tv(fresh)).unwrap();
+    unsafe { table::set_int(&mut h, fresh, 1, num(1.0)) }.unwrap();
+    unsafe { table::set_int(&mut h, t, 1, tv(fresh)) }.unwrap();
     assert_eq!(
         unsafe { (*t).marked } & mark::BLACK,
         0,
@@ -836,8 +842,8 @@ fn forward_barrier_keeps_values_stored_into_black_upvalues() {
         "closed upvalues are blackened at once"
     );
     let fresh = tab(&mut h);
-    table::set_int(&mut h, fresh, 1, num(2.0)).unwrap();
-    h.set_upvalue(uv, tv(fresh));
+    unsafe { table::set_int(&mut h, fresh, 1, num(2.0)) }.unwrap();
+    unsafe { h.set_upvalue(uv, tv(fresh)) };
     assert_eq!(
         unsafe { (*fresh).marked } & mark::WHITES,
         0,
@@ -876,7 +882,7 @@ fn a_string_dead_in_this_cycle_can_be_interned_again_before_its_sweep() {
     }
     let again = h.new_string(bytes.as_bytes()).unwrap();
     assert_eq!(again, first, "the dead string is found and made live");
-    table::set_int(&mut h, keep, 1, again).unwrap();
+    unsafe { table::set_int(&mut h, keep, 1, again) }.unwrap();
     collect(&mut h);
     let v = unsafe { table::get_int(keep, 1) };
     assert_eq!(
@@ -896,7 +902,7 @@ fn memory_limit_is_an_error_and_the_heap_stays_usable() {
         match h.new_table(16, 0) {
             Ok(x) => {
                 n += 1;
-                if let Err(e) = table::set_int(&mut h, t, n, tv(x)) {
+                if let Err(e) = unsafe { table::set_int(&mut h, t, n, tv(x)) } {
                     break e == moonjet_gc::TabError::Memory;
                 }
             }
@@ -909,7 +915,7 @@ fn memory_limit_is_an_error_and_the_heap_stays_usable() {
     unsafe { assert!(table::get_int(t, n - 1).is_tab()) };
     // Garbage makes room: a full collection runs before an allocation fails.
     for i in 1..=n {
-        table::set_int(&mut h, t, i, TValue::NIL).unwrap();
+        unsafe { table::set_int(&mut h, t, i, TValue::NIL) }.unwrap();
     }
     let again = h.new_table(16, 0);
     assert!(again.is_ok(), "freeing garbage at the limit makes room");
@@ -977,7 +983,7 @@ fn stress_mode_collects_at_every_allocation() {
     let c0 = h.cycles();
     for i in 1..=50 {
         let x = tab(&mut h);
-        table::set_int(&mut h, t, i, tv(x)).unwrap();
+        unsafe { table::set_int(&mut h, t, i, tv(x)) }.unwrap();
         tab(&mut h); // garbage
     }
     assert!(h.cycles() - c0 >= 100, "one full cycle per allocation");
@@ -994,7 +1000,7 @@ fn string_table_grows_and_shrinks() {
     let r = h.add_root(tv(t));
     for i in 0..10_000 {
         let v = s(&mut h, &format!("str{i}"));
-        table::set_int(&mut h, t, i + 1, v).unwrap();
+        unsafe { table::set_int(&mut h, t, i + 1, v) }.unwrap();
     }
     let (count, chains, longest) = h.string_table_stats();
     assert!(count >= 10_000);

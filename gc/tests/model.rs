@@ -266,7 +266,7 @@ impl World {
         }
     }
 
-    fn to_tv(&mut self, v: &Val) -> TValue {
+    fn value_tv(&mut self, v: &Val) -> TValue {
         match v {
             Val::Nil => TValue::NIL,
             Val::Num(n) => TValue::from_f64(*n),
@@ -289,10 +289,10 @@ impl World {
         let tp = self.objs[t].1.as_tab().unwrap();
         let ktv = self.key_tv(&k);
         if matches!(v, Val::Str(_)) {
-            table::set(&mut self.h, tp, ktv, TValue::TRUE).unwrap();
+            unsafe { table::set(&mut self.h, tp, ktv, TValue::TRUE) }.unwrap();
         }
-        let vtv = self.to_tv(&v);
-        table::set(&mut self.h, tp, ktv, vtv).unwrap();
+        let vtv = self.value_tv(&v);
+        unsafe { table::set(&mut self.h, tp, ktv, vtv) }.unwrap();
         let Kind::Table(m) = &mut self.objs[t].0 else {
             unreachable!()
         };
@@ -342,14 +342,14 @@ impl World {
             }
             Op::StackStore { slot, val } => {
                 let v = self.val(&live, val);
-                let tv = self.to_tv(&v);
+                let tv = self.value_tv(&v);
                 // SAFETY: slot < STACK.
                 unsafe { *self.slot(slot) = tv };
                 self.stack[slot] = v;
             }
             Op::SetRoot { root, val } => {
                 let v = self.val(&live, val);
-                let tv = self.to_tv(&v);
+                let tv = self.value_tv(&v);
                 self.h.set_root(self.root_ids[root], tv);
                 self.roots[root] = v;
             }
@@ -358,18 +358,16 @@ impl World {
                 up,
                 into_root,
             } => {
-                let f = self
-                    .h
-                    .new_lua_closure(self.proto, std::ptr::null_mut())
-                    .unwrap();
+                let f =
+                    unsafe { self.h.new_lua_closure(self.proto, std::ptr::null_mut()) }.unwrap();
                 let fv = TValue::from_gc(f.cast(), itype::FUNC);
                 // Anchor the closure before the upvalue allocation can collect.
                 self.h.set_root(self.root_ids[into_root], fv);
                 self.objs.push((Kind::Closure([None; NUPS]), fv));
                 let fid = self.objs.len() - 1;
                 self.roots[into_root] = Val::Obj(fid);
-                let uv = self.h.find_upvalue(self.th, self.slot(slot)).unwrap();
-                self.h.set_closure_upvalue(f, up, uv);
+                let uv = unsafe { self.h.find_upvalue(self.th, self.slot(slot)) }.unwrap();
+                unsafe { self.h.set_closure_upvalue(f, up, uv) };
                 let uid = self.upval_id(uv, slot);
                 let Kind::Closure(ups) = &mut self.objs[fid].0 else {
                     unreachable!()
@@ -383,9 +381,9 @@ impl World {
                     };
                     let Some(u) = ups[up] else { return };
                     let v = self.val(&live, val);
-                    let tv = self.to_tv(&v);
+                    let tv = self.value_tv(&v);
                     let uvp: *mut GcUpval = self.objs[u].1.gc_ptr().cast();
-                    self.h.set_upvalue(uvp, tv);
+                    unsafe { self.h.set_upvalue(uvp, tv) };
                     match &mut self.objs[u].0 {
                         Kind::Upval { open: Some(s), .. } => self.stack[*s] = v,
                         Kind::Upval { open: None, value } => *value = v,
@@ -395,7 +393,7 @@ impl World {
             }
             Op::Close { level } => {
                 let lv = self.slot(level);
-                self.h.close_upvalues(self.th, lv);
+                unsafe { self.h.close_upvalues(self.th, lv) };
                 for (kind, _) in self.objs.iter_mut() {
                     if let Kind::Upval {
                         open: Some(s),
@@ -417,7 +415,7 @@ impl World {
                     let t = self.h.new_table(0, 0).unwrap();
                     if i % 3 == 0 {
                         let k = self.h.new_string(format!("garbage{i}").as_bytes()).unwrap();
-                        table::set(&mut self.h, t, k, TValue::TRUE).unwrap();
+                        unsafe { table::set(&mut self.h, t, k, TValue::TRUE) }.unwrap();
                     }
                 }
             }
@@ -541,8 +539,17 @@ fn run(ops: &[Op], stepmul: u32) {
     w.check_contents();
 }
 
+/// 128 cases unless PROPTEST_CASES says otherwise (CI uses fewer under valgrind).
+fn config() -> ProptestConfig {
+    let mut c = ProptestConfig::default();
+    if std::env::var_os("PROPTEST_CASES").is_none() {
+        c.cases = 128;
+    }
+    c
+}
+
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 96, ..ProptestConfig::default() })]
+    #![proptest_config(config())]
 
     #[test]
     fn graph_mutations_with_incremental_steps(ops in prop::collection::vec(op(), 1..160)) {

@@ -7,8 +7,8 @@ fn smoke_tables_strings_collect() {
     let root = h.add_root(TValue::from_tab(t));
     for i in 0..1000 {
         let s = h.new_string(format!("k{i}").as_bytes()).unwrap();
-        table::set(&mut h, t, s, TValue::from_f64(i as f64)).unwrap();
-        table::set_int(&mut h, t, i + 1, s).unwrap();
+        unsafe { table::set(&mut h, t, s, TValue::from_f64(i as f64)) }.unwrap();
+        unsafe { table::set_int(&mut h, t, i + 1, s) }.unwrap();
     }
     for _ in 0..10000 {
         let _ = h.new_table(0, 0).unwrap();
