@@ -106,6 +106,14 @@ impl Heap {
                     }
                     // Open upvalues stay gray: their value is on a stack, re-marked atomically.
                 }
+                gct::TRACE
+                    if (*o).marked & mark::TRACE_ZOMBIE != 0
+                        || (*o.cast::<GcTrace>()).code.is_none() =>
+                {
+                    // Out of service: it keeps nothing alive, and a zombie's gclist links
+                    // the zombie list, so it must never be queued.
+                    (*o).marked |= mark::BLACK;
+                }
                 _ => {
                     *gclist_of(o) = self.gray;
                     self.gray = o;
@@ -324,9 +332,6 @@ impl Heap {
     unsafe fn traverse_trace(&mut self, tr: *mut GcTrace) -> usize {
         // SAFETY: caller promise; `kgc` has `sizekgc` entries.
         unsafe {
-            if (*tr).marked & mark::TRACE_ZOMBIE != 0 {
-                return size_of::<GcTrace>(); // a zombie keeps nothing alive
-            }
             for i in 0..(*tr).sizekgc as usize {
                 self.mark_value(*(*tr).kgc.add(i));
             }
@@ -720,6 +725,11 @@ impl Heap {
                 0
             }
             GcState::SweepString => {
+                // A resize under way is finished first, so the sweep walks one array.
+                let moved = crate::strtab::migrate(self, crate::strtab::MIGRATE_PER_UNIT);
+                if moved > 0 {
+                    return moved * GCSWEEPCOST;
+                }
                 // Chains in batches: mostly short, so per-unit dispatch would dominate.
                 let end = (self.sweepstr + STRING_CHAINS_PER_UNIT).min(self.strings.mask + 1);
                 for i in self.sweepstr..end {
@@ -794,9 +804,7 @@ impl Heap {
         if self.stress {
             return 0;
         }
-        (self.estimate / 100)
-            .saturating_mul(self.pause as usize)
-            .max(self.total / 2 + GCSTEPSIZE)
+        (self.estimate / 100).saturating_mul(self.pause as usize)
     }
 
     /// A full collection: finish or abandon the current cycle, then run one whole cycle.
@@ -880,10 +888,15 @@ impl Heap {
     /// Strings interned, chains in the string table, and the longest chain.
     pub fn string_table_stats(&self) -> (usize, usize, usize) {
         let mut longest = 0;
-        for i in 0..=self.strings.mask {
+        let st = &self.strings;
+        let old_heads = (st.migrated..st.old_n).map(|i| unsafe { *st.old.add(i) });
+        // SAFETY: indices are within the arrays; old chains below `migrated` are empty.
+        let heads = (0..=st.mask)
+            .map(|i| unsafe { *st.chains.add(i) })
+            .chain(old_heads);
+        for head in heads {
             let mut n = 0;
-            // SAFETY: chain heads and links are live or not-yet-swept strings.
-            let mut o = unsafe { *self.strings.chains.add(i) };
+            let mut o = head;
             while !o.is_null() {
                 n += 1;
                 // SAFETY: as above.
@@ -941,7 +954,8 @@ impl Heap {
     pub unsafe fn barrier_trace(&mut self, tr: *mut GcTrace) {
         // SAFETY: caller passes a live trace.
         unsafe {
-            if (*tr).marked & mark::BLACK != 0 {
+            let out_of_service = (*tr).marked & mark::TRACE_ZOMBIE != 0 || (*tr).code.is_none();
+            if (*tr).marked & mark::BLACK != 0 && !out_of_service {
                 (*tr).marked &= !mark::BLACK;
                 (*tr).gclist = self.grayagain;
                 self.grayagain = tr.cast();
@@ -978,6 +992,7 @@ pub(crate) unsafe fn free_all(h: &mut Heap) {
         h.udata = null_mut();
         h.mmudata_head = null_mut();
         h.mmudata_tail = null_mut();
+        crate::strtab::migrate(h, usize::MAX);
         for i in 0..=h.strings.mask {
             let mut o = *h.strings.chains.add(i);
             while !o.is_null() {

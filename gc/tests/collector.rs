@@ -1036,3 +1036,32 @@ fn upvalue_pointer_is_stable_for_jit_reads() {
         assert_eq!(*tv_addr, num(1.0));
     }
 }
+
+#[test]
+fn strings_stay_interned_once_during_incremental_resizes() {
+    let mut h = heap();
+    let t = tab(&mut h);
+    h.add_root(tv(t));
+    let mut ptrs = vec![];
+    // Each growth moves only a few chains per intern: re-intern everything after every
+    // insertion batch, so lookups happen while old and new arrays coexist.
+    for i in 0..5000 {
+        let v = s(&mut h, &format!("string {i}"));
+        unsafe { table::set_int(&mut h, t, i + 1, v) }.unwrap();
+        ptrs.push(v);
+        if i % 97 == 0 {
+            for (j, p) in ptrs.iter().enumerate() {
+                assert_eq!(
+                    s(&mut h, &format!("string {j}")),
+                    *p,
+                    "string {j} interned twice"
+                );
+            }
+        }
+    }
+    let (count, chains, _) = h.string_table_stats();
+    assert!(chains >= count / 2);
+    for (j, p) in ptrs.iter().enumerate() {
+        assert_eq!(unsafe { table::get_int(t, j as i64 + 1) }, *p);
+    }
+}

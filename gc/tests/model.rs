@@ -539,11 +539,11 @@ fn run(ops: &[Op], stepmul: u32) {
     w.check_contents();
 }
 
-/// 128 cases unless PROPTEST_CASES says otherwise (CI uses fewer under valgrind).
+/// 512 cases unless PROPTEST_CASES says otherwise (CI uses fewer under valgrind).
 fn config() -> ProptestConfig {
     let mut c = ProptestConfig::default();
     if std::env::var_os("PROPTEST_CASES").is_none() {
-        c.cases = 128;
+        c.cases = 512;
     }
     c
 }
@@ -552,12 +552,12 @@ proptest! {
     #![proptest_config(config())]
 
     #[test]
-    fn graph_mutations_with_incremental_steps(ops in prop::collection::vec(op(), 1..160)) {
+    fn graph_mutations_with_incremental_steps(ops in prop::collection::vec(op(), 1..300)) {
         run(&ops, 1);
     }
 
     #[test]
-    fn graph_mutations_with_coarse_steps(ops in prop::collection::vec(op(), 1..160)) {
+    fn graph_mutations_with_coarse_steps(ops in prop::collection::vec(op(), 1..300)) {
         run(&ops, 200);
     }
 }
