@@ -15,9 +15,18 @@ fn best_of<F: FnMut() -> f64>(runs: usize, mut f: F) -> f64 {
     (0..runs).map(|_| f()).fold(f64::INFINITY, f64::min)
 }
 
-/// ns per `{}`: allocate small tables in a loop with the collector running as it would.
-fn small_tables(n: usize) -> f64 {
+/// ns per `{}`: allocate small tables in a loop with the collector running as it would,
+/// beside a live heap of about `live_kb` kilobytes (a program's own data and libraries).
+fn small_tables(n: usize, live_kb: usize) -> f64 {
     let mut h = Heap::with_stress(false);
+    let live = h.new_table(0, 0).unwrap();
+    h.add_root(TValue::from_tab(live));
+    for i in 0..live_kb * 1024 / 100 {
+        let t = h.new_table(2, 0).unwrap();
+        // SAFETY: both tables are live (rooted through `live`).
+        unsafe { table::set_int(&mut h, live, i as i64 + 1, TValue::from_tab(t)) }.unwrap();
+    }
+    h.full_gc();
     let t0 = Instant::now();
     for _ in 0..n {
         black_box(h.new_table(0, 0).unwrap());
@@ -76,8 +85,10 @@ fn main() {
     } else {
         (20_000_000, 5, 1_000_000)
     };
-    let table_ns = best_of(runs, || small_tables(n));
+    let table_ns = best_of(runs, || small_tables(n, 0));
     println!("alloc+collect small table: {table_ns:.1} ns");
+    let table_live_ns = best_of(runs, || small_tables(n, 1024));
+    println!("alloc+collect small table beside a 1 MB live heap: {table_live_ns:.1} ns");
     let string_ns = best_of(runs, || short_strings(n / 4));
     println!("intern+collect short string: {string_ns:.1} ns");
     let (mbps, live_mb) = marking(graph);

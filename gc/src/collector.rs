@@ -161,8 +161,15 @@ impl Heap {
                 return;
             }
             for i in 0..=(*t).hmask as usize {
-                let v = (*(*t).node.add(i)).val;
-                self.mark_value(v);
+                let n = (*t).node.add(i);
+                let v = (*n).val;
+                if v.is_nil() {
+                    if (*n).key.is_gc() {
+                        (*n).key = (*n).key.dead_key();
+                    }
+                } else {
+                    self.mark_value(v);
+                }
             }
         }
     }
@@ -244,7 +251,12 @@ impl Heap {
                     let n = (*t).node.add(i);
                     let v = (*n).val;
                     if v.is_nil() {
-                        continue; // a dead key is never followed
+                        // A removed key is never followed; its object may die, so it
+                        // becomes a tombstone no new object can match.
+                        if (*n).key.is_gc() {
+                            (*n).key = (*n).key.dead_key();
+                        }
+                        continue;
                     }
                     let k = (*n).key;
                     if !weakkey || k.is_str() {
@@ -482,7 +494,11 @@ impl Heap {
                         if (weakkey && Self::is_cleared((*n).key, true))
                             || (weakval && Self::is_cleared((*n).val, false))
                         {
-                            (*n).val = TValue::NIL; // the key stays as a dead key
+                            // The node stays, its key a tombstone (see traverse_table).
+                            (*n).val = TValue::NIL;
+                            if (*n).key.is_gc() {
+                                (*n).key = (*n).key.dead_key();
+                            }
                         }
                     }
                 }

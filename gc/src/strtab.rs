@@ -205,7 +205,7 @@ pub(crate) fn migrate(h: &mut Heap, n: usize) -> usize {
     if st.old.is_null() {
         return 0;
     }
-    let end = (st.migrated + n).min(st.old_n);
+    let end = st.migrated.saturating_add(n).min(st.old_n);
     // SAFETY: old chains in [migrated, end) exist; each string is relinked exactly once
     // into the chain its hash selects in the current array.
     unsafe {

@@ -4,7 +4,10 @@
 //! chained from it (a colliding key not in its own main position is moved out, so every
 //! chain starts at its main position). Removing a key keeps its node with a nil value
 //! (a dead key): slots stay put under assignment, which keeps `next` stable and lets the
-//! JIT cache node addresses. Dead keys are compared by their bits only, never followed.
+//! JIT cache node addresses. Dead keys are compared by their bits only, never followed;
+//! the collector turns a dead collectable key into a tombstone ([`TValue::dead_key`]) so
+//! an object later allocated at the same address cannot match it, and `next` still
+//! accepts the removed key (by its payload) in the middle of a traversal.
 //!
 //! Keys: nil and NaN cannot be keys; a number with an integer value is the same key as
 //! that integer (so `-0` is `0`), and lands in the array part when in range.
@@ -121,6 +124,28 @@ unsafe fn find_node(t: *mut GcTab, key: TValue) -> *mut Node {
         let mut n = main_position(t, key);
         loop {
             if (*n).key == key {
+                return n;
+            }
+            n = (*n).next;
+            if n.is_null() {
+                return null_mut();
+            }
+        }
+    }
+}
+
+/// Find the node holding `key` or, for a collectable key, its tombstone (which sits in
+/// the chain of the key's own main position).
+///
+/// # Safety
+/// `t` must be live; a string key must be a live string.
+unsafe fn find_node_or_tombstone(t: *mut GcTab, key: TValue) -> *mut Node {
+    let dead = if key.is_gc() { key.dead_key() } else { key };
+    // SAFETY: chains only link nodes of this table's node array.
+    unsafe {
+        let mut n = main_position(t, key);
+        loop {
+            if (*n).key == key || (*n).key == dead {
                 return n;
             }
             n = (*n).next;
@@ -770,7 +795,7 @@ pub unsafe fn next(t: *mut GcTab, key: TValue) -> Result<Option<(TValue, TValue)
                     }
                 }
             } else {
-                let n = find_node(t, key);
+                let n = find_node_or_tombstone(t, key);
                 if !n.is_null() {
                     found = Some(asize + n.offset_from((*t).node) as u64 + 1);
                 }

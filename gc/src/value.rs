@@ -312,6 +312,19 @@ impl TValue {
         }
     }
 
+    /// The tombstone a removed table key becomes once the collector has seen it with a
+    /// nil value: the same payload under the upvalue tag, which no Lua value carries, so
+    /// no later object allocated at the same address can match it as a key.
+    #[inline(always)]
+    pub const fn dead_key(self) -> TValue {
+        TValue(tag_of(itype::UPVAL) | self.payload())
+    }
+
+    #[inline(always)]
+    pub const fn is_dead_key(self) -> bool {
+        self.has_itype(itype::UPVAL)
+    }
+
     /// `rawequal`: identity for objects, IEEE equality for numbers.
     #[inline(always)]
     pub fn raw_equal(self, other: TValue) -> bool {

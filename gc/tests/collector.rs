@@ -1065,3 +1065,46 @@ fn strings_stay_interned_once_during_incremental_resizes() {
         assert_eq!(unsafe { table::get_int(t, j as i64 + 1) }, *p);
     }
 }
+
+#[test]
+fn removed_keys_become_tombstones_that_next_still_accepts() {
+    let mut h = heap();
+    let t = tab(&mut h);
+    h.add_root(tv(t));
+    let keys: Vec<TValue> = (0..8).map(|i| s(&mut h, &format!("key {i}"))).collect();
+    let holder = tab(&mut h);
+    h.add_root(tv(holder));
+    for (i, k) in keys.iter().enumerate() {
+        unsafe { table::set_int(&mut h, holder, i as i64 + 1, *k) }.unwrap();
+        unsafe { table::set(&mut h, t, *k, num(i as f64)) }.unwrap();
+    }
+    // Remove every other key during a traversal, with collections in between: the
+    // removed keys turn into tombstones, and `next` continues from each of them.
+    let mut seen = 0;
+    let mut k = TValue::NIL;
+    while let Some((nk, _)) = unsafe { table::next(t, k) }.unwrap() {
+        seen += 1;
+        if seen % 2 == 0 {
+            unsafe { table::set(&mut h, t, nk, TValue::NIL) }.unwrap();
+            collect(&mut h);
+        }
+        k = nk;
+    }
+    assert_eq!(seen, 8);
+    unsafe {
+        assert_eq!(table::count(t), 4);
+        let tombstones = (0..=(*t).hmask as usize)
+            .filter(|&i| (*(*t).node.add(i)).key.is_dead_key())
+            .count();
+        assert_eq!(
+            tombstones, 4,
+            "each removed string key is a tombstone after a collection"
+        );
+        for k in &keys {
+            assert!(
+                !table::get(t, k.dead_key()).is_number(),
+                "tombstones are never found as keys"
+            );
+        }
+    }
+}
