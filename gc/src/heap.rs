@@ -489,6 +489,11 @@ impl Heap {
         crate::strtab::intern(self, bytes)
     }
 
+    /// The hash an interned string with these bytes has (keyed by this heap's seed).
+    pub fn string_hash(&self, bytes: &[u8]) -> u32 {
+        self.strings.hash(bytes)
+    }
+
     /// Intern a string and return it as a value.
     pub fn new_string(&mut self, bytes: &[u8]) -> GcResult<TValue> {
         Ok(TValue::from_gcstr(self.intern(bytes)?))

@@ -580,8 +580,14 @@ fn best_array_size(bins: &[u32; 32], nint: u32) -> (u32, u32) {
 /// for 0), moving every entry. On failure the table is unchanged.
 ///
 /// # Safety
-/// `t` must be live.
-pub unsafe fn resize(h: &mut Heap, t: *mut GcTab, asize: u32, hbits: u32) -> Result<(), TabError> {
+/// `t` must be live, and the new parts must hold every entry that does not fit the
+/// array part (as `rehash` computes them): entries are re-inserted without checks.
+pub(crate) unsafe fn resize(
+    h: &mut Heap,
+    t: *mut GcTab,
+    asize: u32,
+    hbits: u32,
+) -> Result<(), TabError> {
     if asize > MAX_ASIZE || hbits > MAX_HBITS {
         return Err(TabError::Memory);
     }
