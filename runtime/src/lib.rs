@@ -1,0 +1,8 @@
+//! moonjet-runtime: the front end (lexer, parser, bytecode compiler), and later the
+//! interpreter and the standard libraries. Depends on moonjet-gc only.
+
+pub mod bc;
+pub mod bclist;
+pub mod lex;
+pub mod parse;
+pub mod proto;
