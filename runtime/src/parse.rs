@@ -14,6 +14,96 @@ use std::collections::HashMap;
 
 type PResult<T> = Result<T, SyntaxError>;
 
+/// A fast hasher for the parser's small keys (names, constant ids): a multiply-rotate
+/// mix; the inputs are the program's own text, and the maps are private to one parse.
+#[derive(Default, Clone, Copy)]
+struct FastHasher(u64);
+
+impl std::hash::Hasher for FastHasher {
+    fn finish(&self) -> u64 {
+        // Fold the high product bits down: tables index by the low bits.
+        let p = (self.0 as u128).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        (p as u64) ^ ((p >> 64) as u64)
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            self.add(u64::from_le_bytes(c.try_into().unwrap()));
+        }
+        let rest = chunks.remainder();
+        if !rest.is_empty() {
+            let mut w = [0u8; 8];
+            w[..rest.len()].copy_from_slice(rest);
+            self.add(u64::from_le_bytes(w));
+        }
+    }
+    fn write_u32(&mut self, n: u32) {
+        self.add(n as u64);
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.add(n);
+    }
+    fn write_usize(&mut self, n: usize) {
+        self.add(n as u64);
+    }
+}
+
+impl FastHasher {
+    #[inline]
+    fn add(&mut self, w: u64) {
+        self.0 = (self.0.rotate_left(5) ^ w).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+}
+
+type FastMap<K, V> = HashMap<K, V, std::hash::BuildHasherDefault<FastHasher>>;
+
+/// Names and string constants of one parse, each stored once (in one buffer) and known
+/// by an id. Interning a name seen before allocates nothing.
+#[derive(Default)]
+struct Interner {
+    bytes: Vec<u8>,
+    /// Start and end of each id's bytes in `bytes`.
+    spans: Vec<(u32, u32)>,
+    /// Next id with the same hash (u32::MAX: none).
+    chain: Vec<u32>,
+    /// Hash -> most recent id with that hash.
+    heads: FastMap<u64, u32>,
+}
+
+impl Interner {
+    fn hash(b: &[u8]) -> u64 {
+        use std::hash::Hasher;
+        let mut h = FastHasher::default();
+        h.write(b);
+        h.write_usize(b.len());
+        h.finish()
+    }
+
+    fn intern(&mut self, b: &[u8]) -> u32 {
+        let h = Self::hash(b);
+        let head = self.heads.get(&h).copied().unwrap_or(u32::MAX);
+        let mut id = head;
+        while id != u32::MAX {
+            if self.get(id) == b {
+                return id;
+            }
+            id = self.chain[id as usize];
+        }
+        let id = self.spans.len() as u32;
+        let start = self.bytes.len() as u32;
+        self.bytes.extend_from_slice(b);
+        self.spans.push((start, self.bytes.len() as u32));
+        self.chain.push(head);
+        self.heads.insert(h, id);
+        id
+    }
+
+    fn get(&self, id: u32) -> &[u8] {
+        let (a, b) = self.spans[id as usize];
+        &self.bytes[a as usize..b as usize]
+    }
+}
+
 const NO_JMP: u32 = u32::MAX;
 const NO_REG: u32 = 0xff;
 const MAX_LOCALS: usize = 200;
@@ -50,8 +140,8 @@ pub fn parse(src: &[u8], chunkname: &[u8]) -> PResult<Proto> {
         ls: Lexer::new(src, chunkname),
         fs: Vec::new(),
         vstack: Vec::new(),
-        names: Vec::new(),
-        name_ids: HashMap::new(),
+        names: Interner::default(),
+        spare: Vec::new(),
         level: 0,
         chunkname: chunkname.to_vec(),
     };
@@ -223,9 +313,9 @@ struct FuncState {
     bc: Vec<Ins>,
     lines: Vec<u32>,
     kgc: Vec<KGc>,
-    kstr: HashMap<u32, u32>,
+    kstr: FastMap<u32, u32>,
     kn: Vec<f64>,
-    knum: HashMap<u64, u32>,
+    knum: FastMap<u64, u32>,
     lasttarget: u32,
     jpc: u32,
     freereg: u32,
@@ -246,15 +336,33 @@ struct FuncState {
     vbase: usize,
 }
 
+/// Working buffers of a finished function, kept for the next one so that functions do
+/// not each grow their buffers from nothing.
+#[derive(Default)]
+struct Scratch {
+    bc: Vec<Ins>,
+    lines: Vec<u32>,
+    kstr: FastMap<u32, u32>,
+    knum: FastMap<u64, u32>,
+    varmap: Vec<usize>,
+    scopes: Vec<Scope>,
+}
+
 impl FuncState {
-    fn new(linedefined: u32, vbase: usize) -> FuncState {
+    fn new(linedefined: u32, vbase: usize, mut scratch: Scratch) -> FuncState {
+        scratch.bc.clear();
+        scratch.lines.clear();
+        scratch.kstr.clear();
+        scratch.knum.clear();
+        scratch.varmap.clear();
+        scratch.scopes.clear();
         FuncState {
-            bc: Vec::new(),
-            lines: Vec::new(),
+            bc: scratch.bc,
+            lines: scratch.lines,
             kgc: Vec::new(),
-            kstr: HashMap::new(),
+            kstr: scratch.kstr,
             kn: Vec::new(),
-            knum: HashMap::new(),
+            knum: scratch.knum,
             lasttarget: 0,
             jpc: NO_JMP,
             freereg: 0,
@@ -263,10 +371,10 @@ impl FuncState {
             flags: 0,
             numparams: 0,
             linedefined,
-            varmap: Vec::new(),
+            varmap: scratch.varmap,
             uvmap: Vec::new(),
             uvsrc: Vec::new(),
-            scopes: Vec::new(),
+            scopes: scratch.scopes,
             vbase,
         }
     }
@@ -280,8 +388,9 @@ struct Parser<'a> {
     ls: Lexer<'a>,
     fs: Vec<FuncState>,
     vstack: Vec<VarEntry>,
-    names: Vec<Vec<u8>>,
-    name_ids: HashMap<Vec<u8>, u32>,
+    names: Interner,
+    /// Buffers of finished functions, for reuse.
+    spare: Vec<Scratch>,
     level: u32,
     chunkname: Vec<u8>,
 }
@@ -298,13 +407,12 @@ impl<'a> Parser<'a> {
     }
 
     fn intern(&mut self, b: &[u8]) -> u32 {
-        if let Some(&id) = self.name_ids.get(b) {
-            return id;
-        }
-        let id = self.names.len() as u32;
-        self.names.push(b.to_vec());
-        self.name_ids.insert(b.to_vec(), id);
-        id
+        self.names.intern(b)
+    }
+
+    /// Intern the current token's text (a name or a string).
+    fn intern_token(&mut self) -> u32 {
+        self.names.intern(&self.ls.sval)
     }
 
     fn next(&mut self) -> PResult<()> {
@@ -355,7 +463,7 @@ impl<'a> Parser<'a> {
     /// A name token; `goto` is an ordinary name in Lua 5.1 code (luajit's 5.1 mode).
     fn name(&mut self) -> PResult<u32> {
         let id = match self.ls.tok {
-            Tok::Name => self.intern(&self.ls.sval.clone()),
+            Tok::Name => self.intern_token(),
             Tok::Goto => self.intern(b"goto"),
             _ => return Err(self.err_token(Tok::Name)),
         };
@@ -398,7 +506,7 @@ impl<'a> Parser<'a> {
             return k;
         }
         let k = fs.kgc.len() as u32;
-        fs.kgc.push(KGc::Str(self.names[id as usize].clone()));
+        fs.kgc.push(KGc::Str(self.names.get(id).to_vec()));
         fs.kstr.insert(id, k);
         k
     }
@@ -1495,8 +1603,8 @@ impl<'a> Parser<'a> {
                     let line = self.fsr().lines[v.startpc as usize];
                     let msg = format!(
                         "<goto {}> jumps into the scope of local '{}'",
-                        String::from_utf8_lossy(&self.names[lname as usize]),
-                        String::from_utf8_lossy(&self.names[local as usize])
+                        String::from_utf8_lossy(&self.names.get(lname)),
+                        String::from_utf8_lossy(&self.names.get(local))
                     );
                     return Err(self.ls.error_at(&msg, line));
                 }
@@ -1561,7 +1669,7 @@ impl<'a> Parser<'a> {
                     } else {
                         format!(
                             "undefined label '{}'",
-                            String::from_utf8_lossy(&self.names[name as usize])
+                            String::from_utf8_lossy(&self.names.get(name))
                         )
                     };
                     return Err(self.ls.error_at(&msg, line));
@@ -1621,7 +1729,7 @@ impl<'a> Parser<'a> {
             Tok::Number => Exp::new(EK::Num(self.ls.nval)),
             Tok::Cdata => Exp::new(EK::Cdata(self.ls.cval)),
             Tok::String => {
-                let id = self.intern(&self.ls.sval.clone());
+                let id = self.intern_token();
                 Exp::new(EK::Str(id))
             }
             Tok::Nil => Exp::new(EK::Nil),
@@ -1727,7 +1835,7 @@ impl<'a> Parser<'a> {
             }
             Tok::Char(b'{') => self.expr_table(&mut args)?,
             Tok::String => {
-                let id = self.intern(&self.ls.sval.clone());
+                let id = self.intern_token();
                 args = Exp::new(EK::Str(id));
                 self.next()?;
             }
@@ -1770,7 +1878,7 @@ impl<'a> Parser<'a> {
             EK::False => TabConst::False,
             EK::True => TabConst::True,
             EK::Num(n) => TabConst::Num(n),
-            EK::Str(id) => TabConst::Str(self.names[id as usize].clone()),
+            EK::Str(id) => TabConst::Str(self.names.get(id).to_vec()),
             _ => unreachable!("constant"),
         }
     }
@@ -1942,7 +2050,8 @@ impl<'a> Parser<'a> {
 
     fn parse_body(&mut self, e: &mut Exp, needself: bool, line: u32) -> PResult<()> {
         let vbase = self.vstack.len();
-        self.fs.push(FuncState::new(line, vbase));
+        let scratch = self.spare.pop().unwrap_or_default();
+        self.fs.push(FuncState::new(line, vbase, scratch));
         self.scope_begin(0);
         let np = self.parse_params(needself)?;
         self.fs().numparams = np;
@@ -1976,7 +2085,7 @@ impl<'a> Parser<'a> {
             .iter()
             .filter(|v| v.info & (V_GOTO | V_LABEL) == 0 && v.name != RESOLVED)
             .map(|v| VarInfo {
-                name: self.names[v.name as usize].clone(),
+                name: self.names.get(v.name).to_vec(),
                 startpc: v.startpc,
                 endpc: v.endpc,
             })
@@ -2000,10 +2109,11 @@ impl<'a> Parser<'a> {
         let uvnames = fs
             .uvmap
             .iter()
-            .map(|&v| self.names[self.vstack[v].name as usize].clone())
+            .map(|&v| self.names.get(self.vstack[v].name).to_vec())
             .collect();
         self.vstack.truncate(fs.vbase);
-        let mut bcode = fs.bc;
+        let mut bcode = fs.bc.clone();
+        let lineinfo = fs.lines.clone();
         let head = if fs.flags & flags::VARARG as u32 != 0 {
             Op::FUNCV
         } else {
@@ -2018,13 +2128,21 @@ impl<'a> Parser<'a> {
             framesize: fs.framesize as u8,
             flags: (fs.flags & 0xff) as u8,
             bc: bcode,
-            lineinfo: fs.lines,
+            lineinfo,
             kgc: fs.kgc,
             kn: fs.kn,
             uv,
             uvnames,
             varinfo: vars,
         };
+        self.spare.push(Scratch {
+            bc: fs.bc,
+            lines: fs.lines,
+            kstr: fs.kstr,
+            knum: fs.knum,
+            varmap: fs.varmap,
+            scopes: fs.scopes,
+        });
         Ok((proto, fs.flags))
     }
 
@@ -2288,7 +2406,7 @@ impl<'a> Parser<'a> {
             return false;
         };
         let is_next_name = |id: u32| {
-            let n = &self.names[id as usize];
+            let n = self.names.get(id);
             n == b"pairs" || n == b"next"
         };
         match Op::from_u8(bc::op(ins)) {
@@ -2511,7 +2629,7 @@ impl<'a> Parser<'a> {
         if self.find_label(name).is_some() {
             let msg = format!(
                 "duplicate label '{}'",
-                String::from_utf8_lossy(&self.names[name as usize])
+                String::from_utf8_lossy(&self.names.get(name))
             );
             return Err(self.ls.error_at(&msg, line));
         }
@@ -2621,7 +2739,7 @@ impl<'a> Parser<'a> {
     // ---- the main chunk ----------------------------------------------------------------------
 
     fn main(&mut self) -> PResult<Proto> {
-        self.fs.push(FuncState::new(0, 0));
+        self.fs.push(FuncState::new(0, 0, Scratch::default()));
         self.fs().flags |= flags::VARARG as u32;
         self.scope_begin(0);
         self.emit_ad(Op::FUNCV, 0, 0)?;
@@ -2639,7 +2757,7 @@ impl<'a> Parser<'a> {
 #[derive(Default)]
 struct TemplateBuilder {
     entries: Vec<(TabConst, TabConst)>,
-    index: HashMap<TemplateKey, usize>,
+    index: FastMap<TemplateKey, usize>,
 }
 
 /// A template key made hashable (numbers by their bits).
