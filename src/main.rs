@@ -1,14 +1,62 @@
-//! The `moonjet` command. The interpreter does not exist yet: until it does, the command
-//! says so instead of pretending to run scripts.
+//! The `moonjet` command. The interpreter does not exist yet: the command can list a
+//! chunk's bytecode (`-bl`, as `luajit -bl`), and otherwise says plainly that it cannot
+//! run Lua code yet instead of pretending to.
 
+use std::io::{Read, Write};
 use std::process::ExitCode;
+
+/// The program name for messages, as given (luajit prints `argv[0]` verbatim).
+fn progname() -> String {
+    std::env::args().next().unwrap_or_else(|| "moonjet".into())
+}
+
+/// `-bl [file|-]`: print the bytecode listing of a chunk.
+fn list_bytecode(input: Option<&str>) -> ExitCode {
+    let (src, chunkname) = match input {
+        None | Some("-") => {
+            let mut buf = Vec::new();
+            if let Err(e) = std::io::stdin().read_to_end(&mut buf) {
+                eprintln!("{}: cannot read stdin: {e}", progname());
+                return ExitCode::from(1);
+            }
+            (buf, b"=stdin".to_vec())
+        }
+        Some(path) => match std::fs::read(path) {
+            Ok(buf) => (buf, format!("@{path}").into_bytes()),
+            Err(e) => {
+                let why = e.to_string();
+                let why = why.split(" (os error").next().unwrap_or(&why);
+                eprintln!("{}: cannot open {path}: {why}", progname());
+                return ExitCode::from(1);
+            }
+        },
+    };
+    match moonjet_runtime::parse::parse(&src, &chunkname) {
+        Ok(pt) => {
+            let _ = std::io::stdout().write_all(&moonjet_runtime::bclist::list(&pt));
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("{}: {}", progname(), e.msg);
+            ExitCode::from(1)
+        }
+    }
+}
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    if args.iter().any(|a| a == "-v" || a == "--version") {
-        println!("moonjet {}", env!("CARGO_PKG_VERSION"));
-        return ExitCode::SUCCESS;
+    match args.first().map(String::as_str) {
+        Some("-v") | Some("--version") => {
+            println!("moonjet {}", env!("CARGO_PKG_VERSION"));
+            ExitCode::SUCCESS
+        }
+        Some("-bl") => list_bytecode(args.get(1).map(String::as_str)),
+        Some("-b") if args.get(1).map(String::as_str) == Some("-l") => {
+            list_bytecode(args.get(2).map(String::as_str))
+        }
+        _ => {
+            eprintln!("moonjet: cannot run Lua code yet (the interpreter is not built); `moonjet -bl file.lua` lists bytecode");
+            ExitCode::from(1)
+        }
     }
-    eprintln!("moonjet: cannot run Lua code yet (the interpreter is not built); only the collector exists");
-    ExitCode::from(1)
 }

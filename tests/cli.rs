@@ -1,5 +1,5 @@
-//! The `moonjet` command as a user meets it today: it reports its version, and says
-//! plainly that it cannot run Lua yet instead of pretending to.
+//! The `moonjet` command as a user meets it today: it reports its version, lists
+//! bytecode like `luajit -bl`, and says plainly that it cannot run Lua yet.
 
 use std::process::Command;
 
@@ -25,4 +25,37 @@ fn running_a_script_fails_with_an_explanation_until_the_interpreter_exists() {
     let out = moonjet(&["script.lua"]);
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("cannot run Lua code yet"));
+}
+
+#[test]
+fn bl_lists_bytecode_like_luajit() {
+    let dir = std::env::temp_dir().join(format!("moonjet-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("t.lua");
+    std::fs::write(&file, "local x = 1\nprint(x + 2)\n").unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_moonjet"))
+        .arg("-bl")
+        .arg("t.lua")
+        .current_dir(&dir)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    // Exactly what `luajit -bl t.lua` prints for this file.
+    let want = "-- BYTECODE -- t.lua:0-3\n\
+                0001    KSHORT   0   1\n\
+                0002    GGET     1   0      ; \"print\"\n\
+                0003    ADDVN    3   0   0  ; 2\n\
+                0004    CALL     1   1   2\n\
+                0005    RET0     0   1\n\n";
+    assert_eq!(String::from_utf8_lossy(&out.stdout), want);
+    std::fs::write(&file, "x = = 1\n").unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_moonjet"))
+        .arg("-bl")
+        .arg("t.lua")
+        .current_dir(&dir)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).ends_with("t.lua:1: unexpected symbol near '='\n"));
+    let _ = std::fs::remove_dir_all(&dir);
 }

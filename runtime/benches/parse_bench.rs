@@ -72,5 +72,9 @@ fn main() {
         // Freeing the result is not part of compiling (luajit's collector does it later).
         drop(black_box(pt));
     }
-    println!("parse+compile {:.1} MB source: {:.1} MB/s", src.len() as f64 / 1e6, src.len() as f64 / 1e6 / best);
+    println!(
+        "parse+compile {:.1} MB source: {:.1} MB/s",
+        src.len() as f64 / 1e6,
+        src.len() as f64 / 1e6 / best
+    );
 }
