@@ -1603,8 +1603,8 @@ impl<'a> Parser<'a> {
                     let line = self.fsr().lines[v.startpc as usize];
                     let msg = format!(
                         "<goto {}> jumps into the scope of local '{}'",
-                        String::from_utf8_lossy(&self.names.get(lname)),
-                        String::from_utf8_lossy(&self.names.get(local))
+                        String::from_utf8_lossy(self.names.get(lname)),
+                        String::from_utf8_lossy(self.names.get(local))
                     );
                     return Err(self.ls.error_at(&msg, line));
                 }
@@ -1669,7 +1669,7 @@ impl<'a> Parser<'a> {
                     } else {
                         format!(
                             "undefined label '{}'",
-                            String::from_utf8_lossy(&self.names.get(name))
+                            String::from_utf8_lossy(self.names.get(name))
                         )
                     };
                     return Err(self.ls.error_at(&msg, line));
@@ -2629,7 +2629,7 @@ impl<'a> Parser<'a> {
         if self.find_label(name).is_some() {
             let msg = format!(
                 "duplicate label '{}'",
-                String::from_utf8_lossy(&self.names.get(name))
+                String::from_utf8_lossy(self.names.get(name))
             );
             return Err(self.ls.error_at(&msg, line));
         }
