@@ -3,6 +3,7 @@
 
 pub mod bc;
 pub mod bclist;
+pub mod chunk;
 pub mod lex;
 pub mod parse;
 pub mod proto;

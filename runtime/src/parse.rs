@@ -334,6 +334,8 @@ struct FuncState {
     scopes: Vec<Scope>,
     /// First variable-stack entry of this function.
     vbase: usize,
+    /// (child constant, upvalue index, variable) for each local a child captures.
+    child_uvs: Vec<(u32, usize, usize)>,
 }
 
 /// Working buffers of a finished function, kept for the next one so that functions do
@@ -376,6 +378,7 @@ impl FuncState {
             uvsrc: Vec::new(),
             scopes: scratch.scopes,
             vbase,
+            child_uvs: Vec::new(),
         }
     }
 
@@ -2064,6 +2067,9 @@ impl<'a> Parser<'a> {
         let pt = self.finish(self.ls.line)?;
         let pfs_flags = self.fsr().flags;
         let k = self.const_gc(KGc::Proto(Box::new(pt.0)));
+        for &(i, vidx) in &pt.2 {
+            self.fs().child_uvs.push((k, i, vidx));
+        }
         let pc = self.emit_ad(Op::FNEW, 0, k)?;
         *e = Exp::new(EK::Reloc(pc));
         let fs = self.fs();
@@ -2078,7 +2084,9 @@ impl<'a> Parser<'a> {
     }
 
     /// Close the current function: final return, upvalue-return fixups, prototype.
-    fn finish(&mut self, lastline: u32) -> PResult<(Proto, u32)> {
+    /// Returns the prototype, the function's flags, and (upvalue index, parent variable)
+    /// for each upvalue that captures a local of the parent.
+    fn finish(&mut self, lastline: u32) -> PResult<(Proto, u32, Vec<(usize, usize)>)> {
         self.fixup_ret()?;
         let fs = self.fs.pop().unwrap();
         let vars: Vec<VarInfo> = self.vstack[fs.vbase..]
@@ -2090,26 +2098,34 @@ impl<'a> Parser<'a> {
                 endpc: v.endpc,
             })
             .collect();
+        // Whether a captured local is immutable is known only when its own function is
+        // done (it may be assigned after this closure): the parent patches the flag.
         let uv = fs
             .uvsrc
             .iter()
-            .zip(&fs.uvmap)
-            .map(|(src, &vidx)| {
-                let immutable = if self.vstack[vidx].info & V_RW == 0 {
-                    uvflag::IMMUTABLE
-                } else {
-                    0
-                };
-                match src {
-                    Ok(v) => self.vstack[*v].slot as u16 | uvflag::LOCAL | immutable,
-                    Err(i) => *i as u16 | immutable,
-                }
+            .map(|src| match src {
+                Ok(v) => self.vstack[*v].slot as u16 | uvflag::LOCAL,
+                Err(i) => *i as u16,
             })
             .collect();
         let uvnames = fs
             .uvmap
             .iter()
             .map(|&v| self.names.get(self.vstack[v].name).to_vec())
+            .collect();
+        let mut kgc = fs.kgc;
+        for &(k, i, vidx) in &fs.child_uvs {
+            if self.vstack[vidx].info & V_RW == 0 {
+                if let KGc::Proto(child) = &mut kgc[k as usize] {
+                    child.uv[i] |= uvflag::IMMUTABLE;
+                }
+            }
+        }
+        let captured: Vec<(usize, usize)> = fs
+            .uvsrc
+            .iter()
+            .enumerate()
+            .filter_map(|(i, src)| src.ok().map(|vidx| (i, vidx)))
             .collect();
         self.vstack.truncate(fs.vbase);
         let mut bcode = fs.bc.clone();
@@ -2129,7 +2145,7 @@ impl<'a> Parser<'a> {
             flags: (fs.flags & 0xff) as u8,
             bc: bcode,
             lineinfo,
-            kgc: fs.kgc,
+            kgc,
             kn: fs.kn,
             uv,
             uvnames,
@@ -2143,7 +2159,7 @@ impl<'a> Parser<'a> {
             varmap: fs.varmap,
             scopes: fs.scopes,
         });
-        Ok((proto, fs.flags))
+        Ok((proto, fs.flags, captured))
     }
 
     fn fixup_ret(&mut self) -> PResult<()> {

@@ -252,3 +252,42 @@ fn deep_nesting_ends_in_the_syntax_level_error_without_exhausting_the_stack() {
     let wide = format!("local t = {{{}}}", "1,".repeat(70_000));
     assert!(parse::parse(wide.as_bytes(), b"=wide").is_ok());
 }
+
+#[test]
+fn upvalue_descriptors_match_luajit() {
+    use moonjet_runtime::proto::{KGc, Proto};
+    fn child(pt: &Proto, n: usize) -> &Proto {
+        pt.kgc
+            .iter()
+            .filter_map(|k| {
+                if let KGc::Proto(p) = k {
+                    Some(&**p)
+                } else {
+                    None
+                }
+            })
+            .nth(n)
+            .unwrap()
+    }
+    // Descriptors as luajit's string.dump writes them: 0x8000 | slot for a local of the
+    // parent, 0x4000 when that local is never assigned after its declaration (decided
+    // when the parent is complete), the bare index for an upvalue of the parent.
+    let pt = parse::parse(
+        b"local x = 1 local f = function() return x end x = 2",
+        b"=t",
+    )
+    .unwrap();
+    assert_eq!(child(&pt, 0).uv, [0x8000]);
+    let pt = parse::parse(b"local y = 1 local g = function() return y end", b"=t").unwrap();
+    assert_eq!(child(&pt, 0).uv, [0xc000]);
+    let pt = parse::parse(b"local z function h() z = 1 end", b"=t").unwrap();
+    assert_eq!(child(&pt, 0).uv, [0x8000]);
+    let pt = parse::parse(
+        b"local a, b = 1, 2 local function f() return function() return b, a end end",
+        b"=t",
+    )
+    .unwrap();
+    let f = child(&pt, 0);
+    assert_eq!(f.uv, [0xc001, 0xc000]);
+    assert_eq!(child(f, 0).uv, [0, 1]);
+}
