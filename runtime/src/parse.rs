@@ -2086,7 +2086,7 @@ impl<'a> Parser<'a> {
     /// Close the current function: final return, upvalue-return fixups, prototype.
     /// Returns the prototype, the function's flags, and (upvalue index, parent variable)
     /// for each upvalue that captures a local of the parent.
-    fn finish(&mut self, lastline: u32) -> PResult<(Proto, u32, Vec<(usize, usize)>)> {
+    fn finish(&mut self, lastline: u32) -> PResult<Finished> {
         self.fixup_ret()?;
         let fs = self.fs.pop().unwrap();
         let vars: Vec<VarInfo> = self.vstack[fs.vbase..]
@@ -2814,6 +2814,9 @@ impl TemplateBuilder {
         }
     }
 }
+
+/// A completed function: prototype, flags, and its captures of parent locals.
+type Finished = (Proto, u32, Vec<(usize, usize)>);
 
 /// `ad` with a computed opcode number.
 fn ad_raw(o: u32, a: u32, d: u32) -> Ins {
