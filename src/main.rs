@@ -1,6 +1,6 @@
 //! The `moonjet` command. The interpreter does not exist yet: the command can list a
-//! chunk's bytecode (`-bl`, as `luajit -bl`), and otherwise says plainly that it cannot
-//! run Lua code yet instead of pretending to.
+//! chunk's bytecode (`-bl`, as `luajit -bl`) and save it as a binary chunk (`-b`), and
+//! otherwise says plainly that it cannot run Lua code yet instead of pretending to.
 
 use std::io::{Read, Write};
 use std::process::ExitCode;
@@ -43,6 +43,57 @@ fn list_bytecode(input: Option<&str>) -> ExitCode {
     }
 }
 
+/// `-b [-s|-g] input output`: save a chunk as a binary chunk (stripped with `-s`, the
+/// default, as luajit; `-g` keeps debug info). `-` is stdin/stdout.
+fn save_bytecode(args: &[String]) -> ExitCode {
+    let mut strip = true;
+    let mut files = vec![];
+    for a in args {
+        match a.as_str() {
+            "-s" => strip = true,
+            "-g" => strip = false,
+            _ => files.push(a.as_str()),
+        }
+    }
+    let [input, output] = files[..] else {
+        eprintln!("usage: {} -b [-s|-g] input output", progname());
+        return ExitCode::from(1);
+    };
+    let (src, chunkname) = if input == "-" {
+        let mut buf = Vec::new();
+        let _ = std::io::stdin().read_to_end(&mut buf);
+        (buf, b"=stdin".to_vec())
+    } else {
+        match std::fs::read(input) {
+            Ok(buf) => (buf, format!("@{input}").into_bytes()),
+            Err(e) => {
+                let why = e.to_string();
+                let why = why.split(" (os error").next().unwrap_or(&why);
+                eprintln!("{}: cannot open {input}: {why}", progname());
+                return ExitCode::from(1);
+            }
+        }
+    };
+    let pt = match moonjet_runtime::parse::parse(&src, &chunkname) {
+        Ok(pt) => pt,
+        Err(e) => {
+            eprintln!("{}: {}", progname(), e.msg);
+            return ExitCode::from(1);
+        }
+    };
+    let bytes = moonjet_runtime::chunk::dump(&pt, strip);
+    let written = if output == "-" {
+        std::io::stdout().write_all(&bytes)
+    } else {
+        std::fs::write(output, &bytes)
+    };
+    if let Err(e) = written {
+        eprintln!("{}: cannot write {output}: {e}", progname());
+        return ExitCode::from(1);
+    }
+    ExitCode::SUCCESS
+}
+
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.first().map(String::as_str) {
@@ -54,6 +105,7 @@ fn main() -> ExitCode {
         Some("-b") if args.get(1).map(String::as_str) == Some("-l") => {
             list_bytecode(args.get(2).map(String::as_str))
         }
+        Some("-b") => save_bytecode(&args[1..]),
         _ => {
             eprintln!("moonjet: cannot run Lua code yet (the interpreter is not built); `moonjet -bl file.lua` lists bytecode");
             ExitCode::from(1)

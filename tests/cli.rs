@@ -59,3 +59,35 @@ fn bl_lists_bytecode_like_luajit() {
     assert!(String::from_utf8_lossy(&out.stderr).ends_with("t.lua:1: unexpected symbol near '='\n"));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn b_saves_a_binary_chunk_that_loads_back() {
+    let dir = std::env::temp_dir().join(format!("moonjet-cli-b-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("m.lua"),
+        "local t = {} for i = 1, 3 do t[i] = i * 2 end return t\n",
+    )
+    .unwrap();
+    for (flag, stripped) in [("-g", false), ("-s", true)] {
+        let out = Command::new(env!("CARGO_BIN_EXE_moonjet"))
+            .args(["-b", flag, "m.lua", "m.bc"])
+            .current_dir(&dir)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let bytes = std::fs::read(dir.join("m.bc")).unwrap();
+        assert!(moonjet_runtime::chunk::is_binary(&bytes));
+        let loaded = moonjet_runtime::chunk::load(&bytes, b"=m").unwrap();
+        let direct =
+            moonjet_runtime::parse::parse(&std::fs::read(dir.join("m.lua")).unwrap(), b"@m.lua")
+                .unwrap();
+        assert_eq!(loaded.bc, direct.bc);
+        assert_eq!(loaded.lineinfo.is_empty(), stripped);
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
