@@ -19,7 +19,7 @@ fn location(pt: &Proto) -> Vec<u8> {
     let name = &pt.chunkname;
     let mut out = match name.first() {
         Some(b'@') | Some(b'=') => name[1..].to_vec(),
-        _ => [b"\"", name.as_slice(), b"\""].concat(),
+        _ => [b"\"", &name[..], b"\""].concat(),
     };
     let _ = write!(out, ":{}", pt.firstline);
     out
@@ -147,7 +147,10 @@ fn list_into(pt: &Proto, out: &mut Vec<u8>) {
 }
 
 fn uv_name(pt: &Proto, i: u32) -> Vec<u8> {
-    pt.uvnames.get(i as usize).cloned().unwrap_or_default()
+    pt.uvnames
+        .get(i as usize)
+        .map(|n| n.to_vec())
+        .unwrap_or_default()
 }
 
 fn list_ins(pt: &Proto, pc: usize, ins: bc::Ins, is_target: bool) -> Vec<u8> {

@@ -428,7 +428,7 @@ fn read_tabk(r: &mut Rd) -> Result<TabConst, LoadError> {
         KTAB_FALSE => TabConst::False,
         KTAB_TRUE => TabConst::True,
         KTAB_NUM => TabConst::Num(r.f64("table number")?),
-        t => TabConst::Str(r.take(t - KTAB_STR, "table string")?.to_vec()),
+        t => TabConst::Str(r.take(t - KTAB_STR, "table string")?.into()),
     })
 }
 
@@ -474,7 +474,7 @@ fn read_proto(
             KGC_CHILD => {
                 children.push(i);
                 // A placeholder, replaced by the child below.
-                KGc::Str(Vec::new())
+                KGc::Str(Vec::new().into())
             }
             KGC_TAB => {
                 let narray = r.count(1, "template array size")?;
@@ -493,7 +493,7 @@ fn read_proto(
             KGC_I64 => KGc::Cdata(CdataLit::I64(i64::from_le_bytes(r.array("int64")?))),
             KGC_U64 => KGc::Cdata(CdataLit::U64(u64::from_le_bytes(r.array("uint64")?))),
             KGC_COMPLEX => KGc::Cdata(CdataLit::Imag(r.f64("complex")?)),
-            t => KGc::Str(r.take(t - KGC_STR, "string constant")?.to_vec()),
+            t => KGc::Str(r.take(t - KGC_STR, "string constant")?.into()),
         };
         kgc.push(k);
     }
@@ -507,7 +507,7 @@ fn read_proto(
     }
     let mut uvnames = Vec::new();
     for _ in 0..nuvname {
-        uvnames.push(r.str("upvalue name")?);
+        uvnames.push(r.str("upvalue name")?.into());
     }
     let mut varinfo = Vec::new();
     for _ in 0..nvar {
@@ -515,7 +515,7 @@ fn read_proto(
         let startpc = r.u32("variable startpc")?;
         let endpc = r.u32("variable endpc")?;
         varinfo.push(VarInfo {
-            name,
+            name: name.into(),
             startpc,
             endpc,
         });
@@ -541,7 +541,7 @@ fn read_proto(
     }
     done.push((
         Proto {
-            chunkname: name.to_vec(),
+            chunkname: name.into(),
             firstline,
             numline,
             numparams,

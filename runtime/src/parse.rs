@@ -9,7 +9,7 @@
 
 use crate::bc::{self, abc, ad, Ins, Op, JUMP_BIAS, MAX_SLOTS};
 use crate::lex::{CdataLit, Lexer, SyntaxError, Tok};
-use crate::proto::{flags, uvflag, KGc, Proto, TabConst, TemplateTable, VarInfo};
+use crate::proto::{flags, uvflag, Bytes, KGc, Proto, TabConst, TemplateTable, VarInfo};
 use std::collections::HashMap;
 
 type PResult<T> = Result<T, SyntaxError>;
@@ -61,6 +61,8 @@ type FastMap<K, V> = HashMap<K, V, std::hash::BuildHasherDefault<FastHasher>>;
 /// by an id. Interning a name seen before allocates nothing.
 #[derive(Default)]
 struct Interner {
+    /// The shared copy of each id's bytes, made on first use in the output.
+    shared: Vec<Option<Bytes>>,
     bytes: Vec<u8>,
     /// Start and end of each id's bytes in `bytes`.
     spans: Vec<(u32, u32)>,
@@ -94,8 +96,19 @@ impl Interner {
         self.bytes.extend_from_slice(b);
         self.spans.push((start, self.bytes.len() as u32));
         self.chain.push(head);
+        self.shared.push(None);
         self.heads.insert(h, id);
         id
+    }
+
+    /// The bytes of `id` as a shared string for the output prototypes.
+    fn shared(&mut self, id: u32) -> Bytes {
+        if let Some(b) = &self.shared[id as usize] {
+            return b.clone();
+        }
+        let b: Bytes = self.get(id).into();
+        self.shared[id as usize] = Some(b.clone());
+        b
     }
 
     fn get(&self, id: u32) -> &[u8] {
@@ -143,7 +156,7 @@ pub fn parse(src: &[u8], chunkname: &[u8]) -> PResult<Proto> {
         names: Interner::default(),
         spare: Vec::new(),
         level: 0,
-        chunkname: chunkname.to_vec(),
+        chunkname: chunkname.into(),
     };
     p.main()
 }
@@ -395,7 +408,7 @@ struct Parser<'a> {
     /// Buffers of finished functions, for reuse.
     spare: Vec<Scratch>,
     level: u32,
-    chunkname: Vec<u8>,
+    chunkname: Bytes,
 }
 
 impl<'a> Parser<'a> {
@@ -509,7 +522,7 @@ impl<'a> Parser<'a> {
             return k;
         }
         let k = fs.kgc.len() as u32;
-        fs.kgc.push(KGc::Str(self.names.get(id).to_vec()));
+        fs.kgc.push(KGc::Str(self.names.shared(id)));
         fs.kstr.insert(id, k);
         k
     }
@@ -1875,13 +1888,13 @@ impl<'a> Parser<'a> {
         Ok(n)
     }
 
-    fn tab_const(&self, e: &Exp) -> TabConst {
+    fn tab_const(&mut self, e: &Exp) -> TabConst {
         match e.k {
             EK::Nil => TabConst::Nil,
             EK::False => TabConst::False,
             EK::True => TabConst::True,
             EK::Num(n) => TabConst::Num(n),
-            EK::Str(id) => TabConst::Str(self.names.get(id).to_vec()),
+            EK::Str(id) => TabConst::Str(self.names.shared(id)),
             _ => unreachable!("constant"),
         }
     }
@@ -2093,7 +2106,7 @@ impl<'a> Parser<'a> {
             .iter()
             .filter(|v| v.info & (V_GOTO | V_LABEL) == 0 && v.name != RESOLVED)
             .map(|v| VarInfo {
-                name: self.names.get(v.name).to_vec(),
+                name: self.names.shared(v.name),
                 startpc: v.startpc,
                 endpc: v.endpc,
             })
@@ -2111,7 +2124,7 @@ impl<'a> Parser<'a> {
         let uvnames = fs
             .uvmap
             .iter()
-            .map(|&v| self.names.get(self.vstack[v].name).to_vec())
+            .map(|&v| self.names.shared(self.vstack[v].name))
             .collect();
         let mut kgc = fs.kgc;
         for &(k, i, vidx) in &fs.child_uvs {
@@ -2436,7 +2449,7 @@ impl<'a> Parser<'a> {
                 .is_some_and(|&v| is_next_name(self.vstack[v].name)),
             Some(Op::GGET) => {
                 let k = bc::d(ins) as usize;
-                matches!(fs.kgc.get(k), Some(KGc::Str(s)) if s == b"pairs" || s == b"next")
+                matches!(fs.kgc.get(k), Some(KGc::Str(s)) if **s == *b"pairs" || **s == *b"next")
             }
             _ => false,
         }
@@ -2791,7 +2804,7 @@ impl TemplateBuilder {
             TabConst::False => TemplateKey::Bool(false),
             // Keys are normalised numbers: -0 is 0.
             TabConst::Num(n) => TemplateKey::Num(if *n == 0.0 { 0 } else { n.to_bits() }),
-            TabConst::Str(s) => TemplateKey::Str(s.clone()),
+            TabConst::Str(s) => TemplateKey::Str(s.to_vec()),
             TabConst::Nil => unreachable!("nil is never a template key"),
         }
     }

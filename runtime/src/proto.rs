@@ -4,6 +4,11 @@
 
 use crate::bc::Ins;
 use crate::lex::CdataLit;
+use std::sync::Arc;
+
+/// Bytes shared between prototypes (a string constant or a name is stored once per
+/// parse, however many functions use it).
+pub type Bytes = Arc<[u8]>;
 
 /// Prototype flags (as luajit's).
 pub mod flags {
@@ -33,7 +38,7 @@ pub enum TabConst {
     False,
     True,
     Num(f64),
-    Str(Vec<u8>),
+    Str(Bytes),
 }
 
 /// A template table: constant keys and values of a table constructor.
@@ -48,7 +53,7 @@ pub struct TemplateTable {
 /// A collectable constant.
 #[derive(Clone, Debug, PartialEq)]
 pub enum KGc {
-    Str(Vec<u8>),
+    Str(Bytes),
     Proto(Box<Proto>),
     Table(TemplateTable),
     Cdata(CdataLit),
@@ -57,14 +62,14 @@ pub enum KGc {
 /// A local variable's name and live range (bytecode positions), for debug info.
 #[derive(Clone, Debug, PartialEq)]
 pub struct VarInfo {
-    pub name: Vec<u8>,
+    pub name: Bytes,
     pub startpc: u32,
     pub endpc: u32,
 }
 
 #[derive(Clone, Debug, PartialEq, Default)]
 pub struct Proto {
-    pub chunkname: Vec<u8>,
+    pub chunkname: Bytes,
     pub firstline: u32,
     pub numline: u32,
     pub numparams: u8,
@@ -77,6 +82,6 @@ pub struct Proto {
     pub kgc: Vec<KGc>,
     pub kn: Vec<f64>,
     pub uv: Vec<u16>,
-    pub uvnames: Vec<Vec<u8>>,
+    pub uvnames: Vec<Bytes>,
     pub varinfo: Vec<VarInfo>,
 }

@@ -108,7 +108,7 @@ fn every_corpus_file_round_trips() {
         let renamed = chunk::load(&small, b"=given").unwrap();
         assert!(all_protos(&renamed)
             .iter()
-            .all(|p| p.chunkname == b"=given"));
+            .all(|p| *p.chunkname == *b"=given"));
         bytes += full.len();
     }
     assert!(bytes > 100_000, "corpus dumps only {bytes} bytes");
@@ -367,7 +367,7 @@ fn bad_frame_and_prototype_fields() {
         "local x; f = function() return x end",
         "upvalue names",
         |p| {
-            child(p).uvnames.push(b"y".to_vec());
+            child(p).uvnames.push(b"y".as_slice().into());
         },
     );
     rejects("local x = 1", "variable range", |p| p.varinfo[0].endpc = 99);
@@ -641,7 +641,7 @@ fn loop_bodies_keep_their_control_slots() {
         |p| {
             let c = child(p);
             c.uv.push(uvflag::LOCAL);
-            c.uvnames.push(b"t".to_vec());
+            c.uvnames.push(b"t".as_slice().into());
         },
     );
     // A closure that can write the loop index from inside the body.
@@ -723,14 +723,14 @@ fn varargs_only_in_vararg_functions() {
 /// A chain of `depth` prototypes, each creating the next.
 fn nested(depth: usize) -> Proto {
     let mut p = Proto {
-        chunkname: b"=deep".to_vec(),
+        chunkname: b"=deep".as_slice().into(),
         framesize: 1,
         bc: vec![bc::ad(Op::FUNCF, 1, 0), bc::ad(Op::RET0, 0, 1)],
         ..Proto::default()
     };
     for _ in 1..depth {
         p = Proto {
-            chunkname: b"=deep".to_vec(),
+            chunkname: b"=deep".as_slice().into(),
             framesize: 1,
             flags: flags::CHILD,
             bc: vec![
@@ -809,7 +809,7 @@ fn huge_counts_and_bad_structure() {
     );
     // A string constant longer than what is left.
     let mut pt = compile("x = 'abc'");
-    pt.kgc[0] = KGc::Str(vec![b'a'; 40]);
+    pt.kgc[0] = KGc::Str(vec![b'a'; 40].into());
     let mut bytes = chunk::dump(&pt, true);
     let at = bytes.windows(40).position(|w| w == [b'a'; 40]).unwrap();
     bytes[at - 1] = 0x7f; // string tag 5 + 0x7a bytes, in one ULEB byte
