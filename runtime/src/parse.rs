@@ -82,23 +82,33 @@ impl Interner {
     }
 
     fn intern(&mut self, b: &[u8]) -> u32 {
-        let h = Self::hash(b);
-        let head = self.heads.get(&h).copied().unwrap_or(u32::MAX);
-        let mut id = head;
-        while id != u32::MAX {
-            if self.get(id) == b {
-                return id;
+        use std::collections::hash_map::Entry;
+        let new_id = self.spans.len() as u32;
+        let head = match self.heads.entry(Self::hash(b)) {
+            Entry::Occupied(mut e) => {
+                let head = *e.get();
+                let mut id = head;
+                while id != u32::MAX {
+                    let (s, t) = self.spans[id as usize];
+                    if &self.bytes[s as usize..t as usize] == b {
+                        return id;
+                    }
+                    id = self.chain[id as usize];
+                }
+                e.insert(new_id);
+                head
             }
-            id = self.chain[id as usize];
-        }
-        let id = self.spans.len() as u32;
+            Entry::Vacant(e) => {
+                e.insert(new_id);
+                u32::MAX
+            }
+        };
         let start = self.bytes.len() as u32;
         self.bytes.extend_from_slice(b);
         self.spans.push((start, self.bytes.len() as u32));
         self.chain.push(head);
         self.shared.push(None);
-        self.heads.insert(h, id);
-        id
+        new_id
     }
 
     /// The bytes of `id` as a shared string for the output prototypes.
@@ -547,13 +557,17 @@ impl<'a> Parser<'a> {
 
     // ---- emitting -------------------------------------------------------------------------
 
+    #[inline]
     fn emit(&mut self, ins: Ins) -> PResult<u32> {
         let line = self.ls.lastline;
         let pc = self.fsr().pc();
         let jpc = self.fsr().jpc;
-        self.patch_val(jpc, pc, NO_REG, pc)?;
+        if jpc != NO_JMP {
+            // Jumps waiting for "the next instruction" land here.
+            self.patch_val(jpc, pc, NO_REG, pc)?;
+            self.fs().jpc = NO_JMP;
+        }
         let fs = self.fs();
-        fs.jpc = NO_JMP;
         fs.bc.push(ins);
         fs.lines.push(line);
         Ok(pc)
