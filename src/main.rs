@@ -10,26 +10,32 @@ fn progname() -> String {
     std::env::args().next().unwrap_or_else(|| "moonjet".into())
 }
 
+/// The text of a script and its chunk name (`@path`, or `=stdin` for `-`); reports a
+/// failure as luajit does (`moonjet: cannot open x.lua: No such file or directory`).
+fn read_source(input: &str) -> Option<(Vec<u8>, Vec<u8>)> {
+    if input == "-" {
+        let mut buf = Vec::new();
+        if let Err(e) = std::io::stdin().read_to_end(&mut buf) {
+            eprintln!("{}: cannot read stdin: {e}", progname());
+            return None;
+        }
+        return Some((buf, b"=stdin".to_vec()));
+    }
+    match std::fs::read(input) {
+        Ok(buf) => Some((buf, format!("@{input}").into_bytes())),
+        Err(e) => {
+            let why = e.to_string();
+            let why = why.split(" (os error").next().unwrap_or(&why).to_string();
+            eprintln!("{}: cannot open {input}: {why}", progname());
+            None
+        }
+    }
+}
+
 /// `-bl [file|-]`: print the bytecode listing of a chunk.
 fn list_bytecode(input: Option<&str>) -> ExitCode {
-    let (src, chunkname) = match input {
-        None | Some("-") => {
-            let mut buf = Vec::new();
-            if let Err(e) = std::io::stdin().read_to_end(&mut buf) {
-                eprintln!("{}: cannot read stdin: {e}", progname());
-                return ExitCode::from(1);
-            }
-            (buf, b"=stdin".to_vec())
-        }
-        Some(path) => match std::fs::read(path) {
-            Ok(buf) => (buf, format!("@{path}").into_bytes()),
-            Err(e) => {
-                let why = e.to_string();
-                let why = why.split(" (os error").next().unwrap_or(&why);
-                eprintln!("{}: cannot open {path}: {why}", progname());
-                return ExitCode::from(1);
-            }
-        },
+    let Some((src, chunkname)) = read_source(input.unwrap_or("-")) else {
+        return ExitCode::from(1);
     };
     match moonjet_runtime::parse::parse(&src, &chunkname) {
         Ok(pt) => {
@@ -59,20 +65,8 @@ fn save_bytecode(args: &[String]) -> ExitCode {
         eprintln!("usage: {} -b [-s|-g] input output", progname());
         return ExitCode::from(1);
     };
-    let (src, chunkname) = if input == "-" {
-        let mut buf = Vec::new();
-        let _ = std::io::stdin().read_to_end(&mut buf);
-        (buf, b"=stdin".to_vec())
-    } else {
-        match std::fs::read(input) {
-            Ok(buf) => (buf, format!("@{input}").into_bytes()),
-            Err(e) => {
-                let why = e.to_string();
-                let why = why.split(" (os error").next().unwrap_or(&why);
-                eprintln!("{}: cannot open {input}: {why}", progname());
-                return ExitCode::from(1);
-            }
-        }
+    let Some((src, chunkname)) = read_source(input) else {
+        return ExitCode::from(1);
     };
     let pt = match moonjet_runtime::parse::parse(&src, &chunkname) {
         Ok(pt) => pt,

@@ -9,28 +9,14 @@ use moonjet_runtime::proto::{flags, uvflag, KGc, Proto};
 use moonjet_runtime::{bclist, parse};
 use proptest::prelude::*;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-fn shared() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared")
-}
-
-fn lua_files(dir: &Path, out: &mut Vec<PathBuf>) {
-    for entry in std::fs::read_dir(dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display())) {
-        let p = entry.unwrap().path();
-        if p.is_dir() {
-            lua_files(&p, out);
-        } else if p.extension().is_some_and(|e| e == "lua") {
-            out.push(p);
-        }
-    }
-}
+mod common;
+use common::corpus_files;
 
 /// Every corpus file the parser accepts, compiled with its `@name`.
 fn corpus() -> Vec<(PathBuf, Proto)> {
-    let mut files = vec![];
-    lua_files(&shared().join("conformance/luajit-tests"), &mut files);
-    lua_files(&shared().join("bench/luajit"), &mut files);
+    let mut files = corpus_files();
     files.sort();
     let mut out = vec![];
     for f in files {

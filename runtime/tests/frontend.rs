@@ -3,11 +3,10 @@
 //! syntax errors word for word (the table below was produced by running luajit).
 
 use moonjet_runtime::{bclist, parse};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-fn shared() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared")
-}
+mod common;
+use common::{corpus_files, shared};
 
 fn compile(path: &Path) -> Result<Vec<u8>, String> {
     let src = std::fs::read(path).expect("read source");
@@ -52,22 +51,9 @@ fn listings_match_luajit_golden_files() {
     assert!(checked >= 40, "only {checked} golden files");
 }
 
-fn lua_files(dir: &Path, out: &mut Vec<PathBuf>) {
-    for entry in std::fs::read_dir(dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display())) {
-        let p = entry.unwrap().path();
-        if p.is_dir() {
-            lua_files(&p, out);
-        } else if p.extension().is_some_and(|e| e == "lua") {
-            out.push(p);
-        }
-    }
-}
-
 #[test]
 fn every_conformance_and_benchmark_file_compiles() {
-    let mut files = vec![];
-    lua_files(&shared().join("conformance/luajit-tests"), &mut files);
-    lua_files(&shared().join("bench/luajit"), &mut files);
+    let files = corpus_files();
     assert!(files.len() > 150, "found only {} files", files.len());
     for f in &files {
         let r = compile(f);
