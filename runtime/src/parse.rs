@@ -161,7 +161,8 @@ const RESOLVED: u32 = u32::MAX - 1;
 pub fn parse(src: &[u8], chunkname: &[u8]) -> PResult<Proto> {
     let mut p = Parser {
         ls: Lexer::new(src, chunkname),
-        fs: Vec::new(),
+        cur: FuncState::new(0, 0, Scratch::default()),
+        outer: Vec::new(),
         vstack: Vec::new(),
         names: Interner::default(),
         spare: Vec::new(),
@@ -412,7 +413,9 @@ impl FuncState {
 
 struct Parser<'a> {
     ls: Lexer<'a>,
-    fs: Vec<FuncState>,
+    /// The function being compiled, and the ones it is nested in (innermost last).
+    cur: FuncState,
+    outer: Vec<FuncState>,
     vstack: Vec<VarEntry>,
     names: Interner,
     /// Buffers of finished functions, for reuse.
@@ -424,12 +427,31 @@ struct Parser<'a> {
 impl<'a> Parser<'a> {
     // ---- small helpers ------------------------------------------------------------------
 
+    #[inline(always)]
     fn fs(&mut self) -> &mut FuncState {
-        self.fs.last_mut().unwrap()
+        &mut self.cur
     }
 
+    #[inline(always)]
     fn fsr(&self) -> &FuncState {
-        self.fs.last().unwrap()
+        &self.cur
+    }
+
+    /// The function at nesting depth `depth` (0: the main chunk).
+    fn fs_at(&self, depth: usize) -> &FuncState {
+        if depth == self.outer.len() {
+            &self.cur
+        } else {
+            &self.outer[depth]
+        }
+    }
+
+    fn fs_at_mut(&mut self, depth: usize) -> &mut FuncState {
+        if depth == self.outer.len() {
+            &mut self.cur
+        } else {
+            &mut self.outer[depth]
+        }
     }
 
     fn intern(&mut self, b: &[u8]) -> u32 {
@@ -527,7 +549,7 @@ impl<'a> Parser<'a> {
     // ---- constants ----------------------------------------------------------------------
 
     fn const_str(&mut self, id: u32) -> u32 {
-        let fs = self.fs.last_mut().unwrap();
+        let fs = &mut self.cur;
         if let Some(&k) = fs.kstr.get(&id) {
             return k;
         }
@@ -812,7 +834,7 @@ impl<'a> Parser<'a> {
     }
 
     fn emit_nil(&mut self, mut from: u32, mut n: u32) -> PResult<()> {
-        let fs = self.fs.last_mut().unwrap();
+        let fs = &mut self.cur;
         if fs.pc() > fs.lasttarget {
             let ip = fs.pc() as usize - 1;
             let ins = fs.bc[ip];
@@ -1457,7 +1479,7 @@ impl<'a> Parser<'a> {
     }
 
     fn var_add(&mut self, n: u32) {
-        let fs = self.fs.last_mut().unwrap();
+        let fs = &mut self.cur;
         let pc = fs.pc();
         for _ in 0..n {
             let vidx = fs.varmap[fs.nactvar as usize];
@@ -1470,7 +1492,7 @@ impl<'a> Parser<'a> {
     }
 
     fn var_remove(&mut self, tolevel: u32) {
-        let fs = self.fs.last_mut().unwrap();
+        let fs = &mut self.cur;
         let pc = fs.pc();
         while fs.nactvar > tolevel {
             fs.nactvar -= 1;
@@ -1480,21 +1502,21 @@ impl<'a> Parser<'a> {
     }
 
     fn lookup_local(&self, depth: usize, name: u32) -> Option<u32> {
-        let fs = &self.fs[depth];
+        let fs = self.fs_at(depth);
         (0..fs.nactvar)
             .rev()
             .find(|&r| self.vstack[fs.varmap[r as usize]].name == name)
     }
 
     fn mark_upval_scope(&mut self, depth: usize, level: u32) {
-        let fs = &mut self.fs[depth];
+        let fs = self.fs_at_mut(depth);
         if let Some(bl) = fs.scopes.iter_mut().rev().find(|bl| bl.nactvar <= level) {
             bl.flags |= SCOPE_UPVAL;
         }
     }
 
     fn lookup_uv(&mut self, depth: usize, vidx: usize, src: Result<usize, u32>) -> PResult<u32> {
-        let fs = &self.fs[depth];
+        let fs = self.fs_at(depth);
         if let Some(i) = fs.uvmap.iter().position(|&v| v == vidx) {
             return Ok(i as u32);
         }
@@ -1507,7 +1529,7 @@ impl<'a> Parser<'a> {
             };
             return Err(self.ls.error_at(&msg, self.ls.line));
         }
-        let fs = &mut self.fs[depth];
+        let fs = self.fs_at_mut(depth);
         fs.uvmap.push(vidx);
         fs.uvsrc.push(src);
         Ok(fs.uvmap.len() as u32 - 1)
@@ -1523,7 +1545,7 @@ impl<'a> Parser<'a> {
         first: bool,
     ) -> PResult<Option<usize>> {
         if let Some(reg) = self.lookup_local(depth, name) {
-            let vidx = self.fs[depth].varmap[reg as usize];
+            let vidx = self.fs_at(depth).varmap[reg as usize];
             e.k = EK::Local(reg, vidx);
             if !first {
                 self.mark_upval_scope(depth, reg);
@@ -1551,7 +1573,7 @@ impl<'a> Parser<'a> {
 
     fn var_lookup(&mut self, e: &mut Exp) -> PResult<()> {
         let name = self.name()?;
-        let depth = self.fs.len() - 1;
+        let depth = self.outer.len();
         *e = Exp::new(EK::Void);
         self.lookup_at(depth, name, e, true)?;
         Ok(())
@@ -2081,7 +2103,8 @@ impl<'a> Parser<'a> {
     fn parse_body(&mut self, e: &mut Exp, needself: bool, line: u32) -> PResult<()> {
         let vbase = self.vstack.len();
         let scratch = self.spare.pop().unwrap_or_default();
-        self.fs.push(FuncState::new(line, vbase, scratch));
+        let parent = std::mem::replace(&mut self.cur, FuncState::new(line, vbase, scratch));
+        self.outer.push(parent);
         self.scope_begin(0);
         let np = self.parse_params(needself)?;
         self.fs().numparams = np;
@@ -2115,7 +2138,12 @@ impl<'a> Parser<'a> {
     /// for each upvalue that captures a local of the parent.
     fn finish(&mut self, lastline: u32) -> PResult<Finished> {
         self.fixup_ret()?;
-        let fs = self.fs.pop().unwrap();
+        // The enclosing function becomes current again (none after the main chunk).
+        let parent = self
+            .outer
+            .pop()
+            .unwrap_or_else(|| FuncState::new(0, 0, Scratch::default()));
+        let fs = std::mem::replace(&mut self.cur, parent);
         let vars: Vec<VarInfo> = self.vstack[fs.vbase..]
             .iter()
             .filter(|v| v.info & (V_GOTO | V_LABEL) == 0 && v.name != RESOLVED)
@@ -2543,7 +2571,7 @@ impl<'a> Parser<'a> {
             self.parse_body(&mut b, false, line)?;
             self.toreg(&mut b, reg)?;
             // The local is in scope for the body's upvalue, valid only after the store.
-            let fs = self.fs.last().unwrap();
+            let fs = &self.cur;
             let vidx = fs.varmap[fs.nactvar as usize - 1];
             self.vstack[vidx].startpc = fs.pc();
             return Ok(());
@@ -2782,7 +2810,6 @@ impl<'a> Parser<'a> {
     // ---- the main chunk ----------------------------------------------------------------------
 
     fn main(&mut self) -> PResult<Proto> {
-        self.fs.push(FuncState::new(0, 0, Scratch::default()));
         self.fs().flags |= flags::VARARG as u32;
         self.scope_begin(0);
         self.emit_ad(Op::FUNCV, 0, 0)?;
