@@ -5,5 +5,6 @@ pub mod bc;
 pub mod bclist;
 pub mod chunk;
 pub mod lex;
+pub mod load;
 pub mod parse;
 pub mod proto;

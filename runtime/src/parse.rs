@@ -2878,7 +2878,7 @@ fn ad_raw(o: u32, a: u32, d: u32) -> Ins {
 }
 
 /// log2 of a hash part for `n` entries (0 for none).
-fn hsize_bits(n: u32) -> u32 {
+pub(crate) fn hsize_bits(n: u32) -> u32 {
     if n == 0 {
         0
     } else if n == 1 {
