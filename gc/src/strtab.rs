@@ -46,8 +46,10 @@ fn random_seed() -> [u64; 2] {
     [a.finish() | 1, b.finish()]
 }
 
+/// The 128-bit product of `a` and `b`, folded to 64 bits (a fast, well-mixing step
+/// shared by the string hash and table key hashing).
 #[inline(always)]
-fn fold_mul(a: u64, b: u64) -> u64 {
+pub(crate) fn fold_mul(a: u64, b: u64) -> u64 {
     let p = (a as u128).wrapping_mul(b as u128);
     (p as u64) ^ ((p >> 64) as u64)
 }

@@ -19,6 +19,7 @@
 
 use crate::heap::{GcResult, Heap, MemoryError};
 use crate::object::{gct, mark, GcStr, GcTab, Node};
+use crate::strtab::fold_mul;
 use crate::value::TValue;
 use std::ptr::null_mut;
 
@@ -69,12 +70,6 @@ static EMPTY_NODE: SharedNode = SharedNode(Node {
 #[inline(always)]
 pub fn empty_node() -> *mut Node {
     &EMPTY_NODE.0 as *const Node as *mut Node
-}
-
-#[inline(always)]
-fn fold_mul(a: u64, b: u64) -> u64 {
-    let p = (a as u128).wrapping_mul(b as u128);
-    (p as u64) ^ ((p >> 64) as u64)
 }
 
 /// Hash of a non-string key's bits.

@@ -6,5 +6,6 @@ pub mod bclist;
 pub mod chunk;
 pub mod lex;
 pub mod load;
+pub mod num;
 pub mod parse;
 pub mod proto;

@@ -2632,13 +2632,11 @@ impl<'a> Parser<'a> {
             let nret = self.expr_list(&mut e)?;
             let nact = self.fsr().nactvar;
             if nret == 1 {
-                if let EK::Call(pc, _) = e.k {
+                if let EK::Call(pc, base) = e.k {
                     let call = *self.ins(pc);
                     if bc::op(call) == Op::VARG as u8 {
+                        // `return ...` is not a tail call: pass all varargs on.
                         *self.ins(pc) = bc::set_b(call, 0);
-                        let EK::Call(_, base) = e.k else {
-                            unreachable!()
-                        };
                         ins = ad(Op::RETM, nact, base - nact);
                     } else {
                         self.fs().bc.pop();
@@ -2835,7 +2833,7 @@ struct TemplateBuilder {
 enum TemplateKey {
     Bool(bool),
     Num(u64),
-    Str(Vec<u8>),
+    Str(Bytes),
 }
 
 impl TemplateBuilder {
@@ -2845,7 +2843,7 @@ impl TemplateBuilder {
             TabConst::False => TemplateKey::Bool(false),
             // Keys are normalised numbers: -0 is 0.
             TabConst::Num(n) => TemplateKey::Num(if *n == 0.0 { 0 } else { n.to_bits() }),
-            TabConst::Str(s) => TemplateKey::Str(s.to_vec()),
+            TabConst::Str(s) => TemplateKey::Str(s.clone()),
             TabConst::Nil => unreachable!("nil is never a template key"),
         }
     }
