@@ -1,6 +1,7 @@
-//! The `moonjet` command. The interpreter does not exist yet: the command can list a
-//! chunk's bytecode (`-bl`, as `luajit -bl`) and save it as a binary chunk (`-b`), and
-//! otherwise says plainly that it cannot run Lua code yet instead of pretending to.
+//! The `moonjet` command: runs Lua scripts (`moonjet script.lua args`, `-e chunk`, `-`
+//! for stdin), lists bytecode (`-bl`, as `luajit -bl`) and saves binary chunks (`-b`).
+//! `-j` and `-O` options are accepted so benchmarks can name the mode; the JIT and the
+//! rest of luajit's options come later.
 
 use std::io::{Read, Write};
 use std::process::ExitCode;
@@ -88,6 +89,159 @@ fn save_bytecode(args: &[String]) -> ExitCode {
     ExitCode::SUCCESS
 }
 
+use moonjet_runtime::vm::State;
+
+/// Report an error value that reached the top, as luajit does.
+fn report(st: &mut State, e: moonjet_gc::TValue) {
+    st.flush();
+    if e.is_nil() {
+        return;
+    }
+    let msg = st.display_value(e);
+    eprintln!("{}: {}", progname(), String::from_utf8_lossy(&msg));
+}
+
+/// Run a loaded function (on top of the stack) with `args`, reporting errors with a
+/// traceback. Returns false on error.
+fn run_function(st: &mut State, args: &[Vec<u8>]) -> bool {
+    for a in args {
+        if st.push_bytes(a).is_err() {
+            return false;
+        }
+    }
+    match st.pcall_traceback(args.len()) {
+        Ok(()) => true,
+        Err(e) => {
+            report(st, e);
+            false
+        }
+    }
+}
+
+fn run_chunk(st: &mut State, src: &[u8], chunkname: &[u8], args: &[Vec<u8>]) -> bool {
+    match st.load(src, chunkname, b"bt") {
+        Ok(true) => run_function(st, args),
+        Ok(false) => {
+            let top = st.top();
+            // SAFETY: load pushed the message.
+            let e = unsafe { *top.sub(1) };
+            st.pop(1);
+            report(st, e);
+            false
+        }
+        Err(_) => {
+            let e = st.error_value();
+            report(st, e);
+            false
+        }
+    }
+}
+
+/// Build the global `arg` table: script at 0, options before it at negative indices.
+fn set_arg_table(st: &mut State, all: &[String], script_index: Option<usize>) {
+    let Ok(t) = st.new_table(all.len() as u32, 0) else {
+        return;
+    };
+    let tv = moonjet_gc::TValue::from_tab(t);
+    let _ = st.push(tv);
+    let zero = script_index.unwrap_or(all.len()) as i64;
+    let mut full = vec![progname()];
+    full.extend(all.iter().cloned());
+    for (i, a) in full.iter().enumerate() {
+        let idx = i as i64 - 1 - zero;
+        if let Ok(v) = st.new_str(a.as_bytes()) {
+            let _ = st.push(v);
+            let _ = st.raw_set(t, moonjet_gc::TValue::from_f64(idx as f64), v);
+            st.pop(1);
+        }
+    }
+    let _ = st.set_global(b"arg", tv);
+    st.pop(1);
+}
+
+fn run(args: &[String]) -> ExitCode {
+    let mut st = State::new();
+    let mut i = 0;
+    let mut ok = true;
+    let mut script = None;
+    while i < args.len() {
+        let a = args[i].as_str();
+        match a {
+            "--" => {
+                i += 1;
+                if i < args.len() {
+                    script = Some(i);
+                }
+                break;
+            }
+            "-" => {
+                script = Some(i);
+                break;
+            }
+            "-e" => {
+                let Some(chunk) = args.get(i + 1) else {
+                    eprintln!("usage: {} [options]... [script [args]...]", progname());
+                    return ExitCode::from(1);
+                };
+                i += 2;
+                let _ = chunk;
+            }
+            _ if a.starts_with("-e") => i += 1,
+            _ if a.starts_with("-j") || a.starts_with("-O") => i += 1,
+            _ if a.starts_with('-') => {
+                eprintln!("usage: {} [options]... [script [args]...]", progname());
+                return ExitCode::from(1);
+            }
+            _ => {
+                script = Some(i);
+                break;
+            }
+        }
+    }
+    set_arg_table(&mut st, args, script);
+    // Run -e chunks in order, then the script.
+    let mut i = 0;
+    while i < script.unwrap_or(args.len()) && ok {
+        let a = args[i].as_str();
+        if a == "-e" || (a.starts_with("-e") && a.len() > 2) {
+            let (chunk, step) = if a == "-e" {
+                (args[i + 1].clone(), 2)
+            } else {
+                (a[2..].to_string(), 1)
+            };
+            ok = run_chunk(&mut st, chunk.as_bytes(), b"=(command line)", &[]);
+            i += step;
+        } else {
+            i += 1;
+        }
+    }
+    if ok {
+        if let Some(si) = script {
+            match read_source(&args[si]) {
+                Some((src, chunkname)) => {
+                    let rest: Vec<Vec<u8>> = args[si + 1..]
+                        .iter()
+                        .map(|s| s.as_bytes().to_vec())
+                        .collect();
+                    ok = run_chunk(&mut st, &src, &chunkname, &rest);
+                }
+                None => ok = false,
+            }
+        } else if !args.iter().any(|a| a.starts_with("-e")) {
+            // No script and no chunk: run stdin, as luajit does when it is not a terminal.
+            if let Some((src, chunkname)) = read_source("-") {
+                ok = run_chunk(&mut st, &src, &chunkname, &[]);
+            }
+        }
+    }
+    st.flush();
+    if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    }
+}
+
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.first().map(String::as_str) {
@@ -100,9 +254,6 @@ fn main() -> ExitCode {
             list_bytecode(args.get(2).map(String::as_str))
         }
         Some("-b") => save_bytecode(&args[1..]),
-        _ => {
-            eprintln!("moonjet: cannot run Lua code yet (the interpreter is not built); `moonjet -bl file.lua` lists bytecode");
-            ExitCode::from(1)
-        }
+        _ => run(&args),
     }
 }

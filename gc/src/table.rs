@@ -839,3 +839,44 @@ pub unsafe fn count(t: *mut GcTab) -> usize {
     }
     n
 }
+
+/// A copy of `t` with the same part sizes, keys and values and no metatable: what
+/// `TDUP` makes of a template table. The hash part is copied node for node, so chains
+/// need no rehashing.
+///
+/// # Safety
+/// `t` must be live; it is not anchored here, so the caller must keep it reachable
+/// (a prototype constant is).
+pub unsafe fn dup(h: &mut Heap, t: *mut GcTab) -> GcResult<*mut GcTab> {
+    // SAFETY: caller promise; the copy has the same part sizes, so node offsets map 1:1.
+    unsafe {
+        let hbits = if (*t).node == empty_node() {
+            0
+        } else {
+            ((*t).hmask + 1).trailing_zeros()
+        };
+        let n = new_table(h, (*t).asize, hbits)?;
+        if (*t).asize > 0 {
+            std::ptr::copy_nonoverlapping((*t).array, (*n).array, (*t).asize as usize);
+        }
+        if hbits > 0 {
+            let count = (*t).hmask as usize + 1;
+            let (src, dst) = ((*t).node, (*n).node);
+            for i in 0..count {
+                let s = &*src.add(i);
+                let next = if s.next.is_null() {
+                    null_mut()
+                } else {
+                    dst.offset(s.next.offset_from(src))
+                };
+                dst.add(i).write(Node {
+                    val: s.val,
+                    key: s.key,
+                    next,
+                });
+            }
+            (*n).freetop = dst.offset((*t).freetop.offset_from(src));
+        }
+        Ok(n)
+    }
+}

@@ -126,6 +126,14 @@ impl TValue {
         }
     }
 
+    /// A number computed by `+ - * /` or negation from numbers that were values: the
+    /// hardware only propagates their (canonical) NaNs or makes its default NaN, which
+    /// both read as numbers, so no canonicalisation is needed.
+    #[inline(always)]
+    pub fn from_arith(d: f64) -> TValue {
+        TValue(d.to_bits())
+    }
+
     #[inline(always)]
     pub const fn from_bool(b: bool) -> TValue {
         if b {

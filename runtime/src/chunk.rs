@@ -265,6 +265,124 @@ fn write_proto(out: &mut Vec<u8>, pt: &Proto, strip: bool) {
     }
 }
 
+// ---- from the heap ---------------------------------------------------------------------------
+
+/// The [`Proto`] a heap prototype was made from (the reverse of
+/// [`crate::load::materialize`]), for `string.dump`. None for prototypes holding
+/// constants a chunk cannot carry (cdata, which moonjet does not create yet).
+///
+/// Template tables come back with their hash keys in node order rather than the
+/// order of the constructor (luajit's writer does the same). The bytecode is taken
+/// as it stands: once the runtime patches instructions in place (JIT loop and call
+/// entries), they must be turned back into their plain forms here.
+///
+/// # Safety
+/// `pt` must be a live prototype, and nothing may run the collector while this runs.
+pub unsafe fn proto_from_heap(pt: *const moonjet_gc::GcProto) -> Option<Proto> {
+    use moonjet_gc::value::itype;
+    use moonjet_gc::{GcStr, TValue};
+    use std::sync::Arc;
+
+    unsafe fn slice<'a, T>(p: *const T, n: usize) -> &'a [T] {
+        if n == 0 || p.is_null() {
+            &[]
+        } else {
+            // SAFETY: caller promise: `n` initialised elements at `p`.
+            unsafe { std::slice::from_raw_parts(p, n) }
+        }
+    }
+    unsafe fn text(s: *const GcStr) -> crate::proto::Bytes {
+        if s.is_null() {
+            Arc::from(&[][..])
+        } else {
+            // SAFETY: a live string referenced by a live prototype.
+            Arc::from(unsafe { GcStr::bytes(s) })
+        }
+    }
+    unsafe fn tabk(v: TValue) -> Option<TabConst> {
+        Some(if v.is_nil() {
+            TabConst::Nil
+        } else if v.is_false() {
+            TabConst::False
+        } else if v.is_bool() {
+            TabConst::True
+        } else if v.is_number() {
+            TabConst::Num(v.num())
+        } else if let Some(s) = v.as_str() {
+            // SAFETY: live string.
+            TabConst::Str(unsafe { text(s) })
+        } else {
+            return None;
+        })
+    }
+    unsafe fn template(t: *mut moonjet_gc::GcTab) -> Option<TemplateTable> {
+        // SAFETY: a live template table (never modified after loading).
+        unsafe {
+            let mut out = TemplateTable::default();
+            for &v in slice((*t).array, (*t).asize as usize) {
+                out.array.push(tabk(v)?);
+            }
+            if !(*t).node.is_null() {
+                for nd in slice((*t).node, (*t).hmask as usize + 1) {
+                    if nd.key.is_nil() || nd.val.is_nil() {
+                        continue;
+                    }
+                    out.hash.push((tabk(nd.key)?, tabk(nd.val)?));
+                }
+            }
+            Some(out)
+        }
+    }
+
+    // SAFETY: caller promise; every pointer below belongs to the live prototype.
+    unsafe {
+        let p = &*pt;
+        let n = p.sizebc as usize;
+        let mut kgc = Vec::with_capacity(p.sizekgc as usize);
+        for &k in slice(p.kgc, p.sizekgc as usize) {
+            kgc.push(if let Some(s) = k.as_str() {
+                KGc::Str(text(s))
+            } else if let Some(t) = k.as_tab() {
+                KGc::Table(template(t)?)
+            } else if !k.is_number() && k.itype() == itype::PROTO {
+                KGc::Proto(Box::new(proto_from_heap(k.gc_ptr().cast())?))
+            } else {
+                return None;
+            });
+        }
+        let uvn = slice(p.uvnames, p.sizeuv as usize);
+        let uvnames = if uvn.iter().any(|s| s.is_null()) {
+            Vec::new()
+        } else {
+            uvn.iter().map(|&s| text(s)).collect()
+        };
+        Some(Proto {
+            chunkname: text(p.chunkname),
+            firstline: p.firstline,
+            numline: p.numline,
+            numparams: p.numparams,
+            framesize: p.framesize,
+            // Only the flags a chunk carries (as luajit's writer does): the runtime may
+            // add its own.
+            flags: p.flags as u8 & (flags::CHILD | flags::VARARG | flags::FFI),
+            bc: slice(p.bc, n).to_vec(),
+            lineinfo: slice(p.lineinfo, n).to_vec(),
+            kgc,
+            kn: slice(p.kn, p.sizekn as usize).to_vec(),
+            uv: slice(p.uv, p.sizeuv as usize).to_vec(),
+            uvnames,
+            varinfo: slice(p.varinfo, p.sizevarinfo as usize)
+                .iter()
+                .map(|v| VarInfo {
+                    name: text(v.name),
+                    startpc: v.startpc,
+                    endpc: v.endpc,
+                })
+                .collect(),
+        })
+    }
+}
+
 // ---- reading ------------------------------------------------------------------------------
 
 fn bad<T>(msg: impl Into<String>) -> Result<T, LoadError> {

@@ -1,0 +1,1769 @@
+//! The interpreter: one dispatch loop over the bytecode, calls and returns as frames on
+//! the thread's stack (never Rust recursion), metamethods as continuation frames, pcall
+//! as a frame, and error unwinding to the nearest pcall frame.
+//!
+//! Invariants the whole module relies on (SAFETY):
+//! - `base` is the base of a live Lua frame of the running thread `st.l`, and
+//!   `base[-2]` holds its Lua function; the frame was checked on entry to have
+//!   `framesize + STACK_EXTRA` slots below `maxstack`, so `base[0..framesize+8]` are
+//!   valid slots. Bytecode operands index within `framesize` (the verifier and the
+//!   parser guarantee it), constants within the prototype's arrays.
+//! - Anything that may grow the stack (a call, a native, a metamethod) may move it:
+//!   after such a step `base` is reloaded from `(*st.l).base` (all paths go through
+//!   `Ret::Lua`/`Pre::Lua`, which return fresh pointers).
+//! - Before any allocation `(*st.l).top` covers every live slot of the frame.
+
+use super::debug;
+use super::frame::{self, cont, FRAME_C, FRAME_CONT, FRAME_PCALL, FRAME_VARG, FRAME_XPCALL};
+use super::state::{ff, native_fn, LuaResult, State, Throw, LUA_MINSTACK, STACK_EXTRA};
+use crate::bc::{self, Op, JUMP_BIAS};
+use crate::proto::flags;
+use moonjet_gc::object::{mark, GcFunc, GcProto, GcUpval};
+use moonjet_gc::value::itype;
+use moonjet_gc::{table, GcStr, GcTab, MetaMethod, TValue};
+
+/// Where execution goes after a frame returned.
+pub(crate) enum Ret {
+    /// Continue in a Lua frame at `pc`; `n` values were returned (for MULTRES).
+    Lua(*mut TValue, *const u32, usize),
+    /// The frame was entered from Rust: `n` results now sit at the old function slot.
+    Exit(usize),
+}
+
+/// Result of setting up a call.
+pub(crate) enum Pre {
+    /// A Lua function is ready to run.
+    Lua(*mut TValue, *const u32),
+    /// A native function ran; the frame at `(*l).base` returned `n` values at `top - n`.
+    Done(usize),
+}
+
+#[inline(always)]
+unsafe fn func_of(base: *mut TValue) -> *mut GcFunc {
+    // SAFETY: module invariant: base[-2] holds the frame's function.
+    unsafe { (*base.sub(2)).gc_ptr().cast() }
+}
+
+#[inline(always)]
+pub(crate) unsafe fn proto_of(base: *mut TValue) -> *mut GcProto {
+    // SAFETY: as above, for a Lua frame.
+    unsafe { (*func_of(base)).proto }
+}
+
+#[inline(always)]
+fn jump_target(pc: *const u32, ins: u32) -> *const u32 {
+    // pc already points after the instruction holding the jump.
+    pc.wrapping_offset(bc::d(ins) as isize - JUMP_BIAS as isize)
+}
+
+#[inline(always)]
+fn tv_func(f: *mut GcFunc) -> TValue {
+    TValue::from_gc(f.cast(), itype::FUNC)
+}
+
+// ---- calls --------------------------------------------------------------------------------
+
+/// Set up a call of `func[0]` with the `nargs` arguments at `func[2..]`, writing `link`
+/// to `func[1]`. Lua functions get a frame; natives run to completion here.
+#[inline]
+pub(crate) unsafe fn precall(
+    st: &mut State,
+    mut func: *mut TValue,
+    mut nargs: usize,
+    link: u64,
+) -> LuaResult<Pre> {
+    // SAFETY: module invariants; `func..func+2+nargs` are slots of the running thread.
+    unsafe {
+        let mut fv = *func;
+        if !fv.is_func() {
+            (func, nargs, fv) = call_metamethod(st, func, nargs)?;
+        }
+        *func.add(1) = TValue(link);
+        let f: *mut GcFunc = fv.gc_ptr().cast();
+        let l = st.l;
+        let mut base = func.add(2);
+        if (*f).is_lua() {
+            let pt = (*f).proto;
+            let fs = (*pt).framesize as usize;
+            let vararg = (*pt).flags & flags::VARARG as u32 != 0;
+            let need = if vararg { nargs + 2 + fs } else { fs };
+            if base.add(need + STACK_EXTRA) > (*l).maxstack {
+                let off = base.offset_from((*l).stack);
+                (*l).top = base.add(nargs);
+                st.grow_stack(need + STACK_EXTRA)?;
+                base = (*l).stack.offset(off);
+            }
+            let np = (*pt).numparams as usize;
+            if !vararg {
+                for i in nargs..np {
+                    *base.add(i) = TValue::NIL;
+                }
+            } else {
+                let nb = base.add(nargs + 2);
+                *nb.sub(2) = fv;
+                *nb.sub(1) = frame::delta_link(nb, base, FRAME_VARG);
+                for i in 0..np {
+                    *nb.add(i) = if i < nargs {
+                        let v = *base.add(i);
+                        *base.add(i) = TValue::NIL;
+                        v
+                    } else {
+                        TValue::NIL
+                    };
+                }
+                base = nb;
+            }
+            (*l).base = base;
+            (*l).top = base.add(fs);
+            Ok(Pre::Lua(base, (*pt).bc.add(1)))
+        } else {
+            (*l).base = base;
+            (*l).top = base.add(nargs);
+            if base.add(nargs + LUA_MINSTACK + STACK_EXTRA) > (*l).maxstack {
+                st.grow_stack(LUA_MINSTACK)?;
+                base = (*l).base;
+            }
+            match (*f).ffid {
+                ff::PCALL => return pcall_frame(st, base, nargs, false),
+                ff::XPCALL => return pcall_frame(st, base, nargs, true),
+                _ => {}
+            }
+            let n = native_fn(f)(st)?;
+            Ok(Pre::Done(n as usize))
+        }
+    }
+}
+
+/// `pcall(f, ...)`/`xpcall(f, h, ...)`: turn the native's own frame into a pcall frame
+/// and call `f` above it.
+#[cold]
+unsafe fn pcall_frame(st: &mut State, base: *mut TValue, nargs: usize, x: bool) -> LuaResult<Pre> {
+    // SAFETY: native frame at `base` with nargs args and LUA_MINSTACK spare slots.
+    unsafe {
+        if nargs >= 1 + x as usize && (!x || (*base.add(1)).is_func()) {
+            let f = *base;
+            if !f.is_func() && !st.metamethod(f, MetaMethod::Call).is_func() {
+                return pcall_uncallable(st, base, f, x);
+            }
+        }
+        if !x {
+            if nargs == 0 {
+                return Err(st.arg_error(1, "value expected"));
+            }
+            // f stays at base[0]; the arguments move up one slot for the link.
+            std::ptr::copy(base.add(1), base.add(2), nargs - 1);
+            (*st.l).top = base.add(nargs + 1);
+            let link = frame::delta_link(base.add(2), base, FRAME_PCALL).0;
+            precall(st, base, nargs - 1, link)
+        } else {
+            if nargs < 2 {
+                return Err(st.type_error(2, "function"));
+            }
+            let (f, h) = (*base, *base.add(1));
+            if !h.is_func() {
+                return Err(st.type_error(2, "function"));
+            }
+            // handler at base[0], f at base[1], link at base[2], arguments from base[3].
+            std::ptr::copy(base.add(2), base.add(3), nargs - 2);
+            *base = h;
+            *base.add(1) = f;
+            (*st.l).top = base.add(nargs + 1);
+            let link = frame::delta_link(base.add(3), base, FRAME_XPCALL).0;
+            precall(st, base.add(1), nargs - 2, link)
+        }
+    }
+}
+
+/// `pcall` of a value that cannot be called: `false` and luajit's message (without a
+/// position: no Lua code ran), passed through the handler for `xpcall`.
+#[cold]
+unsafe fn pcall_uncallable(
+    st: &mut State,
+    base: *mut TValue,
+    f: TValue,
+    x: bool,
+) -> LuaResult<Pre> {
+    let msg = format!("attempt to call a {} value", super::state::type_name(f));
+    let mut e = st.new_str(msg.as_bytes())?;
+    if x {
+        // SAFETY: xpcall's handler is its second argument.
+        let h = unsafe { *base.add(1) };
+        st.push(e)?;
+        e = match st.call_value(h, &[e]) {
+            Ok(v) => v,
+            Err(Throw::Error) => st.new_str(b"error in error handling")?,
+            Err(t) => return Err(t),
+        };
+    }
+    st.push(TValue::FALSE)?;
+    st.push(e)?;
+    Ok(Pre::Done(2))
+}
+
+/// A call of a non-function: its `__call` metamethod gets it as the first argument.
+#[cold]
+unsafe fn call_metamethod(
+    st: &mut State,
+    func: *mut TValue,
+    nargs: usize,
+) -> LuaResult<(*mut TValue, usize, TValue)> {
+    // SAFETY: one spare slot above the arguments is guaranteed (STACK_EXTRA).
+    unsafe {
+        let obj = *func;
+        let mm = st.metamethod(obj, MetaMethod::Call);
+        if !mm.is_func() {
+            return Err(debug::call_error(st, obj));
+        }
+        std::ptr::copy(func.add(2), func.add(3), nargs);
+        *func.add(2) = obj;
+        *func = mm;
+        let top = func.add(3 + nargs);
+        if top > (*st.l).top {
+            (*st.l).top = top;
+        }
+        Ok((func, nargs + 1, mm))
+    }
+}
+
+/// Return `nres` values at `src` from the frame at `base`, following frame links
+/// until execution continues in a Lua frame or leaves to Rust.
+#[inline]
+pub(crate) unsafe fn do_return(
+    st: &mut State,
+    mut base: *mut TValue,
+    mut src: *mut TValue,
+    mut nres: usize,
+) -> LuaResult<Ret> {
+    // SAFETY: module invariants; result slots are above the destination slots.
+    unsafe {
+        let l = st.l;
+        loop {
+            let link = (*base.sub(1)).0;
+            if frame::is_lua(link) {
+                let pc = link as *const u32;
+                let ins = *pc.sub(1);
+                let dst = base.sub(2);
+                std::ptr::copy(src, dst, nres);
+                let want = bc::b(ins) as usize;
+                let nb = dst.sub(bc::a(ins) as usize);
+                let fs = (*proto_of(nb)).framesize as usize;
+                if want == 0 {
+                    let t = dst.add(nres);
+                    (*l).top = if t > nb.add(fs) { t } else { nb.add(fs) };
+                } else {
+                    for i in nres..want - 1 {
+                        *dst.add(i) = TValue::NIL;
+                    }
+                    (*l).top = nb.add(fs);
+                }
+                (*l).base = nb;
+                return Ok(Ret::Lua(nb, pc, nres));
+            }
+            match frame::ftype(link) {
+                FRAME_CONT => {
+                    let prev = frame::delta_prev(base, link);
+                    let k = (*base.sub(4)).0;
+                    let spc = (*base.sub(3)).0 as *const u32;
+                    let r = if nres > 0 { *src } else { TValue::NIL };
+                    let pc = match k & cont::MASK {
+                        cont::RA => {
+                            *prev.add(bc::a(*spc.sub(1)) as usize) = r;
+                            spc
+                        }
+                        cont::COND_TRUE | cont::COND_FALSE => {
+                            if r.is_truthy() == (k == cont::COND_TRUE) {
+                                jump_target(spc.add(1), *spc)
+                            } else {
+                                spc.add(1)
+                            }
+                        }
+                        cont::CAT => {
+                            let slot = (k >> 8) as u32;
+                            *prev.add(slot as usize) = r;
+                            st.cat_top = Some(slot);
+                            spc.sub(1)
+                        }
+                        _ => spc,
+                    };
+                    (*l).base = prev;
+                    (*l).top = prev.add((*proto_of(prev)).framesize as usize);
+                    return Ok(Ret::Lua(prev, pc, 0));
+                }
+                FRAME_PCALL | FRAME_XPCALL => {
+                    src = src.sub(1);
+                    *src = TValue::TRUE;
+                    nres += 1;
+                    base = frame::delta_prev(base, link);
+                }
+                FRAME_VARG => base = frame::delta_prev(base, link),
+                _ => {
+                    // FRAME_C: back to the Rust caller.
+                    let dst = base.sub(2);
+                    std::ptr::copy(src, dst, nres);
+                    (*l).top = dst.add(nres);
+                    (*l).base = frame::delta_prev(base, link);
+                    return Ok(Ret::Exit(nres));
+                }
+            }
+        }
+    }
+}
+
+/// Outcome of unwinding after an error.
+enum Unwound {
+    Continue(Ret),
+    Propagate,
+}
+
+/// Find the nearest pcall frame of this dispatch loop; deliver `false, err` to it.
+unsafe fn unwind(st: &mut State) -> LuaResult<Unwound> {
+    // SAFETY: frames from `(*l).base` down are well-formed (module invariants).
+    unsafe {
+        let l = st.l;
+        let bottom = (*l).stack.add(frame::STACK_BOTTOM);
+        let mut base = (*l).base;
+        while base > bottom {
+            let link = (*base.sub(1)).0;
+            if frame::is_lua(link) {
+                base = frame::lua_prev(base, link);
+                continue;
+            }
+            match frame::ftype(link) {
+                FRAME_C => {
+                    (*l).base = frame::delta_prev(base, link);
+                    (*l).top = base.sub(2);
+                    return Ok(Unwound::Propagate);
+                }
+                FRAME_PCALL | FRAME_XPCALL => {
+                    let pb = frame::delta_prev(base, link);
+                    st.heap.close_upvalues(l, pb);
+                    *pb = TValue::FALSE;
+                    *pb.add(1) = st.error_value();
+                    (*l).top = pb.add(2);
+                    (*l).base = pb;
+                    return do_return(st, pb, pb, 2).map(Unwound::Continue);
+                }
+                _ => base = frame::delta_prev(base, link),
+            }
+        }
+        (*l).base = bottom;
+        Ok(Unwound::Propagate)
+    }
+}
+
+/// Run the handler of the nearest `xpcall` frame (if the nearest catcher is one) on the
+/// error value, replacing it with the handler's result.
+pub(crate) fn run_error_handler(st: &mut State) {
+    // SAFETY: walks the running thread's frames (module invariants).
+    unsafe {
+        let l = st.l;
+        let bottom = (*l).stack.add(frame::STACK_BOTTOM);
+        let mut base = (*l).base;
+        while base > bottom {
+            let link = (*base.sub(1)).0;
+            if frame::is_lua(link) {
+                base = frame::lua_prev(base, link);
+                continue;
+            }
+            match frame::ftype(link) {
+                FRAME_PCALL => return,
+                FRAME_XPCALL => {
+                    let off = base.offset_from((*l).stack) as usize;
+                    if let Some((th, floor)) = st.handler_floor {
+                        if th == l && off <= floor {
+                            // An error inside this very handler: Lua's ERRERR.
+                            if let Ok(m) = st.new_str(b"error in error handling") {
+                                st.set_error_value(m);
+                            }
+                            return;
+                        }
+                    }
+                    let h = *base.sub(3);
+                    let e = st.error_value();
+                    let saved = st.handler_floor.replace((l, off));
+                    let saved_pc = st.savedpc;
+                    let (top, lbase) = ((*l).top, (*l).base);
+                    let r = st.call_value(h, &[e]);
+                    st.handler_floor = saved;
+                    st.savedpc = saved_pc;
+                    (*l).top = top;
+                    (*l).base = lbase;
+                    let v = match r {
+                        Ok(v) => v,
+                        Err(_) => st.error_value(),
+                    };
+                    st.set_error_value(v);
+                    return;
+                }
+                _ => base = frame::delta_prev(base, link),
+            }
+        }
+    }
+}
+
+/// Call the function at `func` (arguments directly above it, C-API style) from Rust.
+/// Returns the number of results, which now start at `func`.
+pub(crate) unsafe fn call_from_rust(
+    st: &mut State,
+    func: *mut TValue,
+    nargs: usize,
+) -> LuaResult<usize> {
+    // SAFETY: the function and its arguments are the top slots of the running thread.
+    unsafe {
+        let l = st.l;
+        let off = func.offset_from((*l).stack);
+        st.check_stack(2)?;
+        let func = (*l).stack.offset(off);
+        // Make room for the frame link.
+        std::ptr::copy(func.add(1), func.add(2), nargs);
+        (*l).top = func.add(nargs + 2);
+        let link = frame::delta_link(func.add(2), (*l).base, FRAME_C).0;
+        let saved_pc = st.savedpc;
+        // The Lua frame below keeps its PC here (a C link has no room for it).
+        st.cframe_pcs.push((l, off + 2, saved_pc));
+        let r = match precall(st, func, nargs, link) {
+            Ok(Pre::Lua(base, pc)) => execute(st, base, pc),
+            Ok(Pre::Done(n)) => finish_native(st, n),
+            Err(Throw::Error) => {
+                // An error while setting up (stack overflow, bad __call): this frame
+                // never ran; its caller continues unwinding from where it was.
+                let func = (*l).stack.offset(off);
+                if (*l).base >= func {
+                    (*l).base = frame::delta_prev(func.add(2), link);
+                }
+                Err(Throw::Error)
+            }
+            Err(t) => Err(t),
+        };
+        st.savedpc = saved_pc;
+        st.cframe_pcs.pop();
+        r
+    }
+}
+
+/// A native frame at `(*l).base` finished with `n` results on top: return them, and run
+/// Lua code if the return continues in a Lua frame.
+pub(crate) unsafe fn finish_native(st: &mut State, n: usize) -> LuaResult<usize> {
+    // SAFETY: the native's frame is the innermost one.
+    unsafe {
+        let l = st.l;
+        let base = (*l).base;
+        match do_return(st, base, (*l).top.sub(n), n) {
+            Ok(Ret::Lua(b, pc, nres)) => execute_with(st, b, pc, nres),
+            Ok(Ret::Exit(k)) => Ok(k),
+            Err(t) => handle_error(st, t),
+        }
+    }
+}
+
+unsafe fn execute(st: &mut State, base: *mut TValue, pc: *const u32) -> LuaResult<usize> {
+    // SAFETY: forwarded.
+    unsafe { execute_with(st, base, pc, 0) }
+}
+
+/// An error escaped a helper outside the dispatch loop's own calls: unwind, and go on
+/// in the catching frame if there is one in this loop.
+unsafe fn handle_error(st: &mut State, t: Throw) -> LuaResult<usize> {
+    if t == Throw::Yield {
+        return Err(t);
+    }
+    // SAFETY: forwarded.
+    unsafe {
+        match unwind(st)? {
+            Unwound::Continue(Ret::Lua(b, pc, n)) => execute_with(st, b, pc, n),
+            Unwound::Continue(Ret::Exit(n)) => Ok(n),
+            Unwound::Propagate => Err(Throw::Error),
+        }
+    }
+}
+
+/// Resume a coroutine whose innermost frame is the native that yielded: it returns
+/// the `n` values on top of the stack.
+pub(crate) unsafe fn resume_yielded(st: &mut State, n: usize) -> LuaResult<usize> {
+    // SAFETY: forwarded.
+    unsafe { finish_native(st, n) }
+}
+
+// ---- metamethod frames ------------------------------------------------------------------
+
+/// Call metamethod `mm` with `args` in a continuation frame above the Lua frame at
+/// `base` (resuming at `pc` with continuation `k`).
+#[inline(never)]
+unsafe fn meta_frame(
+    st: &mut State,
+    base: *mut TValue,
+    pc: *const u32,
+    k: u64,
+    mm: TValue,
+    args: &[TValue],
+) -> LuaResult<Ret> {
+    // SAFETY: a Lua frame has framesize + STACK_EXTRA (8) slots; 4 + 3 fit.
+    unsafe {
+        let l = st.l;
+        let top = base.add((*proto_of(base)).framesize as usize);
+        *top = TValue(k);
+        *top.add(1) = TValue(pc as u64);
+        let func = top.add(2);
+        *func = mm;
+        let nb = func.add(2);
+        for (i, &a) in args.iter().enumerate() {
+            *nb.add(i) = a;
+        }
+        (*l).top = nb.add(args.len());
+        let link = frame::delta_link(nb, base, FRAME_CONT).0;
+        match precall(st, func, args.len(), link)? {
+            Pre::Lua(b, p) => Ok(Ret::Lua(b, p, 0)),
+            Pre::Done(n) => {
+                let b = (*l).base;
+                do_return(st, b, (*l).top.sub(n), n)
+            }
+        }
+    }
+}
+
+// ---- metamethod resolution (shared by the interpreter and the Rust-side API) -----------
+
+pub(crate) enum Got {
+    Value(TValue),
+    /// Call `mm(obj, key)`.
+    Meta(TValue, TValue),
+}
+
+pub(crate) enum IndexFail {
+    /// This value cannot be indexed.
+    Bad(TValue),
+    Loop,
+}
+
+/// Follow `__index` from `obj` for `key`.
+#[inline(never)]
+pub(crate) unsafe fn index_chain(st: &State, obj: TValue, key: TValue) -> Result<Got, IndexFail> {
+    let mut o = obj;
+    // SAFETY: values reachable from live values are live.
+    unsafe {
+        for _ in 0..100 {
+            let mm = if let Some(t) = o.as_tab() {
+                let v = table::get(t, key);
+                if !v.is_nil() {
+                    return Ok(Got::Value(v));
+                }
+                let mm = st.heap.metamethod((*t).metatable, MetaMethod::Index);
+                if mm.is_nil() {
+                    return Ok(Got::Value(TValue::NIL));
+                }
+                mm
+            } else {
+                let mm = st.metamethod(o, MetaMethod::Index);
+                if mm.is_nil() {
+                    return Err(IndexFail::Bad(o));
+                }
+                mm
+            };
+            if mm.is_func() {
+                return Ok(Got::Meta(mm, o));
+            }
+            o = mm;
+        }
+    }
+    Err(IndexFail::Loop)
+}
+
+pub(crate) enum Put {
+    /// Store raw into this table.
+    Table(*mut GcTab),
+    /// Call `mm(obj, key, value)`.
+    Meta(TValue, TValue),
+}
+
+/// Follow `__newindex` from `obj` for `key`.
+#[inline(never)]
+pub(crate) unsafe fn newindex_chain(
+    st: &State,
+    obj: TValue,
+    key: TValue,
+) -> Result<Put, IndexFail> {
+    let mut o = obj;
+    // SAFETY: as index_chain.
+    unsafe {
+        for _ in 0..100 {
+            let mm = if let Some(t) = o.as_tab() {
+                let mt = (*t).metatable;
+                if mt.is_null() || !table::get(t, key).is_nil() {
+                    return Ok(Put::Table(t));
+                }
+                let mm = st.heap.metamethod(mt, MetaMethod::NewIndex);
+                if mm.is_nil() {
+                    return Ok(Put::Table(t));
+                }
+                mm
+            } else {
+                let mm = st.metamethod(o, MetaMethod::NewIndex);
+                if mm.is_nil() {
+                    return Err(IndexFail::Bad(o));
+                }
+                mm
+            };
+            if mm.is_func() {
+                return Ok(Put::Meta(mm, o));
+            }
+            o = mm;
+        }
+    }
+    Err(IndexFail::Loop)
+}
+
+/// A value as a number, with string coercion.
+#[inline]
+pub(crate) fn to_number(v: TValue) -> Option<f64> {
+    if v.is_number() {
+        return Some(v.num());
+    }
+    // SAFETY: a live string.
+    v.as_str()
+        .and_then(|s| crate::num::str_to_number(unsafe { GcStr::bytes(s) }))
+}
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub(crate) enum ArithOp {
+    Add,
+    Sub,
+    Mul,
+    Div,
+    Mod,
+    Pow,
+    Unm,
+}
+
+impl ArithOp {
+    fn mm(self) -> MetaMethod {
+        match self {
+            ArithOp::Add => MetaMethod::Add,
+            ArithOp::Sub => MetaMethod::Sub,
+            ArithOp::Mul => MetaMethod::Mul,
+            ArithOp::Div => MetaMethod::Div,
+            ArithOp::Mod => MetaMethod::Mod,
+            ArithOp::Pow => MetaMethod::Pow,
+            ArithOp::Unm => MetaMethod::Unm,
+        }
+    }
+}
+
+/// `floor` without a libm call (the baseline x86-64 target has no `roundsd`).
+#[inline(always)]
+pub fn fast_floor(x: f64) -> f64 {
+    if x.abs() < 4503599627370496.0 {
+        let t = x as i64 as f64;
+        let r = if t > x { t - 1.0 } else { t };
+        // Keep the sign of -0.0 and of negative fractions that floor to -0 (none do).
+        if r == 0.0 && x.is_sign_negative() {
+            -0.0
+        } else {
+            r
+        }
+    } else {
+        x.floor()
+    }
+}
+
+#[inline(always)]
+pub(crate) fn lua_mod(a: f64, b: f64) -> f64 {
+    a - fast_floor(a / b) * b
+}
+
+#[inline(always)]
+pub(crate) fn arith_num(op: ArithOp, a: f64, b: f64) -> f64 {
+    match op {
+        ArithOp::Add => a + b,
+        ArithOp::Sub => a - b,
+        ArithOp::Mul => a * b,
+        ArithOp::Div => a / b,
+        ArithOp::Mod => lua_mod(a, b),
+        ArithOp::Pow => a.powf(b),
+        ArithOp::Unm => -a,
+    }
+}
+
+pub(crate) enum ArithFail {
+    /// Operand 0 (a) or 1 (b) is the culprit.
+    Operand(usize),
+}
+
+/// Arithmetic on non-numbers: string coercion, else the metamethod of a or b.
+#[inline(never)]
+pub(crate) fn arith_resolve(
+    st: &State,
+    op: ArithOp,
+    a: TValue,
+    b: TValue,
+) -> Result<Got, ArithFail> {
+    if let (Some(x), Some(y)) = (to_number(a), to_number(b)) {
+        return Ok(Got::Value(TValue::from_f64(arith_num(op, x, y))));
+    }
+    let mut mm = st.metamethod(a, op.mm());
+    if mm.is_nil() {
+        mm = st.metamethod(b, op.mm());
+    }
+    if mm.is_nil() {
+        let culprit = if to_number(a).is_none() { 0 } else { 1 };
+        return Err(ArithFail::Operand(culprit));
+    }
+    Ok(Got::Meta(mm, TValue::NIL))
+}
+
+/// Compare two strings bytewise (Lua 5.1 in the C locale).
+#[inline]
+pub(crate) unsafe fn str_less(a: *mut GcStr, b: *mut GcStr, or_equal: bool) -> bool {
+    // SAFETY: live strings.
+    let (x, y) = unsafe { (GcStr::bytes(a), GcStr::bytes(b)) };
+    if or_equal {
+        x <= y
+    } else {
+        x < y
+    }
+}
+
+pub(crate) enum Cmp {
+    Value(bool),
+    /// Call `mm(a, b)`; `negate`: the result is `not` the metamethod's (the __le
+    /// fallback to `not (b < a)`, where the operands are already swapped).
+    Meta(TValue, TValue, TValue, bool),
+}
+
+/// `a < b` (or `a <= b`) for operands that are not both numbers.
+#[inline(never)]
+pub(crate) fn compare_resolve(st: &mut State, a: TValue, b: TValue, le: bool) -> LuaResult<Cmp> {
+    if a.is_number() && b.is_number() {
+        let (x, y) = (a.num(), b.num());
+        return Ok(Cmp::Value(if le { x <= y } else { x < y }));
+    }
+    if let (Some(x), Some(y)) = (a.as_str(), b.as_str()) {
+        // SAFETY: live strings.
+        return Ok(Cmp::Value(unsafe { str_less(x, y, le) }));
+    }
+    if a.itype() == b.itype() && !a.is_number() {
+        let mmk = if le { MetaMethod::Le } else { MetaMethod::Lt };
+        let m1 = st.metamethod(a, mmk);
+        if !m1.is_nil() && m1.raw_equal(st.metamethod(b, mmk)) {
+            return Ok(Cmp::Meta(m1, a, b, false));
+        }
+        if le {
+            let m1 = st.metamethod(a, MetaMethod::Lt);
+            if !m1.is_nil() && m1.raw_equal(st.metamethod(b, MetaMethod::Lt)) {
+                return Ok(Cmp::Meta(m1, b, a, true));
+            }
+        }
+    }
+    Err(debug::compare_error(st, a, b))
+}
+
+/// `__eq` for two different values of the same type (tables or userdata).
+#[inline(never)]
+pub(crate) fn eq_metamethod(st: &State, a: TValue, b: TValue) -> Option<TValue> {
+    if a.itype() != b.itype() || !(a.is_tab() || a.is_udata()) {
+        return None;
+    }
+    let m1 = st.metamethod(a, MetaMethod::Eq);
+    if m1.is_nil() {
+        return None;
+    }
+    if m1.raw_equal(st.metamethod(b, MetaMethod::Eq)) {
+        Some(m1)
+    } else {
+        None
+    }
+}
+
+/// One step of concatenating slots `first..=top` (right to left, as Lua does): either the
+/// whole run is done, or a `__concat` call is needed whose result goes to `top - 1`.
+pub(crate) enum CatStep {
+    Done,
+    Meta(TValue, TValue, TValue, u32),
+}
+
+fn is_catable(v: TValue) -> bool {
+    v.is_str() || v.is_number()
+}
+
+/// Concatenate slots `base[first..=top]` in place, leaving the result in `base[first]`.
+pub(crate) unsafe fn cat_run(
+    st: &mut State,
+    base: *mut TValue,
+    first: u32,
+    mut top: u32,
+) -> LuaResult<CatStep> {
+    // SAFETY: the slots are within the frame.
+    unsafe {
+        while top > first {
+            let y = *base.add(top as usize);
+            let x = *base.add(top as usize - 1);
+            if !(is_catable(x) && is_catable(y)) {
+                let mut mm = st.metamethod(x, MetaMethod::Concat);
+                if mm.is_nil() {
+                    mm = st.metamethod(y, MetaMethod::Concat);
+                }
+                if mm.is_nil() {
+                    let culprit = if is_catable(x) { top } else { top - 1 };
+                    return Err(debug::concat_error(st, base, culprit));
+                }
+                return Ok(CatStep::Meta(mm, x, y, top - 1));
+            }
+            // The longest run of strings/numbers ending at `top`.
+            let mut k = top - 1;
+            while k > first && is_catable(*base.add(k as usize - 1)) {
+                k -= 1;
+            }
+            let mut buf = std::mem::take(&mut st.buf);
+            buf.clear();
+            for i in k..=top {
+                let v = *base.add(i as usize);
+                if let Some(s) = v.as_str() {
+                    buf.extend_from_slice(GcStr::bytes(s));
+                } else {
+                    crate::num::push_num(&mut buf, v.num());
+                }
+            }
+            let r = st.new_str(&buf);
+            st.buf = buf;
+            *base.add(k as usize) = r?;
+            top = k;
+        }
+        Ok(CatStep::Done)
+    }
+}
+
+// ---- Rust-side operations with metamethods (not yieldable) -------------------------------
+
+/// `obj[key]` with `__index`.
+pub fn index(st: &mut State, obj: TValue, key: TValue) -> LuaResult<TValue> {
+    // SAFETY: live values.
+    match unsafe { index_chain(st, obj, key) } {
+        Ok(Got::Value(v)) => Ok(v),
+        Ok(Got::Meta(mm, o)) => st.call_value(mm, &[o, key]),
+        Err(IndexFail::Bad(o)) => Err(debug::op_error(st, "index", o, None)),
+        Err(IndexFail::Loop) => Err(st.rt_error("loop in gettable")),
+    }
+}
+
+/// `obj[key] = val` with `__newindex`.
+pub fn set_index(st: &mut State, obj: TValue, key: TValue, val: TValue) -> LuaResult<()> {
+    // SAFETY: live values.
+    match unsafe { newindex_chain(st, obj, key) } {
+        Ok(Put::Table(t)) => st.raw_set(t, key, val),
+        Ok(Put::Meta(mm, o)) => {
+            st.check_stack(4)?;
+            st.push(mm)?;
+            st.push(o)?;
+            st.push(key)?;
+            st.push(val)?;
+            st.call(3, 0)
+        }
+        Err(IndexFail::Bad(o)) => Err(debug::op_error(st, "index", o, None)),
+        Err(IndexFail::Loop) => Err(st.rt_error("loop in settable")),
+    }
+}
+
+/// `a == b` with `__eq`.
+pub fn equals(st: &mut State, a: TValue, b: TValue) -> LuaResult<bool> {
+    if a.raw_equal(b) {
+        return Ok(true);
+    }
+    match eq_metamethod(st, a, b) {
+        Some(mm) => Ok(st.call_value(mm, &[a, b])?.is_truthy()),
+        None => Ok(false),
+    }
+}
+
+/// `a < b` (or `a <= b`) with metamethods.
+pub fn less(st: &mut State, a: TValue, b: TValue, le: bool) -> LuaResult<bool> {
+    match compare_resolve(st, a, b, le)? {
+        Cmp::Value(r) => Ok(r),
+        Cmp::Meta(mm, x, y, neg) => Ok(st.call_value(mm, &[x, y])?.is_truthy() != neg),
+    }
+}
+
+/// `tostring(v)`: `__tostring`, else the default text.
+pub fn tostring(st: &mut State, v: TValue) -> LuaResult<TValue> {
+    if v.is_str() {
+        return Ok(v);
+    }
+    if v.is_number() {
+        return st.number_to_str(v.num());
+    }
+    let mm = st.metamethod(v, MetaMethod::ToString);
+    if !mm.is_nil() {
+        return st.call_value(mm, &[v]);
+    }
+    let text = match v.itype() {
+        itype::NIL => "nil".to_string(),
+        itype::FALSE => "false".to_string(),
+        itype::TRUE => "true".to_string(),
+        _ => {
+            let name = if v.is_func() {
+                // SAFETY: a live function.
+                let f: *mut GcFunc = v.gc_ptr().cast();
+                if unsafe { (*f).is_lua() }
+                    || unsafe { (*f).ffid } == moonjet_gc::object::ffid::NATIVE
+                {
+                    "function"
+                } else {
+                    "function: builtin"
+                }
+            } else {
+                super::state::type_name(v)
+            };
+            if name == "function: builtin" {
+                // SAFETY: a live function.
+                format!("function: builtin#{}", unsafe {
+                    (*v.gc_ptr().cast::<GcFunc>()).ffid
+                })
+            } else {
+                format!("{}: {:p}", name, v.gc_ptr())
+            }
+        }
+    };
+    st.new_str(text.as_bytes())
+}
+
+// ---- loading ----------------------------------------------------------------------------
+
+/// Compile (or undump) a chunk and push a closure over it with the globals as its
+/// environment. A syntax error pushes the message and returns Ok(false).
+pub(crate) fn load(st: &mut State, src: &[u8], chunkname: &[u8], mode: &[u8]) -> LuaResult<bool> {
+    let binary = crate::chunk::is_binary(src);
+    let allowed = if binary { b'b' } else { b't' };
+    if !mode.contains(&allowed) {
+        st.push_bytes(b"attempt to load chunk with wrong mode")?;
+        return Ok(false);
+    }
+    let proto = if binary {
+        match crate::chunk::load(src, chunkname) {
+            Ok(p) => p,
+            Err(e) => {
+                st.push_bytes(e.message(chunkname).as_bytes())?;
+                return Ok(false);
+            }
+        }
+    } else {
+        match crate::parse::parse(src, chunkname) {
+            Ok(p) => p,
+            Err(e) => {
+                st.push_bytes(e.msg.as_bytes())?;
+                return Ok(false);
+            }
+        }
+    };
+    let pt = match crate::load::materialize(&mut st.heap, &proto) {
+        Ok(p) => p,
+        Err(crate::load::MaterializeError::Memory) => return Err(st.memory_error()),
+        Err(crate::load::MaterializeError::NoFfi) => {
+            st.push_bytes(
+                b"FFI literals (LL, ULL, i) need the ffi library, which moonjet does not have yet",
+            )?;
+            return Ok(false);
+        }
+    };
+    // The prototype is anchored on the stack while the closure is made.
+    st.push(TValue::from_gc(pt.cast(), itype::PROTO))?;
+    let env = st.globals;
+    // SAFETY: live prototype and table.
+    let f = unsafe { st.heap.new_lua_closure(pt, env) };
+    let top = st.top();
+    // SAFETY: replace the anchor slot with the closure.
+    unsafe {
+        match f {
+            Ok(f) => {
+                *top.sub(1) = tv_func(f);
+                // A main chunk has no upvalues except in odd binary chunks: give them
+                // fresh closed upvalues.
+                for i in 0..(*pt).sizeuv as usize {
+                    match st.heap.new_closed_upvalue(TValue::NIL) {
+                        Ok(uv) => st.heap.set_closure_upvalue(f, i, uv),
+                        Err(_) => return Err(st.memory_error()),
+                    }
+                }
+                Ok(true)
+            }
+            Err(_) => {
+                st.set_top(top.sub(1));
+                Err(st.memory_error())
+            }
+        }
+    }
+}
+
+// ---- the dispatch loop ------------------------------------------------------------------
+
+/// Run Lua code from the frame at `base` at `pc` until the frame entered from Rust
+/// returns. `multres` is the MULTRES value when resuming after a call.
+pub(crate) unsafe fn execute_with(
+    st: &mut State,
+    mut base: *mut TValue,
+    mut pc: *const u32,
+    mut multres: usize,
+) -> LuaResult<usize> {
+    // SAFETY: module invariants (see the top of this file).
+    unsafe {
+        let l = st.l;
+        let mut pt = proto_of(base);
+        let mut kgc = (*pt).kgc;
+        let mut kn = (*pt).kn;
+
+        macro_rules! reload {
+            () => {{
+                pt = proto_of(base);
+                kgc = (*pt).kgc;
+                kn = (*pt).kn;
+            }};
+        }
+        macro_rules! r {
+            ($i:expr) => {
+                *base.add($i as usize)
+            };
+        }
+        macro_rules! kstr {
+            ($i:expr) => {
+                (*kgc.add($i as usize)).gc_ptr().cast::<GcStr>()
+            };
+        }
+        // A number constant as a value (constants are canonical: no NaN check).
+        macro_rules! knumv {
+            ($i:expr) => {
+                TValue(*kn.cast::<u64>().add($i as usize))
+            };
+        }
+        macro_rules! knum {
+            ($i:expr) => {
+                *kn.add($i as usize)
+            };
+        }
+        // Go on in the frame a return or a metamethod call leads to.
+        // Evaluate a fallible step; on error leave the dispatch loop to unwind.
+        macro_rules! save {
+            () => {
+                st.savedpc = pc;
+            };
+        }
+
+        loop {
+            let err: Throw = 'dispatch: loop {
+                macro_rules! go {
+                    ($ret:expr) => {{
+                        match $ret {
+                            Ret::Lua(b, p, n) => {
+                                base = b;
+                                pc = p;
+                                multres = n;
+                                reload!();
+                                continue;
+                            }
+                            Ret::Exit(n) => return Ok(n),
+                        }
+                    }};
+                }
+                macro_rules! tr {
+                    ($e:expr) => {{
+                        match $e {
+                            Ok(v) => v,
+                            Err(t) => break 'dispatch t,
+                        }
+                    }};
+                }
+                macro_rules! cond_jump {
+                    ($cond:expr) => {{
+                        if $cond {
+                            pc = jump_target(pc.add(1), *pc);
+                        } else {
+                            pc = pc.add(1);
+                        }
+                    }};
+                }
+                macro_rules! arith {
+                    ($op:expr, $a:expr, $b:expr, $dst:expr, $ins:expr) => {{
+                        let (x, y) = ($a, $b);
+                        if x.is_number() && y.is_number() {
+                            let n = arith_num($op, x.num(), y.num());
+                            // libm's pow may make NaNs of its own: canonicalise those.
+                            r!($dst) = if matches!($op, ArithOp::Pow) {
+                                TValue::from_f64(n)
+                            } else {
+                                TValue::from_arith(n)
+                            };
+                        } else {
+                            save!();
+                            match arith_resolve(st, $op, x, y) {
+                                Ok(Got::Value(v)) => r!($dst) = v,
+                                Ok(Got::Meta(mm, _)) => {
+                                    go!(tr!(meta_frame(st, base, pc, cont::RA, mm, &[x, y])))
+                                }
+                                Err(ArithFail::Operand(which)) => {
+                                    tr!(Err(debug::arith_error(st, base, $ins, which)))
+                                }
+                            }
+                        }
+                    }};
+                }
+                let ins = *pc;
+                pc = pc.add(1);
+                let a = bc::a(ins);
+                match std::mem::transmute::<u8, Op>(bc::op(ins)) {
+                    // ---- comparisons ----
+                    Op::ISLT | Op::ISGE | Op::ISLE | Op::ISGT => {
+                        let x = r!(a);
+                        let y = r!(bc::d(ins));
+                        let o = bc::op(ins);
+                        let res = if x.is_number() && y.is_number() {
+                            let (x, y) = (x.num(), y.num());
+                            match o {
+                                0 => x < y,
+                                1 => !(x < y),
+                                2 => x <= y,
+                                _ => !(x <= y),
+                            }
+                        } else {
+                            save!();
+                            let le = o == Op::ISLE as u8 || o == Op::ISGT as u8;
+                            let negate = o == Op::ISGE as u8 || o == Op::ISGT as u8;
+                            match tr!(compare_resolve(st, x, y, le)) {
+                                Cmp::Value(r) => r != negate,
+                                Cmp::Meta(mm, p, q, neg) => {
+                                    let k = if neg != negate {
+                                        cont::COND_FALSE
+                                    } else {
+                                        cont::COND_TRUE
+                                    };
+                                    go!(tr!(meta_frame(st, base, pc, k, mm, &[p, q])))
+                                }
+                            }
+                        };
+                        cond_jump!(res);
+                    }
+                    Op::ISEQV | Op::ISNEV => {
+                        let x = r!(a);
+                        let y = r!(bc::d(ins));
+                        let eq_op = bc::op(ins) == Op::ISEQV as u8;
+                        let eq = if x.is_number() && y.is_number() {
+                            x.num() == y.num()
+                        } else if x.0 == y.0 {
+                            true
+                        } else if let Some(mm) = eq_metamethod(st, x, y) {
+                            save!();
+                            let k = if eq_op {
+                                cont::COND_TRUE
+                            } else {
+                                cont::COND_FALSE
+                            };
+                            go!(tr!(meta_frame(st, base, pc, k, mm, &[x, y])))
+                        } else {
+                            false
+                        };
+                        cond_jump!(eq == eq_op);
+                    }
+                    Op::ISEQS | Op::ISNES => {
+                        let x = r!(a);
+                        let eq = x.is_str() && x.gc_ptr().cast::<GcStr>() == kstr!(bc::d(ins));
+                        cond_jump!(eq == (bc::op(ins) == Op::ISEQS as u8));
+                    }
+                    Op::ISEQN | Op::ISNEN => {
+                        let x = r!(a);
+                        let eq = x.is_number() && x.num() == knum!(bc::d(ins));
+                        cond_jump!(eq == (bc::op(ins) == Op::ISEQN as u8));
+                    }
+                    Op::ISEQP | Op::ISNEP => {
+                        let x = r!(a);
+                        let eq = x.itype() == (!bc::d(ins)) & 0x1fff && !x.is_number()
+                            || x.0 == pri(bc::d(ins)).0;
+                        cond_jump!(eq == (bc::op(ins) == Op::ISEQP as u8));
+                    }
+                    Op::ISTC | Op::ISFC => {
+                        let v = r!(bc::d(ins));
+                        if v.is_truthy() == (bc::op(ins) == Op::ISTC as u8) {
+                            r!(a) = v;
+                            pc = jump_target(pc.add(1), *pc);
+                        } else {
+                            pc = pc.add(1);
+                        }
+                    }
+                    Op::IST | Op::ISF => {
+                        let v = r!(bc::d(ins));
+                        cond_jump!(v.is_truthy() == (bc::op(ins) == Op::IST as u8));
+                    }
+                    Op::ISTYPE | Op::ISNUM => {
+                        save!();
+                        tr!(Err(st.rt_error("unsupported instruction")));
+                    }
+                    // ---- unary ----
+                    Op::MOV => r!(a) = r!(bc::d(ins)),
+                    Op::NOT => r!(a) = TValue::from_bool(!r!(bc::d(ins)).is_truthy()),
+                    Op::UNM => {
+                        let v = r!(bc::d(ins));
+                        if v.is_number() {
+                            r!(a) = TValue::from_arith(-v.num());
+                        } else {
+                            arith!(ArithOp::Unm, v, v, a, ins)
+                        }
+                    }
+                    Op::LEN => {
+                        let v = r!(bc::d(ins));
+                        if let Some(t) = v.as_tab() {
+                            r!(a) = TValue::from_f64(table::len(t) as f64);
+                        } else if let Some(s) = v.as_str() {
+                            r!(a) = TValue::from_f64((*s).len as f64);
+                        } else {
+                            save!();
+                            let mm = st.metamethod(v, MetaMethod::Len);
+                            if mm.is_nil() {
+                                tr!(Err(debug::slot_op_error(
+                                    st,
+                                    base,
+                                    "get length of",
+                                    bc::d(ins)
+                                )));
+                            }
+                            go!(tr!(meta_frame(
+                                st,
+                                base,
+                                pc,
+                                cont::RA,
+                                mm,
+                                &[v, TValue::NIL]
+                            )))
+                        }
+                    }
+                    // ---- binary arithmetic ----
+                    Op::ADDVN => arith!(ArithOp::Add, r!(bc::b(ins)), knumv!(bc::c(ins)), a, ins),
+                    Op::SUBVN => arith!(ArithOp::Sub, r!(bc::b(ins)), knumv!(bc::c(ins)), a, ins),
+                    Op::MULVN => arith!(ArithOp::Mul, r!(bc::b(ins)), knumv!(bc::c(ins)), a, ins),
+                    Op::DIVVN => arith!(ArithOp::Div, r!(bc::b(ins)), knumv!(bc::c(ins)), a, ins),
+                    Op::MODVN => arith!(ArithOp::Mod, r!(bc::b(ins)), knumv!(bc::c(ins)), a, ins),
+                    Op::ADDNV => arith!(ArithOp::Add, knumv!(bc::c(ins)), r!(bc::b(ins)), a, ins),
+                    Op::SUBNV => arith!(ArithOp::Sub, knumv!(bc::c(ins)), r!(bc::b(ins)), a, ins),
+                    Op::MULNV => arith!(ArithOp::Mul, knumv!(bc::c(ins)), r!(bc::b(ins)), a, ins),
+                    Op::DIVNV => arith!(ArithOp::Div, knumv!(bc::c(ins)), r!(bc::b(ins)), a, ins),
+                    Op::MODNV => arith!(ArithOp::Mod, knumv!(bc::c(ins)), r!(bc::b(ins)), a, ins),
+                    Op::ADDVV => arith!(ArithOp::Add, r!(bc::b(ins)), r!(bc::c(ins)), a, ins),
+                    Op::SUBVV => arith!(ArithOp::Sub, r!(bc::b(ins)), r!(bc::c(ins)), a, ins),
+                    Op::MULVV => arith!(ArithOp::Mul, r!(bc::b(ins)), r!(bc::c(ins)), a, ins),
+                    Op::DIVVV => arith!(ArithOp::Div, r!(bc::b(ins)), r!(bc::c(ins)), a, ins),
+                    Op::MODVV => arith!(ArithOp::Mod, r!(bc::b(ins)), r!(bc::c(ins)), a, ins),
+                    Op::POW => arith!(ArithOp::Pow, r!(bc::b(ins)), r!(bc::c(ins)), a, ins),
+                    Op::CAT => {
+                        save!();
+                        let first = bc::b(ins);
+                        let top = st.cat_top.take().unwrap_or(bc::c(ins));
+                        match tr!(cat_run(st, base, first, top)) {
+                            CatStep::Done => {
+                                r!(a) = r!(first);
+                                st.check_finalizers();
+                            }
+                            CatStep::Meta(mm, x, y, slot) => {
+                                let k = cont::CAT | (slot as u64) << 8;
+                                go!(tr!(meta_frame(st, base, pc, k, mm, &[x, y])))
+                            }
+                        }
+                    }
+                    // ---- constants ----
+                    Op::KSTR => r!(a) = *kgc.add(bc::d(ins) as usize),
+                    Op::KCDATA => {
+                        save!();
+                        tr!(Err(st.rt_error("cdata constants need the ffi library")));
+                    }
+                    Op::KSHORT => r!(a) = TValue::from_f64(bc::d(ins) as i16 as f64),
+                    Op::KNUM => r!(a) = knumv!(bc::d(ins)),
+                    Op::KPRI => r!(a) = pri(bc::d(ins)),
+                    Op::KNIL => {
+                        for i in a..=bc::d(ins) {
+                            r!(i) = TValue::NIL;
+                        }
+                    }
+                    // ---- upvalues ----
+                    Op::UGET => {
+                        let uv = *GcFunc::lua_upvals(func_of(base)).add(bc::d(ins) as usize);
+                        r!(a) = *(*uv).v;
+                    }
+                    Op::USETV | Op::USETS | Op::USETN | Op::USETP => {
+                        let uv: *mut GcUpval = *GcFunc::lua_upvals(func_of(base)).add(a as usize);
+                        let d = bc::d(ins);
+                        let v = match bc::op(ins) {
+                            o if o == Op::USETV as u8 => r!(d),
+                            o if o == Op::USETS as u8 => *kgc.add(d as usize),
+                            o if o == Op::USETN as u8 => TValue::from_f64(knum!(d)),
+                            _ => pri(d),
+                        };
+                        *(*uv).v = v;
+                        if (*uv).closed != 0 && (*uv).marked & mark::BLACK != 0 && v.is_gc() {
+                            st.heap.barrier_forward(uv.cast(), v);
+                        }
+                    }
+                    Op::UCLO => {
+                        st.heap.close_upvalues(l, base.add(a as usize));
+                        pc = jump_target(pc, ins);
+                    }
+                    Op::FNEW => {
+                        save!();
+                        let child = (*kgc.add(bc::d(ins) as usize)).gc_ptr().cast::<GcProto>();
+                        tr!(new_closure(st, base, a, child));
+                        st.check_finalizers();
+                    }
+                    // ---- tables ----
+                    Op::TNEW => {
+                        save!();
+                        let d = bc::d(ins);
+                        let t = match st.heap.new_table(d & 0x7ff, d >> 11) {
+                            Ok(t) => t,
+                            Err(_) => tr!(Err(st.memory_error())),
+                        };
+                        r!(a) = TValue::from_tab(t);
+                        st.check_finalizers();
+                    }
+                    Op::TDUP => {
+                        save!();
+                        let tpl = (*kgc.add(bc::d(ins) as usize)).gc_ptr().cast::<GcTab>();
+                        let t = match table::dup(&mut st.heap, tpl) {
+                            Ok(t) => t,
+                            Err(_) => tr!(Err(st.memory_error())),
+                        };
+                        r!(a) = TValue::from_tab(t);
+                        st.check_finalizers();
+                    }
+                    Op::GGET => {
+                        let env = (*func_of(base)).env;
+                        let key = kstr!(bc::d(ins));
+                        let v = table::get_str(env, key);
+                        if !v.is_nil() || (*env).metatable.is_null() {
+                            r!(a) = v;
+                        } else {
+                            save!();
+                            let kv = TValue::from_gcstr(key);
+                            match tr!(get_slow(st, TValue::from_tab(env), kv, None)) {
+                                Got::Value(v) => r!(a) = v,
+                                Got::Meta(mm, o) => {
+                                    go!(tr!(meta_frame(st, base, pc, cont::RA, mm, &[o, kv])))
+                                }
+                            }
+                        }
+                    }
+                    Op::GSET => {
+                        let env = (*func_of(base)).env;
+                        let kv = TValue::from_gcstr(kstr!(bc::d(ins)));
+                        let v = r!(a);
+                        save!();
+                        if let Some(ret) =
+                            tr!(set_any(st, base, pc, TValue::from_tab(env), kv, v, None))
+                        {
+                            go!(ret)
+                        }
+                    }
+                    Op::TGETV | Op::TGETS | Op::TGETB | Op::TGETR => {
+                        let o = r!(bc::b(ins));
+                        let c = bc::c(ins);
+                        let op = bc::op(ins);
+                        let key = if op == Op::TGETS as u8 {
+                            TValue::from_gcstr(kstr!(c))
+                        } else if op == Op::TGETB as u8 {
+                            TValue::from_f64(c as f64)
+                        } else {
+                            r!(c)
+                        };
+                        if let Some(t) = o.as_tab() {
+                            let v = if op == Op::TGETS as u8 {
+                                table::get_str(t, key.gc_ptr().cast())
+                            } else if op == Op::TGETB as u8 {
+                                table::get_int(t, c as i64)
+                            } else {
+                                table::get(t, key)
+                            };
+                            if !v.is_nil() || (*t).metatable.is_null() || op == Op::TGETR as u8 {
+                                r!(a) = v;
+                                continue;
+                            }
+                        }
+                        save!();
+                        match tr!(get_slow(st, o, key, Some(bc::b(ins)))) {
+                            Got::Value(v) => r!(a) = v,
+                            Got::Meta(mm, obj) => {
+                                go!(tr!(meta_frame(st, base, pc, cont::RA, mm, &[obj, key])))
+                            }
+                        }
+                    }
+                    Op::TSETV | Op::TSETS | Op::TSETB | Op::TSETR => {
+                        let o = r!(bc::b(ins));
+                        let c = bc::c(ins);
+                        let op = bc::op(ins);
+                        let v = r!(a);
+                        if let Some(t) = o.as_tab() {
+                            if op == Op::TSETB as u8 && c < (*t).asize {
+                                let slot = (*t).array.add(c as usize);
+                                if !(*slot).is_nil() || (*t).metatable.is_null() {
+                                    if (*t).marked & mark::BLACK != 0 {
+                                        st.heap.barrier_back(t);
+                                    }
+                                    *slot = v;
+                                    continue;
+                                }
+                            } else if op == Op::TSETV as u8 {
+                                let k = r!(c);
+                                if k.is_number() {
+                                    let d = k.num();
+                                    let i = d as i64;
+                                    if i as f64 == d && (i as u64) < (*t).asize as u64 {
+                                        let slot = (*t).array.add(i as usize);
+                                        if !(*slot).is_nil() || (*t).metatable.is_null() {
+                                            if (*t).marked & mark::BLACK != 0 {
+                                                st.heap.barrier_back(t);
+                                            }
+                                            *slot = v;
+                                            continue;
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                        let key = if op == Op::TSETS as u8 {
+                            TValue::from_gcstr(kstr!(c))
+                        } else if op == Op::TSETB as u8 {
+                            TValue::from_f64(c as f64)
+                        } else {
+                            r!(c)
+                        };
+                        save!();
+                        if op == Op::TSETR as u8 {
+                            if let Some(t) = o.as_tab() {
+                                tr!(st.raw_set(t, key, v));
+                                continue;
+                            }
+                        }
+                        if let Some(ret) = tr!(set_any(st, base, pc, o, key, v, Some(bc::b(ins)))) {
+                            go!(ret)
+                        }
+                    }
+                    Op::TSETM => {
+                        save!();
+                        let t = r!(a - 1).gc_ptr().cast::<GcTab>();
+                        let start = (knum!(bc::d(ins)).to_bits() & 0xffff_ffff) as i64;
+                        for i in 0..multres {
+                            let v = r!(a as usize + i);
+                            tr!(st.raw_set(t, TValue::from_f64((start + i as i64) as f64), v));
+                        }
+                    }
+                    // ---- calls and returns ----
+                    Op::CALL | Op::CALLM => {
+                        // CALL: C = args + 1; CALLM: C fixed args before the MULTRES ones.
+                        let nargs = if bc::op(ins) == Op::CALLM as u8 {
+                            bc::c(ins) as usize + multres
+                        } else {
+                            bc::c(ins) as usize - 1
+                        };
+                        save!();
+                        let func = base.add(a as usize);
+                        match tr!(precall(st, func, nargs, pc as u64)) {
+                            Pre::Lua(b, p) => {
+                                base = b;
+                                pc = p;
+                                reload!();
+                            }
+                            Pre::Done(n) => {
+                                let b = (*l).base;
+                                let ret = tr!(do_return(st, b, (*l).top.sub(n), n));
+                                st.check_finalizers();
+                                go!(ret)
+                            }
+                        }
+                    }
+                    Op::CALLT | Op::CALLMT => {
+                        let nargs = if bc::op(ins) == Op::CALLMT as u8 {
+                            bc::d(ins) as usize + multres
+                        } else {
+                            bc::d(ins) as usize - 1
+                        };
+                        save!();
+                        // Pop a vararg frame first: the tail call replaces the real frame.
+                        let mut fb = base;
+                        let mut link = (*fb.sub(1)).0;
+                        if !frame::is_lua(link) && frame::ftype(link) == FRAME_VARG {
+                            fb = frame::delta_prev(fb, link);
+                            link = (*fb.sub(1)).0;
+                        }
+                        let func = base.add(a as usize);
+                        let mut nargs = nargs;
+                        if !(*func).is_func() {
+                            // Resolve __call (or fail) while this frame is still intact.
+                            (_, nargs, _) = tr!(call_metamethod(st, func, nargs));
+                        }
+                        if !(*l).openupval.is_null() {
+                            st.heap.close_upvalues(l, fb.sub(2));
+                        }
+                        std::ptr::copy(func, fb.sub(2), 1);
+                        std::ptr::copy(func.add(2), fb, nargs);
+                        (*l).top = fb.add(nargs);
+                        match tr!(precall(st, fb.sub(2), nargs, link)) {
+                            Pre::Lua(b, p) => {
+                                base = b;
+                                pc = p;
+                                reload!();
+                            }
+                            Pre::Done(n) => {
+                                let b = (*l).base;
+                                go!(tr!(do_return(st, b, (*l).top.sub(n), n)))
+                            }
+                        }
+                    }
+                    Op::ITERC | Op::ITERN => {
+                        let ra = base.add(a as usize);
+                        let f = *ra.sub(3);
+                        if bc::op(ins) == Op::ITERN as u8
+                            && f.is_func()
+                            && (*f.gc_ptr().cast::<GcFunc>()).ffid == ff::NEXT
+                        {
+                            if let Some(t) = (*ra.sub(2)).as_tab() {
+                                save!();
+                                match table::next(t, *ra.sub(1)) {
+                                    Ok(Some((k, v))) => {
+                                        *ra = k;
+                                        *ra.add(1) = v;
+                                    }
+                                    Ok(None) => *ra = TValue::NIL,
+                                    Err(e) => tr!(Err(st.tab_error(e))),
+                                }
+                                continue;
+                            }
+                        }
+                        *ra = f;
+                        *ra.add(2) = *ra.sub(2);
+                        *ra.add(3) = *ra.sub(1);
+                        save!();
+                        (*l).top = ra.add(4);
+                        match tr!(precall(st, ra, 2, pc as u64)) {
+                            Pre::Lua(b, p) => {
+                                base = b;
+                                pc = p;
+                                reload!();
+                            }
+                            Pre::Done(n) => {
+                                let b = (*l).base;
+                                go!(tr!(do_return(st, b, (*l).top.sub(n), n)))
+                            }
+                        }
+                    }
+                    Op::ISNEXT => pc = jump_target(pc, ins),
+                    Op::VARG => {
+                        let want = bc::b(ins) as usize;
+                        let link = (*base.sub(1)).0;
+                        let np = (*pt).numparams as usize;
+                        let (src, nvar) =
+                            if !frame::is_lua(link) && frame::ftype(link) == FRAME_VARG {
+                                let slots = ((link & !7) / 8) as usize;
+                                let orig = frame::delta_prev(base, link);
+                                (orig.add(np), slots.saturating_sub(2 + np))
+                            } else {
+                                (base, 0)
+                            };
+                        if want == 0 {
+                            let dst = base.add(a as usize);
+                            if dst.add(nvar + STACK_EXTRA) > (*l).maxstack {
+                                save!();
+                                let (bo, so) =
+                                    (base.offset_from((*l).stack), src.offset_from((*l).stack));
+                                (*l).top = base.add((*pt).framesize as usize);
+                                tr!(st.grow_stack(a as usize + nvar));
+                                base = (*l).stack.offset(bo);
+                                let src = (*l).stack.offset(so);
+                                std::ptr::copy(src, base.add(a as usize), nvar);
+                            } else {
+                                std::ptr::copy(src, dst, nvar);
+                            }
+                            multres = nvar;
+                            let t = base.add(a as usize + nvar);
+                            if t > (*l).top {
+                                (*l).top = t;
+                            }
+                        } else {
+                            for i in 0..want - 1 {
+                                r!(a as usize + i) =
+                                    if i < nvar { *src.add(i) } else { TValue::NIL };
+                            }
+                        }
+                    }
+                    Op::RET0 | Op::RET1 | Op::RET | Op::RETM => {
+                        let mut n = bc::d(ins) as usize - 1;
+                        if bc::op(ins) == Op::RETM as u8 {
+                            n = bc::d(ins) as usize + multres;
+                        }
+                        save!();
+                        go!(tr!(do_return(st, base, base.add(a as usize), n)))
+                    }
+                    // ---- loops ----
+                    Op::FORI | Op::JFORI => {
+                        let ra = base.add(a as usize);
+                        if !((*ra).is_number()
+                            && (*ra.add(1)).is_number()
+                            && (*ra.add(2)).is_number())
+                        {
+                            save!();
+                            tr!(for_coerce(st, ra));
+                        }
+                        let (i, stop, step) = ((*ra).num(), (*ra.add(1)).num(), (*ra.add(2)).num());
+                        if if step >= 0.0 { i <= stop } else { i >= stop } {
+                            *ra.add(3) = *ra;
+                        } else {
+                            pc = jump_target(pc, ins);
+                        }
+                    }
+                    Op::FORL | Op::IFORL | Op::JFORL => {
+                        let ra = base.add(a as usize);
+                        let step = (*ra.add(2)).num();
+                        let i = (*ra).num() + step;
+                        let stop = (*ra.add(1)).num();
+                        *ra = TValue::from_arith(i);
+                        // Two plain branches: the direction is almost always predicted.
+                        let go_on = if step >= 0.0 { i <= stop } else { stop <= i };
+                        if go_on {
+                            *ra.add(3) = TValue::from_arith(i);
+                            pc = jump_target(pc, ins);
+                        }
+                    }
+                    Op::ITERL | Op::IITERL | Op::JITERL => {
+                        let v = r!(a);
+                        if !v.is_nil() {
+                            r!(a - 1) = v;
+                            pc = jump_target(pc, ins);
+                        }
+                    }
+                    Op::LOOP | Op::ILOOP | Op::JLOOP => {}
+                    Op::JMP => pc = jump_target(pc, ins),
+                    Op::FUNCF
+                    | Op::IFUNCF
+                    | Op::JFUNCF
+                    | Op::FUNCV
+                    | Op::IFUNCV
+                    | Op::JFUNCV
+                    | Op::FUNCC
+                    | Op::FUNCCW => {}
+                }
+            };
+            // An error left the dispatch loop: find the pcall frame that catches it.
+            if err == Throw::Yield {
+                return Err(err);
+            }
+            match unwind(st)? {
+                Unwound::Continue(Ret::Lua(b, p, n)) => {
+                    base = b;
+                    pc = p;
+                    multres = n;
+                    reload!();
+                }
+                Unwound::Continue(Ret::Exit(n)) => return Ok(n),
+                Unwound::Propagate => return Err(Throw::Error),
+            }
+        }
+    }
+}
+
+/// A primitive constant (KPRI's D: 0 nil, 1 false, 2 true).
+#[inline(always)]
+fn pri(d: u32) -> TValue {
+    match d {
+        0 => TValue::NIL,
+        1 => TValue::FALSE,
+        _ => TValue::TRUE,
+    }
+}
+
+/// The slow path of an index read: metamethods and errors.
+#[inline(never)]
+unsafe fn get_slow(st: &mut State, o: TValue, key: TValue, slot: Option<u32>) -> LuaResult<Got> {
+    // SAFETY: live values.
+    match unsafe { index_chain(st, o, key) } {
+        Ok(g) => Ok(g),
+        Err(IndexFail::Bad(bad)) => {
+            let name = if bad.0 == o.0 { slot } else { None };
+            Err(debug::index_error(st, bad, name))
+        }
+        Err(IndexFail::Loop) => Err(st.rt_error("loop in gettable")),
+    }
+}
+
+/// Any index store: fast table store, `__newindex` as a continuation frame, errors.
+#[inline(never)]
+unsafe fn set_any(
+    st: &mut State,
+    base: *mut TValue,
+    pc: *const u32,
+    o: TValue,
+    key: TValue,
+    v: TValue,
+    slot: Option<u32>,
+) -> LuaResult<Option<Ret>> {
+    // SAFETY: live values; module invariants for the frame.
+    unsafe {
+        if let Some(t) = o.as_tab() {
+            if (*t).metatable.is_null() {
+                st.raw_set(t, key, v)?;
+                return Ok(None);
+            }
+        }
+        match newindex_chain(st, o, key) {
+            Ok(Put::Table(t)) => {
+                st.raw_set(t, key, v)?;
+                Ok(None)
+            }
+            Ok(Put::Meta(mm, obj)) => {
+                meta_frame(st, base, pc, cont::NOP, mm, &[obj, key, v]).map(Some)
+            }
+            Err(IndexFail::Bad(bad)) => {
+                let name = if bad.0 == o.0 { slot } else { None };
+                Err(debug::index_error(st, bad, name))
+            }
+            Err(IndexFail::Loop) => Err(st.rt_error("loop in settable")),
+        }
+    }
+}
+
+/// FNEW: a closure of `child` over the frame at `base`, stored in `base[a]`.
+#[inline(never)]
+unsafe fn new_closure(
+    st: &mut State,
+    base: *mut TValue,
+    a: u32,
+    child: *mut GcProto,
+) -> LuaResult<()> {
+    // SAFETY: module invariants; the closure is stored in its slot (a root) before the
+    // upvalue allocations that may collect.
+    unsafe {
+        let parent = func_of(base);
+        let f = match st.heap.new_lua_closure(child, (*parent).env) {
+            Ok(f) => f,
+            Err(_) => return Err(st.memory_error()),
+        };
+        *base.add(a as usize) = tv_func(f);
+        for i in 0..(*child).sizeuv as usize {
+            let desc = *(*child).uv.add(i);
+            let uv = if desc & crate::proto::uvflag::LOCAL != 0 {
+                let slot = base.add((desc & 0xff) as usize);
+                match st.heap.find_upvalue(st.l, slot) {
+                    Ok(uv) => uv,
+                    Err(_) => return Err(st.memory_error()),
+                }
+            } else {
+                *GcFunc::lua_upvals(parent).add((desc & 0xff) as usize)
+            };
+            st.heap.set_closure_upvalue(f, i, uv);
+        }
+        Ok(())
+    }
+}
+
+/// FORI with non-number operands: strings are converted, anything else is an error.
+#[cold]
+unsafe fn for_coerce(st: &mut State, ra: *mut TValue) -> LuaResult<()> {
+    // SAFETY: the three control slots of the loop.
+    unsafe {
+        for (i, what) in ["initial value", "limit", "step"].iter().enumerate() {
+            let v = *ra.add(i);
+            match to_number(v) {
+                Some(x) => *ra.add(i) = TValue::from_f64(x),
+                None => return Err(st.rt_error(&format!("'for' {what} must be a number"))),
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,9 @@
+//! The virtual machine: state, frames, interpreter, debug information.
+
+pub mod debug;
+pub mod frame;
+pub mod interp;
+pub mod state;
+
+pub use interp::{equals, index, less, set_index, tostring};
+pub use state::{LuaResult, NativeFn, State, Throw, MULTRET};

@@ -1,0 +1,131 @@
+//! Bad input ends in a Lua error, never a crash: deep recursion in Lua and through
+//! Rust (callbacks, resume, metamethods called by natives), huge allocations and
+//! pathological patterns. Each case runs `pcall` and checks the message.
+
+use moonjet_runtime::vm::State;
+
+/// Run `code` (which must `return` a string) on a thread with the command's 8 MiB stack.
+fn eval(code: &'static str) -> String {
+    std::thread::Builder::new()
+        .stack_size(8 << 20)
+        .spawn(move || {
+            let mut st = State::new();
+            assert!(
+                st.load(code.as_bytes(), b"=limits", b"t").unwrap(),
+                "syntax error in test"
+            );
+            if let Err(e) = st.pcall(0, 1) {
+                return format!("ERROR: {}", String::from_utf8_lossy(&st.display_value(e)));
+            }
+            let v = unsafe { *st.top().sub(1) };
+            String::from_utf8_lossy(&st.display_value(v)).into_owned()
+        })
+        .unwrap()
+        .join()
+        .unwrap()
+}
+
+fn pcall_message(body: &'static str) -> String {
+    let code: &'static str = Box::leak(
+        format!(
+            "local ok, e = pcall(function() {body} end) return tostring(ok) .. ' ' .. tostring(e)"
+        )
+        .into_boxed_str(),
+    );
+    eval(code)
+}
+
+#[test]
+fn lua_recursion_ends_in_stack_overflow() {
+    let m = pcall_message("local function f() return 1 + f() end return f()");
+    assert!(
+        m.starts_with("false ") && m.ends_with("stack overflow"),
+        "{m}"
+    );
+}
+
+#[test]
+fn deep_tail_recursion_runs_in_constant_stack() {
+    let m = eval("local function f(n) if n == 0 then return 'done' end return f(n - 1) end return f(1000000)");
+    assert_eq!(m, "done");
+}
+
+#[test]
+fn nested_gsub_callbacks_end_in_c_stack_overflow() {
+    let m = pcall_message(
+        "local function f(s) return (string.gsub(s, '.', function(c) return f(c) end)) end return f('x')",
+    );
+    assert!(
+        m.starts_with("false ") && m.ends_with("C stack overflow"),
+        "{m}"
+    );
+}
+
+#[test]
+fn nested_resume_ends_in_c_stack_overflow() {
+    let m = pcall_message(
+        "local function r() return coroutine.wrap(function() return r() end)() end return r()",
+    );
+    assert!(
+        m.starts_with("false ") && m.contains("C stack overflow"),
+        "{m}"
+    );
+}
+
+#[test]
+fn recursive_tostring_metamethod_ends_in_c_stack_overflow() {
+    let m = pcall_message(
+        "local t = setmetatable({}, {__tostring = function(x) return tostring(x) end}) return tostring(t)",
+    );
+    assert!(
+        m.starts_with("false ") && m.ends_with("C stack overflow"),
+        "{m}"
+    );
+}
+
+#[test]
+fn sort_comparator_recursion_and_errors_are_lua_errors() {
+    let m = pcall_message("table.sort({3, 2, 1}, function(a, b) error('cmp') end)");
+    assert!(m.starts_with("false ") && m.ends_with("cmp"), "{m}");
+    let m = pcall_message(
+        "local function s() table.sort({2, 1}, function(a, b) s() return a < b end) end s()",
+    );
+    assert!(
+        m.starts_with("false ") && m.ends_with("C stack overflow"),
+        "{m}"
+    );
+}
+
+#[test]
+fn huge_string_rep_is_not_enough_memory() {
+    let m = pcall_message("return string.rep('x', 2^40)");
+    assert_eq!(m, "false not enough memory");
+    let m = pcall_message("return string.rep('abc', 2^31, ',')");
+    assert_eq!(m, "false not enough memory");
+}
+
+#[test]
+fn pathological_patterns_end() {
+    // Deeply nested optional items: either a result or luajit's "pattern too complex".
+    let m = pcall_message("return string.find(string.rep('a', 5000), string.rep('a?', 5000) .. string.rep('a', 5000))");
+    assert!(m == "true 1" || m.ends_with("pattern too complex"), "{m}");
+    let m =
+        pcall_message("return string.match(string.rep('(', 40) .. 'x', string.rep('(%()', 40))");
+    assert!(m.ends_with("too many captures"), "{m}");
+    let m = pcall_message("return string.find('abc', '[a')");
+    assert!(m.ends_with("malformed pattern (missing ']')"), "{m}");
+}
+
+#[test]
+fn index_chains_that_loop_are_errors() {
+    let m = pcall_message("local t = {} setmetatable(t, {__index = t}) return t.x");
+    assert!(m.ends_with("loop in gettable"), "{m}");
+    let m = pcall_message("local t = {} setmetatable(t, {__newindex = t}) t.x = 1");
+    assert!(m.ends_with("loop in settable"), "{m}");
+}
+
+#[test]
+fn errors_in_error_handlers_are_reported() {
+    let m = eval("return select(2, xpcall(function() error('a') end, function(m) error('b') end))");
+    assert_eq!(m, "error in error handling");
+}
