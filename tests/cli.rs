@@ -1,5 +1,6 @@
-//! The `moonjet` command as a user meets it today: it reports its version, lists
-//! bytecode like `luajit -bl`, and says plainly that it cannot run Lua yet.
+//! The `moonjet` command as a user meets it today: it runs scripts, `-e` chunks and
+//! stdin, reports errors as luajit does, reports its version and lists bytecode like
+//! `luajit -bl`.
 
 use std::process::Command;
 
@@ -20,11 +21,72 @@ fn version_flag_prints_the_package_version() {
     );
 }
 
+fn run_stdin(args: &[&str], input: &str) -> std::process::Output {
+    use std::io::Write;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_moonjet"))
+        .args(args)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run moonjet");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
 #[test]
-fn running_a_script_fails_with_an_explanation_until_the_interpreter_exists() {
-    let out = moonjet(&["script.lua"]);
+fn runs_a_script_with_arguments() {
+    let dir = std::env::temp_dir().join(format!("moonjet-cli-run-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("args.lua"),
+        "print(arg[0], ..., #arg, select('#', ...))\n",
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_moonjet"))
+        .args(["args.lua", "a", "b"])
+        .current_dir(&dir)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "args.lua\ta\t2\t2\n");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn runs_e_chunks_and_stdin() {
+    let out = moonjet(&["-joff", "-e", "x = 6", "-e", "print(x * 7)"]);
+    assert!(out.status.success());
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "42\n");
+    let out = run_stdin(&["-"], "print(('ab'):rep(2))");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "abab\n");
+}
+
+#[test]
+fn runtime_errors_print_luajits_message_and_traceback() {
+    let out = moonjet(&["-e", "local t = nil\nprint(t.x)"]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot run Lua code yet"));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(": (command line):2: attempt to index local 't' (a nil value)\nstack traceback:\n\t(command line):2: in main chunk"),
+        "{err}"
+    );
+    let out = moonjet(&["-e", "error({})"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("(error object is a table value)"));
+}
+
+#[test]
+fn missing_script_is_reported() {
+    let out = moonjet(&["no-such-script.lua"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr)
+        .contains("cannot open no-such-script.lua: No such file or directory"));
 }
 
 #[test]

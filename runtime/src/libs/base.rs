@@ -151,13 +151,13 @@ fn gcinfo(st: &mut State) -> LuaResult<u32> {
 }
 
 /// The function `getfenv`/`setfenv` mean by their first argument.
-fn env_target(st: &mut State, allow_zero: bool) -> LuaResult<Option<*mut GcFunc>> {
+fn env_target(st: &mut State) -> LuaResult<Option<*mut GcFunc>> {
     let v = st.arg(1);
     if v.is_func() {
         return Ok(Some(v.gc_ptr().cast()));
     }
     let level = st.opt_int(1, 1)?;
-    if level < 0 || (!allow_zero && level == 0 && false) {
+    if level < 0 {
         return Err(st.arg_error(1, "level must be non-negative"));
     }
     if level == 0 {
@@ -170,7 +170,7 @@ fn env_target(st: &mut State, allow_zero: bool) -> LuaResult<Option<*mut GcFunc>
 }
 
 fn getfenv(st: &mut State) -> LuaResult<u32> {
-    let env = match env_target(st, true)? {
+    let env = match env_target(st)? {
         // SAFETY: live function.
         Some(f) => unsafe { (*f).env },
         // SAFETY: the running thread.
@@ -182,7 +182,7 @@ fn getfenv(st: &mut State) -> LuaResult<u32> {
 
 fn setfenv(st: &mut State) -> LuaResult<u32> {
     let t = st.check_tab(2)?;
-    let target = env_target(st, true)?;
+    let target = env_target(st)?;
     match target {
         None => {
             // SAFETY: the running thread; the barrier is not needed for threads (gray).

@@ -162,7 +162,7 @@ fn local_name(pt: *mut GcProto, pc: usize, slot: u32) -> Option<Vec<u8>> {
 
 /// What the value in `slot` at instruction `pc` is called: ("local", "x"), ("global",
 /// "x"), ("field", "x"), ("method", "x"), ("upvalue", "x").
-pub fn slot_name(pt: *mut GcProto, pc: usize, slot: u32) -> Option<(&'static str, Vec<u8>)> {
+pub(crate) fn slot_name(pt: *mut GcProto, pc: usize, slot: u32) -> Option<(&'static str, Vec<u8>)> {
     let mut slot = slot;
     let mut pc = pc;
     // SAFETY: indices come from the prototype's own bytecode.
@@ -223,7 +223,7 @@ pub fn slot_name(pt: *mut GcProto, pc: usize, slot: u32) -> Option<(&'static str
 
 /// The name of the function running in frame `idx` of `frames`, from its caller's view:
 /// (kind, name), e.g. ("global", "f"), ("method", "m"), ("metamethod", "index").
-pub fn func_name(frames: &[FrameRef], idx: usize) -> Option<(&'static str, Vec<u8>)> {
+pub(crate) fn func_name(frames: &[FrameRef], idx: usize) -> Option<(&'static str, Vec<u8>)> {
     let f = frames.get(idx)?;
     // SAFETY: the frame's link word.
     let link = unsafe { (*f.base.sub(1)).0 };
@@ -334,14 +334,14 @@ pub fn call_error(st: &mut State, v: TValue) -> Throw {
 }
 
 /// An operation on the value in `slot` of the innermost frame.
-pub fn slot_op_error(st: &mut State, base: *mut TValue, what: &str, slot: u32) -> Throw {
+pub(crate) fn slot_op_error(st: &mut State, base: *mut TValue, what: &str, slot: u32) -> Throw {
     // SAFETY: a slot of the current frame.
     let v = unsafe { *base.add(slot as usize) };
     op_error(st, what, v, Some(slot))
 }
 
 /// Arithmetic error for instruction `ins`; `which` is 0 for the left operand.
-pub fn arith_error(st: &mut State, base: *mut TValue, ins: u32, which: usize) -> Throw {
+pub(crate) fn arith_error(st: &mut State, base: *mut TValue, ins: u32, which: usize) -> Throw {
     let op = Op::from_u8(bc::op(ins)).unwrap_or(Op::ADDVV);
     let (slot, is_const) = match op {
         Op::ADDVN | Op::SUBVN | Op::MULVN | Op::DIVVN | Op::MODVN => (bc::b(ins), which == 1),
@@ -355,7 +355,7 @@ pub fn arith_error(st: &mut State, base: *mut TValue, ins: u32, which: usize) ->
     slot_op_error(st, base, "perform arithmetic on", slot)
 }
 
-pub fn concat_error(st: &mut State, base: *mut TValue, slot: u32) -> Throw {
+pub(crate) fn concat_error(st: &mut State, base: *mut TValue, slot: u32) -> Throw {
     slot_op_error(st, base, "concatenate", slot)
 }
 

@@ -140,7 +140,7 @@ pub(crate) unsafe fn precall(
 unsafe fn pcall_frame(st: &mut State, base: *mut TValue, nargs: usize, x: bool) -> LuaResult<Pre> {
     // SAFETY: native frame at `base` with nargs args and LUA_MINSTACK spare slots.
     unsafe {
-        if nargs >= 1 + x as usize && (!x || (*base.add(1)).is_func()) {
+        if nargs > x as usize && (!x || (*base.add(1)).is_func()) {
             let f = *base;
             if !f.is_func() && !st.metamethod(f, MetaMethod::Call).is_func() {
                 return pcall_uncallable(st, base, f, x);
@@ -382,12 +382,16 @@ pub(crate) fn run_error_handler(st: &mut State) {
                     let e = st.error_value();
                     let saved = st.handler_floor.replace((l, off));
                     let saved_pc = st.savedpc;
-                    let (top, lbase) = ((*l).top, (*l).base);
+                    // The handler may grow (move) the stack: keep offsets.
+                    let (top, lbase) = (
+                        (*l).top.offset_from((*l).stack),
+                        (*l).base.offset_from((*l).stack),
+                    );
                     let r = st.call_value(h, &[e]);
                     st.handler_floor = saved;
                     st.savedpc = saved_pc;
-                    (*l).top = top;
-                    (*l).base = lbase;
+                    (*l).top = (*l).stack.offset(top);
+                    (*l).base = (*l).stack.offset(lbase);
                     let v = match r {
                         Ok(v) => v,
                         Err(_) => st.error_value(),
@@ -995,6 +999,7 @@ pub(crate) fn load(st: &mut State, src: &[u8], chunkname: &[u8], mode: &[u8]) ->
 
 /// Run Lua code from the frame at `base` at `pc` until the frame entered from Rust
 /// returns. `multres` is the MULTRES value when resuming after a call.
+#[allow(clippy::neg_cmp_op_on_partial_ord)] // `not (a < b)` is how Lua's >= treats NaN
 pub(crate) unsafe fn execute_with(
     st: &mut State,
     mut base: *mut TValue,
@@ -1462,8 +1467,30 @@ pub(crate) unsafe fn execute_with(
                                 reload!();
                             }
                             Pre::Done(n) => {
-                                let b = (*l).base;
-                                let ret = tr!(do_return(st, b, (*l).top.sub(n), n));
+                                let nb = (*l).base;
+                                if (*nb.sub(1)).0 == pc as u64 {
+                                    // A native called right here returned: its results
+                                    // go to the call slot (the stack may have moved).
+                                    let dst = nb.sub(2);
+                                    base = dst.sub(a as usize);
+                                    std::ptr::copy((*l).top.sub(n), dst, n);
+                                    let want = bc::b(ins) as usize;
+                                    let fs = (*pt).framesize as usize;
+                                    if want == 0 {
+                                        multres = n;
+                                        let t = dst.add(n);
+                                        (*l).top = if t > base.add(fs) { t } else { base.add(fs) };
+                                    } else {
+                                        for i in n..want - 1 {
+                                            *dst.add(i) = TValue::NIL;
+                                        }
+                                        (*l).top = base.add(fs);
+                                    }
+                                    (*l).base = base;
+                                    st.check_finalizers();
+                                    continue;
+                                }
+                                let ret = tr!(do_return(st, nb, (*l).top.sub(n), n));
                                 st.check_finalizers();
                                 go!(ret)
                             }

@@ -100,6 +100,10 @@ pub fn type_index(v: TValue) -> usize {
     }
 }
 
+// The native-function API passes object pointers taken from values of this state's
+// stack; they are live by construction (the embedding API of the root package is the
+// safe layer over this).
+#[allow(clippy::not_unsafe_ptr_arg_deref)]
 impl State {
     /// A state with all the core libraries open. `MOONJET_GC_STRESS=1` turns on the
     /// collector's stress mode.
@@ -223,22 +227,21 @@ impl State {
             let used = (*l).top.offset_from((*l).stack) as usize;
             let need = used + n + STACK_EXTRA;
             let size = (*l).stacksize;
-            if need > MAX_STACK + STACK_EXTRA {
-                if size >= MAX_STACK + STACK_EXTRA + STACK_EMERGENCY
-                    || need > size + STACK_EMERGENCY
-                {
-                    if size < MAX_STACK + STACK_EXTRA + STACK_EMERGENCY {
-                        // Grant the emergency slots so the error can be handled.
-                        if self
-                            .heap
-                            .resize_stack(l, MAX_STACK + STACK_EXTRA + STACK_EMERGENCY)
-                            .is_err()
-                        {
-                            return Err(self.memory_error());
-                        }
+            if need > MAX_STACK + STACK_EXTRA
+                && (size >= MAX_STACK + STACK_EXTRA + STACK_EMERGENCY
+                    || need > size + STACK_EMERGENCY)
+            {
+                if size < MAX_STACK + STACK_EXTRA + STACK_EMERGENCY {
+                    // Grant the emergency slots so the error can be handled.
+                    if self
+                        .heap
+                        .resize_stack(l, MAX_STACK + STACK_EXTRA + STACK_EMERGENCY)
+                        .is_err()
+                    {
+                        return Err(self.memory_error());
                     }
-                    return Err(self.rt_error("stack overflow"));
                 }
+                return Err(self.rt_error("stack overflow"));
             }
             let new = (size * 2)
                 .max(need)

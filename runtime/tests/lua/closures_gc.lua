@@ -1,4 +1,6 @@
 -- closures_gc.lua: closures/upvalues in depth and allocation-heavy loops
+-- Sizes are kept modest: this file also runs with the collector in stress mode (a full
+-- collection at every allocation), where time grows with heap size times allocations.
 
 -- counter factories: independent state per closure
 local function counter(start, step)
@@ -147,16 +149,16 @@ print("bind", bind(function(...) return select("#", ...), ... end, 1, nil)(3, ni
 
 -- allocation-heavy: big tables
 local big = {}
-for i = 1, 100000 do big[i] = i * 2 end
+for i = 1, 10000 do big[i] = i * 2 end
 local sum = 0
 for i = 1, #big do sum = sum + big[i] end
 print("big table", #big, sum)
 local hash = {}
-for i = 1, 100000 do hash["k" .. i] = i end
+for i = 1, 10000 do hash["k" .. i] = i end
 local hsum, hcount = 0, 0
 for k, v in pairs(hash) do hsum = hsum + v; hcount = hcount + 1 end
 print("big hash", hcount, hsum, hash.k777)
-for i = 1, 100000, 2 do hash["k" .. i] = nil end
+for i = 1, 10000, 2 do hash["k" .. i] = nil end
 hcount = 0
 for _ in pairs(hash) do hcount = hcount + 1 end
 print("hash after delete", hcount)
@@ -166,7 +168,7 @@ local s = ""
 for i = 1, 2000 do s = s .. (i % 10) end
 print("concat loop", #s, s:sub(1, 12), s:sub(-5))
 local parts = {}
-for i = 1, 20000 do parts[#parts + 1] = tostring(i) end
+for i = 1, 5000 do parts[#parts + 1] = tostring(i) end
 local joined = table.concat(parts, ",")
 print("join", #joined, joined:sub(1, 20), joined:sub(-11))
 local checksum = 0
@@ -191,7 +193,7 @@ print("kept", #keep, keep[3].id, keep[3].children[5].parent == keep[3])
 
 -- closures churn
 local total = 0
-for i = 1, 10000 do
+for i = 1, 2000 do
   local f = function(x) return x + i end
   total = total + f(1)
 end
