@@ -241,22 +241,7 @@ pub(crate) unsafe fn do_return(
             let link = (*base.sub(1)).0;
             if frame::is_lua(link) {
                 let pc = link as *const u32;
-                let ins = *pc.sub(1);
-                let dst = base.sub(2);
-                std::ptr::copy(src, dst, nres);
-                let want = bc::b(ins) as usize;
-                let nb = dst.sub(bc::a(ins) as usize);
-                let fs = (*proto_of(nb)).framesize as usize;
-                if want == 0 {
-                    let t = dst.add(nres);
-                    (*l).top = if t > nb.add(fs) { t } else { nb.add(fs) };
-                } else {
-                    for i in nres..want - 1 {
-                        *dst.add(i) = TValue::NIL;
-                    }
-                    (*l).top = nb.add(fs);
-                }
-                (*l).base = nb;
+                let nb = results_to_lua(l, base, src, nres, *pc.sub(1));
                 return Ok(Ret::Lua(nb, pc, nres));
             }
             match frame::ftype(link) {
@@ -306,6 +291,49 @@ pub(crate) unsafe fn do_return(
                 }
             }
         }
+    }
+}
+
+/// Values are moved down the stack (results towards their call slot): a plain loop,
+/// since the counts are small and `memmove` costs a call.
+#[inline(always)]
+unsafe fn copy_values(src: *const TValue, dst: *mut TValue, n: usize) {
+    // SAFETY: caller promise; dst <= src, so a forward copy is correct for overlap.
+    unsafe {
+        for i in 0..n {
+            *dst.add(i) = *src.add(i);
+        }
+    }
+}
+
+/// Deliver the `nres` results at `src` of the frame at `base` (called by `call`, the
+/// instruction before its return PC) to the caller's slots; return the caller's base.
+#[inline(always)]
+unsafe fn results_to_lua(
+    l: *mut moonjet_gc::GcThread,
+    base: *mut TValue,
+    src: *const TValue,
+    nres: usize,
+    call: u32,
+) -> *mut TValue {
+    // SAFETY: module invariants; the caller's frame was checked for framesize slots.
+    unsafe {
+        let dst = base.sub(2);
+        copy_values(src, dst, nres);
+        let want = bc::b(call) as usize;
+        let nb = dst.sub(bc::a(call) as usize);
+        let fs = (*proto_of(nb)).framesize as usize;
+        if want == 0 {
+            let t = dst.add(nres);
+            (*l).top = if t > nb.add(fs) { t } else { nb.add(fs) };
+        } else {
+            for i in nres..want - 1 {
+                *dst.add(i) = TValue::NIL;
+            }
+            (*l).top = nb.add(fs);
+        }
+        (*l).base = nb;
+        nb
     }
 }
 
@@ -1471,22 +1499,8 @@ pub(crate) unsafe fn execute_with(
                                 if (*nb.sub(1)).0 == pc as u64 {
                                     // A native called right here returned: its results
                                     // go to the call slot (the stack may have moved).
-                                    let dst = nb.sub(2);
-                                    base = dst.sub(a as usize);
-                                    std::ptr::copy((*l).top.sub(n), dst, n);
-                                    let want = bc::b(ins) as usize;
-                                    let fs = (*pt).framesize as usize;
-                                    if want == 0 {
-                                        multres = n;
-                                        let t = dst.add(n);
-                                        (*l).top = if t > base.add(fs) { t } else { base.add(fs) };
-                                    } else {
-                                        for i in n..want - 1 {
-                                            *dst.add(i) = TValue::NIL;
-                                        }
-                                        (*l).top = base.add(fs);
-                                    }
-                                    (*l).base = base;
+                                    base = results_to_lua(l, nb, (*l).top.sub(n), n, ins);
+                                    multres = n;
                                     st.check_finalizers();
                                     continue;
                                 }
@@ -1519,8 +1533,8 @@ pub(crate) unsafe fn execute_with(
                         if !(*l).openupval.is_null() {
                             st.heap.close_upvalues(l, fb.sub(2));
                         }
-                        std::ptr::copy(func, fb.sub(2), 1);
-                        std::ptr::copy(func.add(2), fb, nargs);
+                        copy_values(func, fb.sub(2), 1);
+                        copy_values(func.add(2), fb, nargs);
                         (*l).top = fb.add(nargs);
                         match tr!(precall(st, fb.sub(2), nargs, link)) {
                             Pre::Lua(b, p) => {
@@ -1616,6 +1630,16 @@ pub(crate) unsafe fn execute_with(
                             n = bc::d(ins) as usize + multres;
                         }
                         save!();
+                        let link = (*base.sub(1)).0;
+                        if frame::is_lua(link) {
+                            // The common return to a Lua caller, without the call.
+                            let rpc = link as *const u32;
+                            base = results_to_lua(l, base, base.add(a as usize), n, *rpc.sub(1));
+                            pc = rpc;
+                            multres = n;
+                            reload!();
+                            continue;
+                        }
                         go!(tr!(do_return(st, base, base.add(a as usize), n)))
                     }
                     // ---- loops ----
