@@ -2,23 +2,10 @@
 //! *.expected), run in-process, normally and with the collector in stress mode.
 
 use moonjet_runtime::vm::State;
-use std::cell::RefCell;
-use std::io::Write;
+
+mod common;
+use common::Captured;
 use std::path::PathBuf;
-use std::rc::Rc;
-
-#[derive(Clone, Default)]
-struct Captured(Rc<RefCell<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.borrow_mut().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
 
 fn programs() -> Vec<PathBuf> {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/lua");

@@ -6,25 +6,10 @@
 use moonjet_runtime::proto::{KGc, Proto, TabConst};
 use moonjet_runtime::vm::State;
 use moonjet_runtime::{chunk, load, parse};
-use std::cell::RefCell;
-use std::io::Write;
 use std::path::PathBuf;
-use std::rc::Rc;
 
 mod common;
-
-#[derive(Clone, Default)]
-struct Captured(Rc<RefCell<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.borrow_mut().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
+use common::Captured;
 
 fn dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/strlib")

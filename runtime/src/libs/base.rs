@@ -80,29 +80,13 @@ fn assert(st: &mut State) -> LuaResult<u32> {
         return Err(st.rt_error("assertion failed!"));
     }
     let msg = st.arg(2);
-    if msg.is_str() || msg.is_number() {
-        let mut s = debug::where_(st, 1);
-        let m = interp::tostring(st, msg)?;
-        // SAFETY: live string.
-        s.extend_from_slice(unsafe { GcStr::bytes(m.gc_ptr().cast()) });
-        let v = st.new_str(&s)?;
-        return Err(st.throw(v));
-    }
-    Err(st.throw(msg))
+    Err(st.throw_at_level(msg, 1))
 }
 
 fn error(st: &mut State) -> LuaResult<u32> {
     let v = st.arg(1);
-    let level = st.opt_int(2, 1)?;
-    if (v.is_str() || v.is_number()) && level > 0 {
-        let mut s = debug::where_(st, level as usize);
-        let m = interp::tostring(st, v)?;
-        // SAFETY: live string.
-        s.extend_from_slice(unsafe { GcStr::bytes(m.gc_ptr().cast()) });
-        let e = st.new_str(&s)?;
-        return Err(st.throw(e));
-    }
-    Err(st.throw(v))
+    let level = st.opt_int(2, 1)?.max(0) as usize;
+    Err(st.throw_at_level(v, level))
 }
 
 fn collectgarbage(st: &mut State) -> LuaResult<u32> {

@@ -248,15 +248,7 @@ fn wrap_call(st: &mut State) -> LuaResult<u32> {
         Resumed::Error | Resumed::Refused => {
             // SAFETY: the error value is on top.
             let e = unsafe { *st.top().sub(1) };
-            if e.is_str() || e.is_number() {
-                let mut s = crate::vm::debug::where_(st, 1);
-                let m = interp::tostring(st, e)?;
-                // SAFETY: live string.
-                s.extend_from_slice(unsafe { moonjet_gc::GcStr::bytes(m.gc_ptr().cast()) });
-                let v = st.new_str(&s)?;
-                return Err(st.throw(v));
-            }
-            Err(st.throw(e))
+            Err(st.throw_at_level(e, 1))
         }
     }
 }

@@ -564,6 +564,25 @@ impl State {
         self.throw(msg)
     }
 
+    /// Raise `v` as `error(v, level)` does: strings and numbers get the position of the
+    /// function at `level` prefixed; other values are raised as they are.
+    pub fn throw_at_level(&mut self, v: TValue, level: usize) -> Throw {
+        if !(v.is_str() || v.is_number()) || level == 0 {
+            return self.throw(v);
+        }
+        let mut s = super::debug::where_(self, level);
+        if let Some(x) = v.as_str() {
+            // SAFETY: a live string value.
+            s.extend_from_slice(unsafe { GcStr::bytes(x) });
+        } else {
+            num::push_num(&mut s, v.num());
+        }
+        match self.new_str(&s) {
+            Ok(e) => self.throw(e),
+            Err(t) => t,
+        }
+    }
+
     /// A runtime error with the position of the running Lua code (luaL_error, level 1).
     pub fn rt_error(&mut self, msg: &str) -> Throw {
         let mut s = super::debug::where_(self, 1);

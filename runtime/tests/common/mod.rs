@@ -1,6 +1,25 @@
 //! Helpers shared by the runtime's integration tests.
 
+#![allow(dead_code)] // each test binary uses its own subset
+
+use std::cell::RefCell;
+use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::rc::Rc;
+
+/// An output sink for `State::out` whose bytes the test can read afterwards.
+#[derive(Clone, Default)]
+pub struct Captured(pub Rc<RefCell<Vec<u8>>>);
+
+impl Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.borrow_mut().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
 
 /// The project's shared folder (LuaJIT's test suite and benchmarks live there).
 pub fn shared() -> PathBuf {
