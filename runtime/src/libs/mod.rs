@@ -1,6 +1,7 @@
 //! The standard libraries: base, coroutine, string, table, math.
 
 pub mod base;
+pub mod bit;
 pub mod coroutine;
 pub mod debug;
 pub mod io;
@@ -44,5 +45,6 @@ pub fn open_all(st: &mut State) -> LuaResult<()> {
     math::open(st)?;
     io::open(st)?;
     debug::open(st)?;
+    bit::open(st)?;
     Ok(())
 }

@@ -1409,6 +1409,15 @@ pub(crate) unsafe fn execute_with(
                                 r!(a) = v;
                                 continue;
                             }
+                        } else if op == Op::TGETS as u8 && o.is_str() {
+                            // `s:method`: the string metatable's __index table, inline.
+                            if let Some(t) = string_index_table(st) {
+                                let v = table::get_str(t, key.gc_ptr().cast());
+                                if !v.is_nil() || (*t).metatable.is_null() {
+                                    r!(a) = v;
+                                    continue;
+                                }
+                            }
                         }
                         save!();
                         match tr!(get_slow(st, o, key, Some(bc::b(ins)))) {
@@ -1717,6 +1726,14 @@ fn pri(d: u32) -> TValue {
         1 => TValue::FALSE,
         _ => TValue::TRUE,
     }
+}
+
+/// The `__index` of the string metatable when it is a table (the string library).
+#[inline(always)]
+unsafe fn string_index_table(st: &State) -> Option<*mut GcTab> {
+    let mt = st.typemt[itype::STR as usize];
+    // SAFETY: a non-null type metatable is a live, rooted table.
+    unsafe { st.heap.metamethod(mt, MetaMethod::Index) }.as_tab()
 }
 
 /// The slow path of an index read: metamethods and errors.
