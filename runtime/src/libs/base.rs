@@ -13,6 +13,7 @@ pub fn open(st: &mut State) -> LuaResult<()> {
     register(
         st,
         g,
+        "_G",
         &[
             ("assert", assert),
             ("collectgarbage", collectgarbage),
@@ -55,7 +56,7 @@ pub fn open(st: &mut State) -> LuaResult<()> {
         st.pop(1);
     }
     // ipairs' iterator is its upvalue-free helper, shared.
-    let aux = st.push_native(ipairs_aux, 0)?;
+    let aux = st.push_native_ff(ipairs_aux, 6, 0)?;
     let aux = TValue::from_gc(aux.cast(), itype::FUNC);
     st.raw_set_str(st.registry, b"ipairs_aux", aux)?;
     st.pop(1);

@@ -235,7 +235,7 @@ fn isyieldable(st: &mut State) -> LuaResult<u32> {
 
 fn wrap(st: &mut State) -> LuaResult<u32> {
     let co = new_coroutine(st)?;
-    st.push_native(wrap_call, 1)?;
+    st.push_native_ff(wrap_call, 36, 1)?;
     st.set_upvalue_of_top(0, thread_value(co));
     Ok(1)
 }

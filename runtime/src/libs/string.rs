@@ -364,7 +364,7 @@ fn gmatch(st: &mut State) -> LuaResult<u32> {
     st.check_str(1)?;
     st.check_str(2)?;
     let (s, p) = (st.arg(1), st.arg(2));
-    st.push_native(gmatch_aux, 3)?;
+    st.push_native_ff(gmatch_aux, 86, 3)?;
     st.set_upvalue_of_top(0, s);
     st.set_upvalue_of_top(1, p);
     st.set_upvalue_of_top(2, TValue::from_f64(0.0));

@@ -44,8 +44,9 @@ const START_STACK: usize = 48;
 
 /// Fast-function ids the interpreter treats specially.
 pub mod ff {
-    pub const PCALL: u8 = 2;
-    pub const XPCALL: u8 = 3;
+    // luajit's builtin numbers (see libs::builtin_id).
+    pub const PCALL: u8 = 20;
+    pub const XPCALL: u8 = 21;
     /// `next`: `ITERN` iterates tables inline when the generator is this function.
     pub const NEXT: u8 = 4;
 }
