@@ -506,7 +506,7 @@ fn select(st: &mut State) -> LuaResult<u32> {
             return Ok(1);
         }
     }
-    let mut i = st.check_int(1)?;
+    let mut i = i64::from(st.check_int(1)?);
     if i < 0 {
         i += n;
     } else if i > n {
@@ -554,12 +554,12 @@ fn type_(st: &mut State) -> LuaResult<u32> {
 
 fn unpack(st: &mut State) -> LuaResult<u32> {
     let t = st.check_tab(1)?;
-    let i = st.opt_int(2, 1)?;
+    let i = i64::from(st.opt_int(2, 1)?);
     let j = if st.arg(3).is_nil() {
         // SAFETY: live table.
         unsafe { table::len(t) as i64 }
     } else {
-        st.check_int(3)?
+        i64::from(st.check_int(3)?)
     };
     if i > j {
         return Ok(0);

@@ -71,37 +71,6 @@ fn bytes<'a>(s: *mut GcStr) -> &'a [u8] {
     unsafe { GcStr::bytes(s) }
 }
 
-/// A double as luajit's `lj_num2int` makes it an `int32_t` on x86-64 (`cvttsd2si`):
-/// truncated, with NaN and out-of-range values giving -2^31.
-#[inline(always)]
-fn num2int(x: f64) -> i32 {
-    if x > -2147483649.0 && x < 2147483648.0 {
-        x as i32
-    } else {
-        i32::MIN
-    }
-}
-
-/// `lj_lib_checkint`.
-#[inline(always)]
-fn check_i32(st: &mut State, n: usize) -> LuaResult<i32> {
-    let v = st.arg(n);
-    if v.is_number() {
-        return Ok(num2int(v.num()));
-    }
-    Ok(num2int(st.check_num(n)?))
-}
-
-/// `lj_lib_optint`: the default when the argument is absent or nil.
-#[inline(always)]
-fn opt_i32(st: &mut State, n: usize, def: i32) -> LuaResult<i32> {
-    if st.arg(n).is_nil() {
-        Ok(def)
-    } else {
-        check_i32(st, n)
-    }
-}
-
 /// The scratch buffer, taken out of the state (empty).
 #[inline(always)]
 fn take_buf(st: &mut State) -> Vec<u8> {
@@ -146,8 +115,8 @@ fn len(st: &mut State) -> LuaResult<u32> {
 
 fn sub(st: &mut State) -> LuaResult<u32> {
     let s = st.check_str(1)?;
-    let start = check_i32(st, 2)? as i64;
-    let end = opt_i32(st, 3, -1)? as i64;
+    let start = st.check_int(2)? as i64;
+    let end = st.opt_int(3, -1)? as i64;
     let b = bytes(s);
     let len = b.len() as i64;
     let end = if end < 0 {
@@ -170,8 +139,8 @@ fn sub(st: &mut State) -> LuaResult<u32> {
 
 fn byte(st: &mut State) -> LuaResult<u32> {
     let s = st.check_str(1)?;
-    let start = opt_i32(st, 2, 1)?;
-    let stop = opt_i32(st, 3, start)? as i64;
+    let start = st.opt_int(2, 1)?;
+    let stop = st.opt_int(3, start)? as i64;
     let start = start as i64;
     let b = bytes(s);
     let len = b.len() as i64;
@@ -195,7 +164,7 @@ fn char(st: &mut State) -> LuaResult<u32> {
     let n = st.nargs();
     st.buf.clear();
     for i in 1..=n {
-        let k = check_i32(st, i)?;
+        let k = st.check_int(i)?;
         if !(0..=255).contains(&k) {
             return Err(st.arg_error(i, "invalid value"));
         }
@@ -207,7 +176,7 @@ fn char(st: &mut State) -> LuaResult<u32> {
 
 fn rep(st: &mut State) -> LuaResult<u32> {
     let s = st.check_str(1)?;
-    let n = check_i32(st, 2)?;
+    let n = st.check_int(2)?;
     let sep = st.opt_str(3)?;
     let sb = bytes(s);
     let sepb: &[u8] = match sep {
@@ -315,7 +284,7 @@ fn push_captures(st: &mut State, m: &Matcher, whole: Option<(usize, usize)>) -> 
 fn find_aux(st: &mut State, find: bool) -> LuaResult<u32> {
     let s = st.check_str(1)?;
     let p = st.check_str(2)?;
-    let init = opt_i32(st, 3, 1)? as i64;
+    let init = st.opt_int(3, 1)? as i64;
     let sb = bytes(s);
     let pb = bytes(p);
     let len = sb.len() as i64;
@@ -596,7 +565,7 @@ fn format(st: &mut State) -> LuaResult<u32> {
                 strfmt::fmt_uint(&mut b, &spec, x);
             }
             b'c' => {
-                let x = check_i32(st, arg)?;
+                let x = st.check_int(arg)?;
                 strfmt::fmt_char(&mut b, &spec, x as f64);
             }
             b's' | b'q' => {

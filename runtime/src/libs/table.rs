@@ -6,6 +6,7 @@
 //! their argument errors (a Lua function's missing parameter is nil, not "no value").
 
 use crate::vm::interp;
+use crate::vm::state::num_to_int;
 use crate::vm::state::type_name;
 use crate::vm::{LuaResult, State, Throw};
 use moonjet_gc::{table, GcStr, GcTab, MetaMethod, TValue};
@@ -27,24 +28,6 @@ pub fn open(st: &mut State) -> LuaResult<()> {
         ],
     )?;
     Ok(())
-}
-
-/// A double converted to a 32-bit integer as x86's `cvttsd2si` does (luajit's
-/// `lj_num2int`): truncation toward zero, and `i32::MIN` for NaN and out-of-range values.
-#[inline(always)]
-pub(crate) fn num2int(x: f64) -> i32 {
-    if x > -2147483649.0 && x < 2147483648.0 {
-        x as i32
-    } else {
-        i32::MIN
-    }
-}
-
-/// `lj_lib_checkint`: a number (or numeric string) argument as a 32-bit integer.
-#[inline]
-fn check_i32(st: &mut State, n: usize) -> LuaResult<i32> {
-    let x = st.check_num(n)?;
-    Ok(num2int(x))
 }
 
 /// "bad argument #n to 'f' (X expected, got T)" as a Lua-written library function
@@ -82,13 +65,13 @@ fn lua_check_num(st: &mut State, n: usize) -> LuaResult<f64> {
 #[inline(always)]
 fn getr(t: *mut GcTab, k: f64) -> TValue {
     // SAFETY: callers pass a table argument (live: it is on the stack).
-    unsafe { table::get_int(t, num2int(k) as i64) }
+    unsafe { table::get_int(t, num_to_int(k) as i64) }
 }
 
 /// `t[k] = v` as `TSETR` does it.
 #[inline(always)]
 fn setr(st: &mut State, t: *mut GcTab, k: f64, v: TValue) -> LuaResult<()> {
-    set_int(st, t, num2int(k) as i64, v)
+    set_int(st, t, num_to_int(k) as i64, v)
 }
 
 /// Raw `t[i] = v` with the write barrier.
@@ -230,7 +213,7 @@ fn insert(st: &mut State) -> LuaResult<u32> {
         if nargs != 3 {
             return Err(st.rt_error("wrong number of arguments to 'insert'"));
         }
-        let n = check_i32(st, 2)?;
+        let n = st.check_int(2)?;
         // Shift t[n..len] up by one (raw moves of values the table already holds).
         while i > n {
             // SAFETY: live table argument.
@@ -350,12 +333,12 @@ fn concat(st: &mut State) -> LuaResult<u32> {
     let i = if st.arg(3).is_nil() {
         1
     } else {
-        check_i32(st, 3)?
+        st.check_int(3)?
     };
     let e = if st.arg(4).is_nil() {
         raw_len(t)
     } else {
-        check_i32(st, 4)?
+        st.check_int(4)?
     };
     let mut buf = std::mem::take(&mut st.buf);
     buf.clear();

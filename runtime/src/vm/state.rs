@@ -463,14 +463,19 @@ impl State {
         }
     }
 
-    /// An integer argument: the number truncated toward zero (as luajit's lj_lib_checkint).
+    /// An integer argument as luajit's `lj_lib_checkint` makes it: see [`num_to_int`].
     #[inline]
-    pub fn check_int(&mut self, n: usize) -> LuaResult<i64> {
-        let x = self.check_num(n)?;
-        Ok(num_to_int(x))
+    pub fn check_int(&mut self, n: usize) -> LuaResult<i32> {
+        let v = self.arg(n);
+        if v.is_number() {
+            return Ok(num_to_int(v.num()));
+        }
+        Ok(num_to_int(self.check_num(n)?))
     }
 
-    pub fn opt_int(&mut self, n: usize, def: i64) -> LuaResult<i64> {
+    /// `lj_lib_optint`: the default when the argument is absent or nil.
+    #[inline]
+    pub fn opt_int(&mut self, n: usize, def: i32) -> LuaResult<i32> {
         if self.arg(n).is_nil() {
             Ok(def)
         } else {
@@ -868,13 +873,14 @@ pub fn type_name(v: TValue) -> &'static str {
     v.lua_type().name()
 }
 
-/// Truncate a number to an integer the way luajit's argument checks do.
-#[inline]
-pub fn num_to_int(x: f64) -> i64 {
-    if x.is_nan() {
-        0
+/// A number as luajit's argument checks make it an `int32_t` (x86-64 `cvttsd2si`):
+/// truncated toward zero, with NaN and out-of-range values giving -2^31.
+#[inline(always)]
+pub fn num_to_int(x: f64) -> i32 {
+    if x > -2147483649.0 && x < 2147483648.0 {
+        x as i32
     } else {
-        x as i64
+        i32::MIN
     }
 }
 
