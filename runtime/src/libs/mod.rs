@@ -5,7 +5,9 @@ pub mod bit;
 pub mod coroutine;
 pub mod debug;
 pub mod io;
+pub mod jit;
 pub mod math;
+pub mod os;
 pub mod string;
 pub mod table;
 
@@ -197,6 +199,8 @@ pub fn open_all(st: &mut State) -> LuaResult<()> {
     math::open(st)?;
     io::open(st)?;
     debug::open(st)?;
+    jit::open(st)?;
     bit::open(st)?;
+    os::open(st)?;
     Ok(())
 }
