@@ -131,3 +131,45 @@ fn errors_in_error_handlers_are_reported() {
     let m = eval("return select(2, xpcall(function() error('a') end, function(m) error('b') end))");
     assert_eq!(m, "error in error handling");
 }
+
+#[test]
+fn memory_cap_is_a_lua_error_and_the_state_stays_usable() {
+    std::thread::Builder::new()
+        .stack_size(8 << 20)
+        .spawn(|| {
+            let mut st = State::new();
+            let used = st.heap.total_bytes();
+            st.heap.set_limit(used + (16 << 20));
+            let code =
+                b"local ok, e = pcall(function() local t = {} for i = 1, 1e8 do t[i] = {i} end end)
+                         t_ok, t_err = ok, e";
+            st.exec(code, b"=cap").unwrap();
+            let ok = st.get_global(b"t_ok").unwrap();
+            let err = st.get_global(b"t_err").unwrap();
+            assert!(ok.is_false());
+            assert_eq!(
+                String::from_utf8_lossy(&st.display_value(err)),
+                "not enough memory"
+            );
+            // The garbage is collectable and the state runs code again.
+            st.exec(
+                b"collectgarbage() local s = 0 for i = 1, 1000 do s = s + #tostring(i) end r = s",
+                b"=after",
+            )
+            .unwrap();
+            let r = st.get_global(b"r").unwrap();
+            assert_eq!(r.num(), 2893.0);
+            let s = st.exec(
+                b"local parts = {} for i = 1, 1e8 do parts[i] = ('x'):rep(100) .. i end",
+                b"=strings",
+            );
+            let e = s.expect_err("must run out of memory");
+            assert_eq!(
+                String::from_utf8_lossy(&st.display_value(e)),
+                "not enough memory"
+            );
+        })
+        .unwrap()
+        .join()
+        .unwrap();
+}
