@@ -8,6 +8,7 @@ pub mod io;
 pub mod jit;
 pub mod math;
 pub mod os;
+pub mod package;
 pub mod string;
 pub mod table;
 
@@ -202,5 +203,6 @@ pub fn open_all(st: &mut State) -> LuaResult<()> {
     jit::open(st)?;
     bit::open(st)?;
     os::open(st)?;
+    package::open(st)?;
     Ok(())
 }
