@@ -23,8 +23,6 @@ pub fn open(st: &mut State) -> LuaResult<()> {
             ("setfenv", setfenv),
             ("getmetatable", getmetatable),
             ("setmetatable", setmetatable),
-            ("ipairs", ipairs),
-            ("pairs", pairs),
             ("load", load),
             // luajit's loadstring is load itself.
             ("loadstring", load),
@@ -50,16 +48,32 @@ pub fn open(st: &mut State) -> LuaResult<()> {
         let fc = st.push_native_ff(f, id, 0)?;
         let fv = TValue::from_gc(fc.cast(), itype::FUNC);
         st.raw_set_str(g, name.as_bytes(), fv)?;
-        // The builtins themselves, for the command and for `pairs`.
+        // The builtins themselves, for the command (xpcall).
         let reg = st.registry;
         st.raw_set_str(reg, name.as_bytes(), fv)?;
         st.pop(1);
     }
-    // ipairs' iterator is its upvalue-free helper, shared.
-    let aux = st.push_native_ff(ipairs_aux, 6, 0)?;
-    let aux = TValue::from_gc(aux.cast(), itype::FUNC);
-    st.raw_set_str(st.registry, b"ipairs_aux", aux)?;
-    st.pop(1);
+    // pairs and ipairs hand out their iterator, kept as their upvalue (no lookup per call).
+    let next_fn = st.get_global(b"next")?;
+    for (name, f, id, iter) in [
+        ("pairs", pairs as crate::vm::NativeFn, 5, None),
+        ("ipairs", ipairs, 7, Some(ipairs_aux as crate::vm::NativeFn)),
+    ] {
+        let it = match iter {
+            Some(aux) => {
+                let a = st.push_native_ff(aux, 6, 0)?;
+                TValue::from_gc(a.cast(), itype::FUNC)
+            }
+            None => {
+                st.push(next_fn)?;
+                next_fn
+            }
+        };
+        let fc = st.push_native_ff(f, id, 1)?;
+        st.set_upvalue_of_top(0, it);
+        st.raw_set_str(g, name.as_bytes(), TValue::from_gc(fc.cast(), itype::FUNC))?;
+        st.pop(2);
+    }
     st.set_global(b"_G", TValue::from_tab(g))?;
     let v = st.new_str(b"Lua 5.1")?;
     st.set_global(b"_VERSION", v)?;
@@ -240,7 +254,7 @@ fn next(st: &mut State) -> LuaResult<u32> {
 
 fn pairs(st: &mut State) -> LuaResult<u32> {
     let t = st.check_tab(1)?;
-    let next = st.registry_value(b"next")?;
+    let next = st.native_upvalue(0);
     st.push(next)?;
     st.push(TValue::from_tab(t))?;
     st.push_nil()?;
@@ -263,7 +277,7 @@ fn ipairs_aux(st: &mut State) -> LuaResult<u32> {
 fn ipairs(st: &mut State) -> LuaResult<u32> {
     st.check_any(1)?;
     let t = st.check_tab(1)?;
-    let aux = st.registry_value(b"ipairs_aux")?;
+    let aux = st.native_upvalue(0);
     st.push(aux)?;
     st.push(TValue::from_tab(t))?;
     st.push_num(0.0)?;

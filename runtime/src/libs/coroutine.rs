@@ -121,7 +121,8 @@ fn resume_co(st: &mut State, co: *mut GcThread, nargs: usize) -> LuaResult<Resum
             let func = (*co).top.sub(nargs + 1);
             interp::call_from_rust(st, func, nargs)
         } else {
-            interp::resume_yielded(st, nargs)
+            // The yield native's frame returns the resume arguments.
+            interp::finish_native(st, nargs)
         };
         st.c_depth -= 1;
         (st.nny, st.savedpc) = saved;
@@ -249,17 +250,6 @@ fn wrap_call(st: &mut State) -> LuaResult<u32> {
             // SAFETY: the error value is on top.
             let e = unsafe { *st.top().sub(1) };
             Err(st.throw_at_level(e, 1))
-        }
-    }
-}
-
-impl State {
-    /// Set upvalue `i` of the native closure on top of the stack.
-    pub fn set_upvalue_of_top(&mut self, i: usize, v: TValue) {
-        // SAFETY: the top value is a native closure just pushed.
-        unsafe {
-            let f = (*self.top().sub(1)).gc_ptr().cast::<moonjet_gc::GcFunc>();
-            self.heap.set_native_upvalue(f, i, v);
         }
     }
 }

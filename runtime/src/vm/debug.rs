@@ -112,14 +112,7 @@ pub fn frame_at(st: &State, level: usize) -> Option<FrameRef> {
 
 /// "chunk:line: " for the function at `level`, or nothing for natives.
 pub fn where_(st: &State, level: usize) -> Vec<u8> {
-    let fr = frames(st);
-    // A runtime error of the interpreter itself: the innermost frame is Lua, level 0.
-    let level = if level == 1 && fr.first().is_some_and(|f| f.is_lua()) {
-        0
-    } else {
-        level
-    };
-    match fr.get(level) {
+    match frames(st).get(level) {
         Some(f) => position(f),
         None => Vec::new(),
     }

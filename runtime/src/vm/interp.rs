@@ -454,7 +454,7 @@ pub(crate) unsafe fn call_from_rust(
         // The Lua frame below keeps its PC here (a C link has no room for it).
         st.cframe_pcs.push((l, off + 2, saved_pc));
         let r = match precall(st, func, nargs, link) {
-            Ok(Pre::Lua(base, pc)) => execute(st, base, pc),
+            Ok(Pre::Lua(base, pc)) => execute_with(st, base, pc, 0),
             Ok(Pre::Done(n)) => finish_native(st, n),
             Err(Throw::Error) => {
                 // An error while setting up (stack overflow, bad __call): this frame
@@ -488,11 +488,6 @@ pub(crate) unsafe fn finish_native(st: &mut State, n: usize) -> LuaResult<usize>
     }
 }
 
-unsafe fn execute(st: &mut State, base: *mut TValue, pc: *const u32) -> LuaResult<usize> {
-    // SAFETY: forwarded.
-    unsafe { execute_with(st, base, pc, 0) }
-}
-
 /// An error escaped a helper outside the dispatch loop's own calls: unwind, and go on
 /// in the catching frame if there is one in this loop.
 unsafe fn handle_error(st: &mut State, t: Throw) -> LuaResult<usize> {
@@ -507,13 +502,6 @@ unsafe fn handle_error(st: &mut State, t: Throw) -> LuaResult<usize> {
             Unwound::Propagate => Err(Throw::Error),
         }
     }
-}
-
-/// Resume a coroutine whose innermost frame is the native that yielded: it returns
-/// the `n` values on top of the stack.
-pub(crate) unsafe fn resume_yielded(st: &mut State, n: usize) -> LuaResult<usize> {
-    // SAFETY: forwarded.
-    unsafe { finish_native(st, n) }
 }
 
 // ---- metamethod frames ------------------------------------------------------------------
@@ -930,26 +918,17 @@ pub fn tostring(st: &mut State, v: TValue) -> LuaResult<TValue> {
         itype::FALSE => "false".to_string(),
         itype::TRUE => "true".to_string(),
         _ => {
-            let name = if v.is_func() {
-                // SAFETY: a live function.
-                let f: *mut GcFunc = v.gc_ptr().cast();
-                if unsafe { (*f).is_lua() }
-                    || unsafe { (*f).ffid } == moonjet_gc::object::ffid::NATIVE
-                {
-                    "function"
-                } else {
-                    "function: builtin"
-                }
+            // Library functions print luajit's builtin number, everything else its address.
+            // SAFETY: a live function.
+            let ffid = if v.is_func() {
+                unsafe { (*v.gc_ptr().cast::<GcFunc>()).ffid }
             } else {
-                super::state::type_name(v)
+                0
             };
-            if name == "function: builtin" {
-                // SAFETY: a live function.
-                format!("function: builtin#{}", unsafe {
-                    (*v.gc_ptr().cast::<GcFunc>()).ffid
-                })
+            if ffid > moonjet_gc::object::ffid::NATIVE {
+                format!("function: builtin#{ffid}")
             } else {
-                format!("{}: {:p}", name, v.gc_ptr())
+                format!("{}: {:p}", super::state::type_name(v), v.gc_ptr())
             }
         }
     };

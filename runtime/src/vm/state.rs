@@ -353,6 +353,15 @@ impl State {
         }
     }
 
+    /// Set upvalue `i` of the native closure on top of the stack.
+    pub fn set_upvalue_of_top(&mut self, i: usize, v: TValue) {
+        // SAFETY: the top value is a native closure just pushed.
+        unsafe {
+            let f = (*self.top().sub(1)).gc_ptr().cast::<moonjet_gc::GcFunc>();
+            self.heap.set_native_upvalue(f, i, v);
+        }
+    }
+
     pub fn set_native_upvalue(&mut self, i: usize, v: TValue) {
         // SAFETY: as above.
         unsafe {
@@ -589,9 +598,11 @@ impl State {
         }
     }
 
-    /// A runtime error with the position of the running Lua code (luaL_error, level 1).
+    /// A runtime error with the position of the running Lua code: the innermost frame when
+    /// the interpreter raises it, the native's caller (luaL_error's level 1) otherwise.
     pub fn rt_error(&mut self, msg: &str) -> Throw {
-        let mut s = super::debug::where_(self, 1);
+        let in_lua = super::debug::frame_at(self, 0).is_some_and(|f| f.is_lua());
+        let mut s = super::debug::where_(self, if in_lua { 0 } else { 1 });
         s.extend_from_slice(msg.as_bytes());
         match self.new_str(&s) {
             Ok(v) => self.throw(v),
