@@ -430,7 +430,11 @@ fn dofile(st: &mut State) -> LuaResult<u32> {
 
 fn print(st: &mut State) -> LuaResult<u32> {
     let n = st.nargs();
-    let tostr = st.get_global(b"tostring")?;
+    // luajit looks `tostring` up in the running thread's environment, metamethods and all.
+    let key = st.new_str(b"tostring")?;
+    // SAFETY: the running thread.
+    let env = TValue::from_tab(unsafe { (*st.l).env });
+    let tostr = interp::index(st, env, key)?;
     let builtin = is_builtin(tostr, tostring);
     let mut line = std::mem::take(&mut st.buf);
     line.clear();
@@ -439,14 +443,17 @@ fn print(st: &mut State) -> LuaResult<u32> {
             line.push(b'\t');
         }
         let v = st.arg(i);
-        if let Some(s) = v.as_str() {
-            // SAFETY: live string.
-            line.extend_from_slice(unsafe { GcStr::bytes(s) });
-            continue;
-        }
-        if v.is_number() {
-            crate::num::push_num(&mut line, v.num());
-            continue;
+        // A replaced global `tostring` sees every value, strings and numbers too.
+        if builtin {
+            if let Some(s) = v.as_str() {
+                // SAFETY: live string.
+                line.extend_from_slice(unsafe { GcStr::bytes(s) });
+                continue;
+            }
+            if v.is_number() {
+                crate::num::push_num(&mut line, v.num());
+                continue;
+            }
         }
         let r = if builtin {
             interp::tostring(st, v)

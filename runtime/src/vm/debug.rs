@@ -8,7 +8,7 @@ use super::state::{type_name, State, Throw};
 use crate::bc::{self, Op};
 use crate::lex::chunk_id;
 use moonjet_gc::object::GcProto;
-use moonjet_gc::{GcFunc, GcStr, TValue};
+use moonjet_gc::{GcFunc, GcStr, GcThread, TValue};
 
 /// A frame on the running thread's stack.
 #[derive(Clone, Copy)]
@@ -218,8 +218,16 @@ pub(crate) fn slot_name(pt: *mut GcProto, pc: usize, slot: u32) -> Option<(&'sta
 /// (kind, name), e.g. ("global", "f"), ("method", "m"), ("metamethod", "index").
 pub(crate) fn func_name(frames: &[FrameRef], idx: usize) -> Option<(&'static str, Vec<u8>)> {
     let f = frames.get(idx)?;
-    // SAFETY: the frame's link word.
-    let link = unsafe { (*f.base.sub(1)).0 };
+    // SAFETY: the frame's link word (a vararg function's real frame is below its
+    // varargs).
+    let link = unsafe {
+        let link = (*f.base.sub(1)).0;
+        if !frame::is_lua(link) && frame::ftype(link) == FRAME_VARG {
+            (*frame::delta_prev(f.base, link).sub(1)).0
+        } else {
+            link
+        }
+    };
     let caller = frames.get(idx + 1)?;
     if frame::is_lua(link) {
         let pt = caller.proto()?;
@@ -405,4 +413,87 @@ pub fn traceback(st: &State, level: usize) -> Vec<u8> {
         i += 1;
     }
     out
+}
+
+/// The frames of thread `th` (the running one or a suspended coroutine), innermost
+/// first. A suspended coroutine's innermost frame is the native that yielded, so the
+/// running thread's saved PC is never misattributed.
+pub fn frames_of(st: &mut State, th: *mut GcThread) -> Vec<FrameRef> {
+    if th == st.l {
+        return frames(st);
+    }
+    let saved = st.l;
+    st.l = th;
+    let fr = frames(st);
+    st.l = saved;
+    fr
+}
+
+/// What `debug.getlocal` finds.
+pub(crate) enum Local {
+    /// There is no frame at that level.
+    NoLevel,
+    /// The frame has no such local.
+    Missing,
+    /// luajit's name for the slot, and the slot.
+    Found(Vec<u8>, *mut TValue),
+}
+
+/// Local `n` of frame `level` of `th`, with luajit's name for it: a declared local live
+/// at the frame's PC, "(*temporary)" for other slots in use, "(*vararg)" for the extra
+/// arguments (negative `n`).
+pub(crate) fn local_slot(st: &mut State, th: *mut GcThread, level: usize, n: i32) -> Local {
+    let fr = frames_of(st, th);
+    let Some(&f) = fr.get(level) else {
+        return Local::NoLevel;
+    };
+    // SAFETY: frames of a live thread: every base has its link at base[-1].
+    unsafe {
+        let link = (*f.base.sub(1)).0;
+        let varg = !frame::is_lua(link) && frame::ftype(link) == FRAME_VARG;
+        if n < 0 {
+            let Some(pt) = f.proto().filter(|_| varg) else {
+                return Local::Missing;
+            };
+            let np = (*pt).numparams as usize;
+            let nvar = (((link & !7) / 8) as usize).saturating_sub(2 + np);
+            let k = (-n) as usize;
+            if k > nvar {
+                return Local::Missing;
+            }
+            let orig = frame::delta_prev(f.base, link);
+            return Local::Found(b"(*vararg)".to_vec(), orig.add(np + k - 1));
+        }
+        if n == 0 {
+            return Local::Missing;
+        }
+        let slot = n as usize - 1;
+        if let (Some(pt), Some(pc)) = (f.proto(), f.pc_index()) {
+            if let Some(name) = local_name(pt, pc, slot as u32) {
+                return Local::Found(name, f.base.add(slot));
+            }
+        }
+        // Slots in use end where the next inner frame's function sits (or at top).
+        let limit = match level.checked_sub(1).and_then(|i| fr.get(i)) {
+            Some(inner) => {
+                let ilink = (*inner.base.sub(1)).0;
+                let b = if !frame::is_lua(ilink) && frame::ftype(ilink) == FRAME_VARG {
+                    frame::delta_prev(inner.base, ilink)
+                } else {
+                    inner.base
+                };
+                b.sub(2)
+            }
+            None => (*th).top,
+        };
+        if f.base.add(slot) < limit {
+            return Local::Found(b"(*temporary)".to_vec(), f.base.add(slot));
+        }
+        Local::Missing
+    }
+}
+
+/// Name of parameter `i` (0-based) of `pt`.
+pub(crate) fn param_name(pt: *mut GcProto, i: u32) -> Option<Vec<u8>> {
+    local_name(pt, 0, i)
 }

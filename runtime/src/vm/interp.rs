@@ -15,6 +15,7 @@
 
 use super::debug;
 use super::frame::{self, cont, FRAME_C, FRAME_CONT, FRAME_PCALL, FRAME_VARG, FRAME_XPCALL};
+use super::hook;
 use super::state::{ff, native_fn, LuaResult, State, Throw, LUA_MINSTACK, STACK_EXTRA};
 use crate::bc::{self, Op, JUMP_BIAS};
 use crate::proto::flags;
@@ -115,12 +116,22 @@ pub(crate) unsafe fn precall(
             }
             (*l).base = base;
             (*l).top = base.add(fs);
-            Ok(Pre::Lua(base, (*pt).bc.add(1)))
+            let pc = (*pt).bc.add(1);
+            if st.hook.mask & hook::mask::CALL != 0 {
+                st.savedpc = pc;
+                hook::call_hook(st, b"call", None)?;
+                base = (*l).base;
+            }
+            Ok(Pre::Lua(base, pc))
         } else {
             (*l).base = base;
             (*l).top = base.add(nargs);
             if base.add(nargs + LUA_MINSTACK + STACK_EXTRA) > (*l).maxstack {
                 st.grow_stack(LUA_MINSTACK)?;
+                base = (*l).base;
+            }
+            if st.hook.mask & hook::mask::CALL != 0 {
+                hook::call_hook(st, b"call", None)?;
                 base = (*l).base;
             }
             match (*f).ffid {
@@ -1006,13 +1017,45 @@ pub(crate) fn load(st: &mut State, src: &[u8], chunkname: &[u8], mode: &[u8]) ->
 
 /// Run Lua code from the frame at `base` at `pc` until the frame entered from Rust
 /// returns. `multres` is the MULTRES value when resuming after a call.
-#[allow(clippy::neg_cmp_op_on_partial_ord)] // `not (a < b)` is how Lua's >= treats NaN
 pub(crate) unsafe fn execute_with(
     st: &mut State,
     mut base: *mut TValue,
     mut pc: *const u32,
     mut multres: usize,
 ) -> LuaResult<usize> {
+    loop {
+        // SAFETY: forwarded (module invariants).
+        let step = unsafe {
+            if st.hook.mask == 0 {
+                run::<false>(st, base, pc, multres)?
+            } else {
+                run::<true>(st, base, pc, multres)?
+            }
+        };
+        match step {
+            Step::Exit(n) => return Ok(n),
+            Step::Switch(b, p, m) => (base, pc, multres) = (b, p, m),
+        }
+    }
+}
+
+/// How a run of the dispatch loop ended.
+enum Step {
+    /// The frame entered from Rust returned `n` results.
+    Exit(usize),
+    /// Hooks were set or cleared: go on at this point in the other loop.
+    Switch(*mut TValue, *const u32, usize),
+}
+
+/// The dispatch loop. `HOOKED` is the instantiation that runs debug hooks; each loop
+/// hands over to the other at calls, returns and back-edges when `st.hook.mask` says so.
+#[allow(clippy::neg_cmp_op_on_partial_ord)] // `not (a < b)` is how Lua's >= treats NaN
+unsafe fn run<const HOOKED: bool>(
+    st: &mut State,
+    mut base: *mut TValue,
+    mut pc: *const u32,
+    mut multres: usize,
+) -> LuaResult<Step> {
     // SAFETY: module invariants (see the top of this file).
     unsafe {
         let l = st.l;
@@ -1055,6 +1098,14 @@ pub(crate) unsafe fn execute_with(
                 st.savedpc = pc;
             };
         }
+        // At control transfers: hand over to the other loop if hooks were set or cleared.
+        macro_rules! check_hooks {
+            () => {
+                if (st.hook.mask != 0) != HOOKED {
+                    return Ok(Step::Switch(base, pc, multres));
+                }
+            };
+        }
 
         loop {
             let err: Throw = 'dispatch: loop {
@@ -1066,9 +1117,10 @@ pub(crate) unsafe fn execute_with(
                                 pc = p;
                                 multres = n;
                                 reload!();
+                                check_hooks!();
                                 continue;
                             }
-                            Ret::Exit(n) => return Ok(n),
+                            Ret::Exit(n) => return Ok(Step::Exit(n)),
                         }
                     }};
                 }
@@ -1113,6 +1165,16 @@ pub(crate) unsafe fn execute_with(
                             }
                         }
                     }};
+                }
+                if HOOKED && st.hook.mask & (hook::mask::LINE | hook::mask::COUNT) != 0 {
+                    st.savedpc = pc.add(1);
+                    let frame_top = base.add((*pt).framesize as usize);
+                    if (*l).top < frame_top {
+                        (*l).top = frame_top;
+                    }
+                    let off = base.offset_from((*l).stack);
+                    tr!(hook::instruction_hook(st, pt, pc));
+                    base = (*l).stack.offset(off);
                 }
                 let ins = *pc;
                 pc = pc.add(1);
@@ -1481,6 +1543,7 @@ pub(crate) unsafe fn execute_with(
                                 base = b;
                                 pc = p;
                                 reload!();
+                                check_hooks!();
                             }
                             Pre::Done(n) => {
                                 let nb = (*l).base;
@@ -1490,6 +1553,7 @@ pub(crate) unsafe fn execute_with(
                                     base = results_to_lua(l, nb, (*l).top.sub(n), n, ins);
                                     multres = n;
                                     st.check_finalizers();
+                                    check_hooks!();
                                     continue;
                                 }
                                 let ret = tr!(do_return(st, nb, (*l).top.sub(n), n));
@@ -1529,6 +1593,7 @@ pub(crate) unsafe fn execute_with(
                                 base = b;
                                 pc = p;
                                 reload!();
+                                check_hooks!();
                             }
                             Pre::Done(n) => {
                                 let b = (*l).base;
@@ -1566,6 +1631,7 @@ pub(crate) unsafe fn execute_with(
                                 base = b;
                                 pc = p;
                                 reload!();
+                                check_hooks!();
                             }
                             Pre::Done(n) => {
                                 let b = (*l).base;
@@ -1618,6 +1684,11 @@ pub(crate) unsafe fn execute_with(
                             n = bc::d(ins) as usize + multres;
                         }
                         save!();
+                        if HOOKED && st.hook.mask & hook::mask::RET != 0 {
+                            let off = base.offset_from((*l).stack);
+                            tr!(hook::call_hook(st, b"return", None));
+                            base = (*l).stack.offset(off);
+                        }
                         let link = (*base.sub(1)).0;
                         if frame::is_lua(link) {
                             // The common return to a Lua caller, without the call.
@@ -1626,6 +1697,7 @@ pub(crate) unsafe fn execute_with(
                             pc = rpc;
                             multres = n;
                             reload!();
+                            check_hooks!();
                             continue;
                         }
                         go!(tr!(do_return(st, base, base.add(a as usize), n)))
@@ -1658,6 +1730,7 @@ pub(crate) unsafe fn execute_with(
                         if go_on {
                             *ra.add(3) = TValue::from_arith(i);
                             pc = jump_target(pc, ins);
+                            check_hooks!();
                         }
                     }
                     Op::ITERL | Op::IITERL | Op::JITERL => {
@@ -1665,10 +1738,14 @@ pub(crate) unsafe fn execute_with(
                         if !v.is_nil() {
                             r!(a - 1) = v;
                             pc = jump_target(pc, ins);
+                            check_hooks!();
                         }
                     }
-                    Op::LOOP | Op::ILOOP | Op::JLOOP => {}
-                    Op::JMP => pc = jump_target(pc, ins),
+                    Op::LOOP | Op::ILOOP | Op::JLOOP => check_hooks!(),
+                    Op::JMP => {
+                        pc = jump_target(pc, ins);
+                        check_hooks!();
+                    }
                     Op::FUNCF
                     | Op::IFUNCF
                     | Op::JFUNCF
@@ -1689,8 +1766,9 @@ pub(crate) unsafe fn execute_with(
                     pc = p;
                     multres = n;
                     reload!();
+                    check_hooks!();
                 }
-                Unwound::Continue(Ret::Exit(n)) => return Ok(n),
+                Unwound::Continue(Ret::Exit(n)) => return Ok(Step::Exit(n)),
                 Unwound::Propagate => return Err(Throw::Error),
             }
         }

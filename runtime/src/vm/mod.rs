@@ -2,6 +2,7 @@
 
 pub mod debug;
 pub mod frame;
+pub mod hook;
 pub mod interp;
 pub mod state;
 

@@ -89,6 +89,9 @@ pub struct State {
     pub buf: Vec<u8>,
     pub prng: crate::prng::Prng,
     pub(crate) running_finalizers: bool,
+    /// Debug hook settings (`debug.sethook`); the function is in `hook_root`.
+    pub hook: super::hook::HookState,
+    pub(crate) hook_root: RootId,
 }
 
 /// Index into [`State::typemt`] for a value's type.
@@ -126,6 +129,7 @@ impl State {
         let nomem = heap.new_string(b"not enough memory").expect("initial heap");
         let n_root = heap.add_root(nomem);
         let typemt_roots = std::array::from_fn(|_| heap.add_root(TValue::NIL));
+        let hook_root = heap.add_root(TValue::NIL);
         // SAFETY: fresh thread with START_STACK slots.
         unsafe { init_stack(main) };
         let mut st = Box::new(State {
@@ -150,6 +154,8 @@ impl State {
             buf: Vec::new(),
             prng: crate::prng::Prng::new(),
             running_finalizers: false,
+            hook: super::hook::HookState::new(),
+            hook_root,
         });
         crate::libs::open_all(&mut st).expect("opening the standard libraries");
         st

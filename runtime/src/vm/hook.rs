@@ -1,0 +1,151 @@
+//! Debug hooks (`debug.sethook`): call, return, line and count events.
+//!
+//! As in luajit, there is one hook for the whole state (setting it for a coroutine sets it
+//! for all). The dispatch loop has a second instantiation that runs the line and count
+//! checks before every instruction and the return hook at returns; the plain loop
+//! switches to it at the next call, return or loop back-edge after a hook is set
+//! (see `interp::execute_with`). Call hooks fire from `precall`, shared by both.
+
+use super::state::{LuaResult, State};
+use moonjet_gc::object::GcProto;
+use moonjet_gc::TValue;
+
+pub mod mask {
+    pub const CALL: u8 = 1;
+    pub const RET: u8 = 2;
+    pub const LINE: u8 = 4;
+    pub const COUNT: u8 = 8;
+}
+
+/// The state's hook settings. The hook function itself lives in a heap root slot
+/// (`State::hook_root`) so the collector sees it.
+pub struct HookState {
+    /// Events that call the hook (bits of [`mask`]); 0 when no hook is set.
+    pub mask: u8,
+    /// Instructions between count events (0: no count events).
+    pub count: u32,
+    /// Instructions left until the next count event.
+    pub(crate) left: u32,
+    /// Set while the hook runs: hooks do not fire inside hooks.
+    pub(crate) active: bool,
+    /// The instruction the last line check saw (any prototype's; compared by address as
+    /// luajit does, so a return or a resume re-reports the line it lands on).
+    pub(crate) oldpc: *const u32,
+}
+
+impl HookState {
+    pub fn new() -> HookState {
+        HookState {
+            mask: 0,
+            count: 0,
+            left: 0,
+            active: false,
+            oldpc: std::ptr::null(),
+        }
+    }
+}
+
+impl Default for HookState {
+    fn default() -> Self {
+        HookState::new()
+    }
+}
+
+impl State {
+    /// Install `f` for the events in `mask` (and every `count` instructions if
+    /// `count > 0`); a nil `f` or an empty mask removes the hook.
+    pub fn set_hook(&mut self, f: TValue, mut mask: u8, count: u32) {
+        if count > 0 {
+            mask |= mask::COUNT;
+        }
+        if f.is_nil() || mask == 0 {
+            mask = 0;
+        }
+        self.hook.mask = mask;
+        self.hook.count = if mask & mask::COUNT != 0 { count } else { 0 };
+        self.hook.left = self.hook.count;
+        self.hook.oldpc = std::ptr::null();
+        let v = if mask == 0 { TValue::NIL } else { f };
+        self.heap.set_root(self.hook_root, v);
+    }
+
+    /// The hook function (nil when none is set).
+    pub fn hook_fn(&self) -> TValue {
+        self.heap.root(self.hook_root)
+    }
+}
+
+/// Call the hook for `event` (with the line for line events). The frames the hook may
+/// inspect must be set up and `st.savedpc` must be the PC of the innermost Lua frame.
+/// Hooks are off while it runs; an error in it propagates from the hooked point.
+pub(crate) fn call_hook(st: &mut State, event: &[u8], line: Option<u32>) -> LuaResult<()> {
+    if st.hook.active {
+        return Ok(());
+    }
+    let f = st.hook_fn();
+    if f.is_nil() {
+        return Ok(());
+    }
+    st.hook.active = true;
+    let r = (|| {
+        st.check_stack(3)?;
+        st.push(f)?;
+        let ev = st.new_str(event)?;
+        st.push(ev)?;
+        match line {
+            Some(n) => st.push_num(n as f64)?,
+            None => st.push_nil()?,
+        }
+        st.call(2, 0)
+    })();
+    st.hook.active = false;
+    r
+}
+
+/// Line of instruction `i` of `pt`, if it has line info.
+fn line_at(pt: *mut GcProto, i: usize) -> Option<u32> {
+    // SAFETY: `pt` is a live prototype; lineinfo has `sizebc` entries when present.
+    unsafe {
+        if (*pt).lineinfo.is_null() || i >= (*pt).sizebc as usize {
+            return None;
+        }
+        Some(*(*pt).lineinfo.add(i))
+    }
+}
+
+/// Before the instruction at `pc` of `pt` runs: count and line events. The caller has
+/// saved `pc + 1` as `st.savedpc` and made `top` cover the frame.
+pub(crate) fn instruction_hook(st: &mut State, pt: *mut GcProto, pc: *const u32) -> LuaResult<()> {
+    if st.hook.active {
+        return Ok(());
+    }
+    let m = st.hook.mask;
+    if m & mask::COUNT != 0 && st.hook.count > 0 {
+        st.hook.left = st.hook.left.saturating_sub(1);
+        if st.hook.left == 0 {
+            st.hook.left = st.hook.count;
+            call_hook(st, b"count", None)?;
+        }
+    }
+    if m & mask::LINE != 0 {
+        // SAFETY: `pc` points into `pt`'s bytecode; `oldpc` is only compared as an
+        // address and used as an index after a range check.
+        let (npc, opc, size) = unsafe {
+            let bc = (*pt).bc as usize;
+            let npc = (pc as usize - bc) / 4;
+            let opc = (st.hook.oldpc as usize).wrapping_sub(bc) / 4;
+            (npc, opc, (*pt).sizebc as usize)
+        };
+        let old = st.hook.oldpc;
+        st.hook.oldpc = pc;
+        if let Some(line) = line_at(pt, npc) {
+            let fresh = (pc as usize) <= (old as usize)
+                || opc >= size
+                || line_at(pt, opc) != Some(line);
+            if fresh {
+                call_hook(st, b"line", Some(line))?;
+            }
+        }
+    }
+    Ok(())
+}
