@@ -88,6 +88,8 @@ pub struct State {
     /// Scratch buffer for string building.
     pub buf: Vec<u8>,
     pub prng: crate::prng::Prng,
+    /// Open files and the io library's defaults.
+    pub io: crate::libs::io::IoState,
     pub(crate) running_finalizers: bool,
 }
 
@@ -149,6 +151,7 @@ impl State {
             out: Box::new(std::io::BufWriter::new(std::io::stdout())),
             buf: Vec::new(),
             prng: crate::prng::Prng::new(),
+            io: Default::default(),
             running_finalizers: false,
         });
         crate::libs::open_all(&mut st).expect("opening the standard libraries");
