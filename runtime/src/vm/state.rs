@@ -88,6 +88,8 @@ pub struct State {
     /// Scratch buffer for string building.
     pub buf: Vec<u8>,
     pub prng: crate::prng::Prng,
+    /// Open files and the io library's defaults.
+    pub io: crate::libs::io::IoState,
     pub(crate) running_finalizers: bool,
     /// Debug hook settings (`debug.sethook`); the function is in `hook_root`.
     pub hook: super::hook::HookState,
@@ -153,6 +155,7 @@ impl State {
             out: Box::new(std::io::BufWriter::new(std::io::stdout())),
             buf: Vec::new(),
             prng: crate::prng::Prng::new(),
+            io: Default::default(),
             running_finalizers: false,
             hook: super::hook::HookState::new(),
             hook_root,
