@@ -153,3 +153,41 @@ fn b_saves_a_binary_chunk_that_loads_back() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn lua_path_and_cpath_come_from_the_environment_with_double_semicolon_as_default() {
+    let out = Command::new(env!("CARGO_BIN_EXE_moonjet"))
+        .args(["-e", "print(package.path) print(package.cpath)"])
+        .env("LUA_PATH", "first/?.lua;;last/?.lua")
+        .env("LUA_CPATH", "mine/?.so")
+        .output()
+        .expect("run moonjet");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut lines = text.lines();
+    let path = lines.next().unwrap();
+    assert!(path.starts_with("first/?.lua;./?.lua;"), "{path}");
+    assert!(path.ends_with(";last/?.lua"), "{path}");
+    assert_eq!(lines.next(), Some("mine/?.so"));
+
+    let default = moonjet(&["-e", "print(package.path)"]);
+    let default = String::from_utf8_lossy(&default.stdout);
+    assert_eq!(path, format!("first/?.lua;{};last/?.lua", default.trim()));
+}
+
+#[test]
+fn a_c_module_on_the_path_is_refused_with_a_clear_error() {
+    let dir = std::env::temp_dir().join(format!("moonjet-cmod-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("cmod.so"), b"\x7fELF not really").unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_moonjet"))
+        .args(["-e", "print(pcall(require, 'cmod'))"])
+        .env("LUA_CPATH", format!("{}/?.so", dir.display()))
+        .output()
+        .expect("run moonjet");
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.starts_with("false\t"), "{text}");
+    assert!(text.contains("cmod.so"), "{text}");
+    assert!(text.contains("no Lua C API"), "{text}");
+}

@@ -81,3 +81,28 @@ local mm = require("my.mod")
 print(mm.hello(), mm.value, mm._M == mm, my.mod == mm, value)
 string.zz = 1
 print(pcall(module, "string.zz"))
+
+-- modules found on package.path (files written to a temporary place)
+local base = os.tmpname()
+local function write(path, text)
+  local f = assert(io.open(path, "w"))
+  f:write(text)
+  f:close()
+end
+write(base .. "_found.lua", "local name, path = ... return { name = name, ext = path and path:match('%.lua$') }")
+write(base .. "_broken.lua", "return {")
+write(base .. "_cyc.lua", "return require('cyc')")
+local saved = package.path
+package.path = base .. "_?.lua"
+local found = require("found")
+print(found.name, found.ext, package.loaded.found == found)
+print(package.searchpath("found", package.path) == base .. "_found.lua")
+local ok, e = pcall(require, "broken")
+print(ok, (e:gsub(base:gsub("%p", "%%%0"), "BASE")))
+ok, e = pcall(require, "cyc")
+print(ok, e)
+ok, e = pcall(require, "absent")
+print(ok, (e:gsub(base:gsub("%p", "%%%0"), "BASE")))
+package.path = saved
+for _, n in ipairs { "_found.lua", "_broken.lua", "_cyc.lua" } do os.remove(base .. n) end
+os.remove(base)
