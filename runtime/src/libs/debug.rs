@@ -47,6 +47,15 @@ fn thread_arg(st: &State) -> (*mut GcThread, usize) {
     }
 }
 
+fn push_table_or_nil(st: &mut State, t: *mut moonjet_gc::GcTab) -> LuaResult<u32> {
+    if t.is_null() {
+        st.push_nil()?;
+    } else {
+        st.push(TValue::from_tab(t))?;
+    }
+    Ok(1)
+}
+
 fn getregistry(st: &mut State) -> LuaResult<u32> {
     st.push(TValue::from_tab(st.registry))?;
     Ok(1)
@@ -55,12 +64,7 @@ fn getregistry(st: &mut State) -> LuaResult<u32> {
 fn getmetatable(st: &mut State) -> LuaResult<u32> {
     let v = st.check_any(1)?;
     let mt = st.metatable_of(v);
-    if mt.is_null() {
-        st.push_nil()?;
-    } else {
-        st.push(TValue::from_tab(mt))?;
-    }
-    Ok(1)
+    push_table_or_nil(st, mt)
 }
 
 fn setmetatable(st: &mut State) -> LuaResult<u32> {
@@ -98,12 +102,7 @@ fn getfenv(st: &mut State) -> LuaResult<u32> {
             std::ptr::null_mut()
         }
     };
-    if env.is_null() {
-        st.push_nil()?;
-    } else {
-        st.push(TValue::from_tab(env))?;
-    }
-    Ok(1)
+    push_table_or_nil(st, env)
 }
 
 fn setfenv(st: &mut State) -> LuaResult<u32> {

@@ -11,6 +11,7 @@
 //! only its slot number and the slot's generation, so no pointer lives in GC memory
 //! and dropping the state closes whatever the collector never finalized.
 
+use super::cstd::{c_i64, c_string, check_cstr, errno, file_error, file_result, strerror};
 use super::{new_lib, register};
 use crate::vm::state::LUA_MINSTACK;
 use crate::vm::{LuaResult, State};
@@ -187,49 +188,6 @@ fn std_file(st: &mut State, output: bool) -> LuaResult<usize> {
         Lookup::Open(i) => Ok(i),
         _ => Err(st.rt_error("standard file is closed")),
     }
-}
-
-fn errno() -> i32 {
-    std::io::Error::last_os_error().raw_os_error().unwrap_or(0)
-}
-
-fn strerror(en: i32) -> String {
-    super::base::io_error_text(&std::io::Error::from_raw_os_error(en))
-}
-
-/// `luaL_fileresult`: true, or nil, "[name: ]strerror(errno)", errno.
-fn file_result(st: &mut State, ok: bool, name: Option<&[u8]>) -> LuaResult<u32> {
-    if ok {
-        st.push_bool(true)?;
-        return Ok(1);
-    }
-    file_error(st, errno(), name)
-}
-
-fn file_error(st: &mut State, en: i32, name: Option<&[u8]>) -> LuaResult<u32> {
-    let mut msg = Vec::new();
-    if let Some(n) = name {
-        msg.extend_from_slice(n);
-        msg.extend_from_slice(b": ");
-    }
-    msg.extend_from_slice(strerror(en).as_bytes());
-    st.check_stack(3)?;
-    st.push_nil()?;
-    st.push_bytes(&msg)?;
-    st.push_num(en as f64)?;
-    Ok(3)
-}
-
-/// The bytes of a string as C sees them: up to the first NUL.
-fn c_string(b: &[u8]) -> CString {
-    let end = b.iter().position(|&c| c == 0).unwrap_or(b.len());
-    CString::new(&b[..end]).unwrap_or_default()
-}
-
-fn str_arg(st: &mut State, n: usize) -> LuaResult<CString> {
-    let s = st.check_str(n)?;
-    // SAFETY: a live string argument.
-    Ok(c_string(unsafe { GcStr::bytes(s) }))
 }
 
 fn opt_str_arg(st: &mut State, n: usize, def: &str) -> LuaResult<CString> {
@@ -725,7 +683,7 @@ fn c_std_streams() -> (*mut libc::FILE, *mut libc::FILE, *mut libc::FILE) {
 }
 
 fn io_open(st: &mut State) -> LuaResult<u32> {
-    let name = str_arg(st, 1)?;
+    let name = check_cstr(st, 1)?;
     let mode = opt_str_arg(st, 2, "r")?;
     // SAFETY: NUL-terminated name and mode.
     let fp = unsafe { libc::fopen(name.as_ptr(), mode.as_ptr()) };
@@ -737,7 +695,7 @@ fn io_open(st: &mut State) -> LuaResult<u32> {
 }
 
 fn io_popen(st: &mut State) -> LuaResult<u32> {
-    let cmd = str_arg(st, 1)?;
+    let cmd = check_cstr(st, 1)?;
     let mode = opt_str_arg(st, 2, "r")?;
     // The child shares our stdout: what was written before must come out first.
     let _ = st.out.flush();
@@ -822,16 +780,6 @@ fn check_opt(st: &mut State, n: usize, def: Option<usize>, opts: &[&str]) -> Lua
     Err(st.arg_error(n, &format!("invalid option '{shown}'")))
 }
 
-/// C's `(int64_t)x` on x86-64: truncation, NaN and out-of-range giving INT64_MIN.
-fn c_i64(x: f64) -> i64 {
-    const TWO63: f64 = 9_223_372_036_854_775_808.0;
-    if x.is_nan() || !(-TWO63..TWO63).contains(&x) {
-        i64::MIN
-    } else {
-        x as i64
-    }
-}
-
 fn f_seek(st: &mut State) -> LuaResult<u32> {
     let i = check_file(st, 1)?;
     let whence = match check_opt(st, 2, Some(1), &["set", "cur", "end"])? {
@@ -914,7 +862,7 @@ fn io_lines(st: &mut State) -> LuaResult<u32> {
 /// Open the file named by argument 1 and push it; failing is an argument error
 /// (luajit's io_file_open). Returns the slot.
 fn open_arg(st: &mut State, mode: &str) -> LuaResult<usize> {
-    let name = str_arg(st, 1)?;
+    let name = check_cstr(st, 1)?;
     let cmode = c_string(mode.as_bytes());
     // SAFETY: NUL-terminated name and mode.
     let fp = unsafe { libc::fopen(name.as_ptr(), cmode.as_ptr()) };
@@ -922,7 +870,7 @@ fn open_arg(st: &mut State, mode: &str) -> LuaResult<usize> {
         let msg = format!(
             "{}: {}",
             String::from_utf8_lossy(name.as_bytes()),
-            strerror(errno())
+            String::from_utf8_lossy(&strerror(errno()))
         );
         return Err(st.arg_error(1, &msg));
     }

@@ -3,6 +3,7 @@
 pub mod base;
 pub mod bit;
 pub mod coroutine;
+mod cstd;
 pub mod debug;
 pub mod io;
 pub mod jit;

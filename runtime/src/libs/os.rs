@@ -1,11 +1,12 @@
 //! The os library, as luajit 2.1 (non-5.2 mode) on POSIX has it: thin wrappers over
 //! the C library (`clock`, `time`, `mktime`, `strftime`, `system`, `setlocale`, ...).
 
+use super::cstd::{c_i64, c_string, check_cstr, file_result, opt_cstr};
 use super::new_lib;
 use crate::vm::interp;
 use crate::vm::{LuaResult, State};
 use moonjet_gc::{GcStr, GcTab, TValue};
-use std::ffi::{CStr, CString};
+use std::ffi::CStr;
 
 pub fn open(st: &mut State) -> LuaResult<()> {
     new_lib(
@@ -28,36 +29,6 @@ pub fn open(st: &mut State) -> LuaResult<()> {
     Ok(())
 }
 
-/// The bytes of a string as C sees them: up to the first NUL.
-fn c_string(b: &[u8]) -> CString {
-    let end = b.iter().position(|&c| c == 0).unwrap_or(b.len());
-    CString::new(&b[..end]).expect("no interior NUL")
-}
-
-/// A string argument as a C string.
-fn check_cstr(st: &mut State, n: usize) -> LuaResult<CString> {
-    let s = st.check_str(n)?;
-    // SAFETY: a live string argument.
-    Ok(c_string(unsafe { GcStr::bytes(s) }))
-}
-
-/// An optional string argument as a C string.
-fn opt_cstr(st: &mut State, n: usize) -> LuaResult<Option<CString>> {
-    // SAFETY: a live string argument.
-    Ok(st.opt_str(n)?.map(|s| c_string(unsafe { GcStr::bytes(s) })))
-}
-
-/// C's `(time_t)x` / `(int64_t)x` on x86-64 (`cvttsd2si`): truncation, with NaN and
-/// out-of-range values becoming `INT64_MIN`.
-fn c_i64(x: f64) -> i64 {
-    const TWO63: f64 = 9_223_372_036_854_775_808.0;
-    if x.is_nan() || !(-TWO63..TWO63).contains(&x) {
-        i64::MIN
-    } else {
-        x as i64
-    }
-}
-
 /// Push a C string, or nil for a null pointer (`lua_pushstring`).
 fn push_cstr(st: &mut State, p: *const libc::c_char) -> LuaResult<()> {
     if p.is_null() {
@@ -67,37 +38,6 @@ fn push_cstr(st: &mut State, p: *const libc::c_char) -> LuaResult<()> {
         let b = unsafe { CStr::from_ptr(p) }.to_bytes().to_vec();
         st.push_bytes(&b)
     }
-}
-
-fn errno() -> i32 {
-    std::io::Error::last_os_error().raw_os_error().unwrap_or(0)
-}
-
-fn strerror(en: i32) -> Vec<u8> {
-    let mut buf = [0 as libc::c_char; 256];
-    // SAFETY: the buffer and its length are valid; strerror_r (XSI) NUL-terminates.
-    let r = unsafe { libc::strerror_r(en, buf.as_mut_ptr(), buf.len()) };
-    if r != 0 {
-        return format!("Unknown error {en}").into_bytes();
-    }
-    // SAFETY: NUL-terminated by strerror_r.
-    unsafe { CStr::from_ptr(buf.as_ptr()) }.to_bytes().to_vec()
-}
-
-/// `luaL_fileresult`: true, or nil, "fname: strerror(errno)", errno.
-fn file_result(st: &mut State, ok: bool, fname: &CString) -> LuaResult<u32> {
-    if ok {
-        st.push_bool(true)?;
-        return Ok(1);
-    }
-    let en = errno();
-    let mut msg = fname.as_bytes().to_vec();
-    msg.extend_from_slice(b": ");
-    msg.extend_from_slice(&strerror(en));
-    st.push_nil()?;
-    st.push_bytes(&msg)?;
-    st.push_num(en as f64)?;
-    Ok(3)
 }
 
 fn execute(st: &mut State) -> LuaResult<u32> {
@@ -113,7 +53,7 @@ fn remove(st: &mut State) -> LuaResult<u32> {
     let name = check_cstr(st, 1)?;
     // SAFETY: a NUL-terminated path.
     let ok = unsafe { libc::remove(name.as_ptr()) } == 0;
-    file_result(st, ok, &name)
+    file_result(st, ok, Some(name.as_bytes()))
 }
 
 fn rename(st: &mut State) -> LuaResult<u32> {
@@ -121,7 +61,7 @@ fn rename(st: &mut State) -> LuaResult<u32> {
     let to = check_cstr(st, 2)?;
     // SAFETY: NUL-terminated paths.
     let ok = unsafe { libc::rename(from.as_ptr(), to.as_ptr()) } == 0;
-    file_result(st, ok, &from)
+    file_result(st, ok, Some(from.as_bytes()))
 }
 
 fn tmpname(st: &mut State) -> LuaResult<u32> {

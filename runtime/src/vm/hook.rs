@@ -139,9 +139,8 @@ pub(crate) fn instruction_hook(st: &mut State, pt: *mut GcProto, pc: *const u32)
         let old = st.hook.oldpc;
         st.hook.oldpc = pc;
         if let Some(line) = line_at(pt, npc) {
-            let fresh = (pc as usize) <= (old as usize)
-                || opc >= size
-                || line_at(pt, opc) != Some(line);
+            let fresh =
+                (pc as usize) <= (old as usize) || opc >= size || line_at(pt, opc) != Some(line);
             if fresh {
                 call_hook(st, b"line", Some(line))?;
             }
