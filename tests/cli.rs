@@ -191,3 +191,20 @@ fn a_c_module_on_the_path_is_refused_with_a_clear_error() {
     assert!(text.contains("cmod.so"), "{text}");
     assert!(text.contains("no Lua C API"), "{text}");
 }
+
+#[test]
+fn debug_debug_runs_commands_from_stdin_until_cont() {
+    let out = run_stdin(
+        &["-e", "debug.debug() print('done')"],
+        "print('dbg', 1+1)\nerror('oops')\nx = (\ncont\nprint('not run')\n",
+    );
+    assert!(out.status.success());
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "dbg\t2\ndone\n");
+    // Errors are shown as luajit shows them: the message only, even though the command
+    // line's chunk runs under a traceback handler.
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "lua_debug> lua_debug> (debug command):1: oops\n\
+         lua_debug> (debug command):2: unexpected symbol near '<eof>'\nlua_debug> "
+    );
+}

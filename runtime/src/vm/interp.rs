@@ -438,6 +438,13 @@ pub(crate) fn run_error_handler(st: &mut State) {
                     st.set_error_value(v);
                     return;
                 }
+                FRAME_C
+                    if st
+                        .rust_pcall_bases
+                        .contains(&(l, base.offset_from((*l).stack))) =>
+                {
+                    return
+                }
                 _ => base = frame::delta_prev(base, link),
             }
         }

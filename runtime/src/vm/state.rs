@@ -81,6 +81,9 @@ pub struct State {
     /// For each frame entered from Rust (a C link): its thread, its base as a stack
     /// offset, and the PC the Lua frame below it was at.
     pub(crate) cframe_pcs: Vec<(*mut GcThread, isize, *const u32)>,
+    /// Frames called by [`State::pcall`] (thread, base as a stack offset): errors in them
+    /// are caught there, so xpcall handlers further down do not run for them.
+    pub(crate) rust_pcall_bases: Vec<(*mut GcThread, isize)>,
     /// Resumption point of a `CAT` whose `__concat` returned (see frame::cont::CAT).
     pub(crate) cat_top: Option<u32>,
     /// Where `print` and `io.write` go.
@@ -152,6 +155,7 @@ impl State {
             handler_floor: None,
             cat_top: None,
             cframe_pcs: Vec::new(),
+            rust_pcall_bases: Vec::new(),
             out: Box::new(std::io::BufWriter::new(std::io::stdout())),
             buf: Vec::new(),
             prng: crate::prng::Prng::new(),
@@ -701,7 +705,10 @@ impl State {
         };
         let depth = (self.c_depth, self.nny);
         let saved_pc = self.savedpc;
-        match self.call(nargs, nresults) {
+        self.rust_pcall_bases.push((l, func_off + 2));
+        let r = self.call(nargs, nresults);
+        self.rust_pcall_bases.pop();
+        match r {
             Ok(()) => Ok(()),
             Err(_) => {
                 let e = self.error_value();
