@@ -27,7 +27,7 @@ fn run(path: &PathBuf, stress: bool) -> String {
     st.out = Box::new(out.clone());
     // Run as the command does: through xpcall with a traceback handler.
     let r = match st.load(&src, format!("@{name}").as_bytes(), b"t") {
-        Ok(true) => st.pcall_traceback(0),
+        Ok(true) => st.pcall_traceback(0).map(|n| st.pop(n)),
         _ => panic!("{name} does not load"),
     };
     let mut text = String::from_utf8_lossy(&out.0.borrow()).into_owned();

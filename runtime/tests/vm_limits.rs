@@ -173,3 +173,46 @@ fn memory_cap_is_a_lua_error_and_the_state_stays_usable() {
         .join()
         .unwrap();
 }
+
+/// A native that asks the running code to stop, as the command's Ctrl-C handler does.
+fn request_interrupt(st: &mut State) -> moonjet_runtime::vm::LuaResult<u32> {
+    st.request_interrupt();
+    Ok(0)
+}
+
+#[test]
+fn an_interrupt_stops_endless_loops_with_a_lua_error() {
+    let mut st = State::new();
+    st.push_native(request_interrupt, 0).unwrap();
+    let f = unsafe { *st.top().sub(1) };
+    st.pop(1);
+    st.set_global(b"interrupt", f).unwrap();
+    // Loops of every kind, and code called back from a native (sort's comparator).
+    for code in [
+        "interrupt() while true do end",
+        "interrupt() repeat until false",
+        "interrupt() for i = 1, math.huge do end",
+        "interrupt() for k in function() return 1 end do end",
+        "interrupt() ::top:: goto top",
+        "interrupt() table.sort({3, 2, 1}, function(a, b) while true do end end)",
+    ] {
+        let r = st.exec(code.as_bytes(), b"=loop");
+        let msg = String::from_utf8_lossy(&st.display_value(r.unwrap_err())).into_owned();
+        assert_eq!(msg, "loop:1: interrupted!", "{code}");
+        // The request is used up: the next chunk runs to its end.
+        st.exec(
+            b"local n = 0 for i = 1, 100 do n = n + i end assert(n == 5050)",
+            b"=after",
+        )
+        .unwrap();
+    }
+    // A pending request is caught by pcall like any error, and hooks keep working.
+    let r = st.exec(
+        b"local ok, e = pcall(function() interrupt() while true do end end) \
+          assert(not ok and e == 'loop:1: interrupted!', e) \
+          local n = 0 debug.sethook(function() n = n + 1 end, '', 1) \
+          for i = 1, 10 do end debug.sethook() assert(n > 10, n)",
+        b"=loop",
+    );
+    assert!(r.is_ok());
+}

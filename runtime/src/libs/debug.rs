@@ -493,7 +493,7 @@ fn sethook(st: &mut State) -> LuaResult<u32> {
 
 fn gethook(st: &mut State) -> LuaResult<u32> {
     let f = st.hook_fn();
-    let m = st.hook.mask;
+    let m = st.hook.mask();
     st.push(f)?;
     let mut s = Vec::new();
     for (bit, c) in [(mask::CALL, b'c'), (mask::RET, b'r'), (mask::LINE, b'l')] {

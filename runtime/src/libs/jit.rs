@@ -30,6 +30,9 @@ const PARAMS: &[&str] = &[
     "maxmcode",
 ];
 
+/// The LuaJIT language level moonjet implements (programs parse it out of `jit.version`).
+pub const LUAJIT_LEVEL: &str = "2.1";
+
 pub fn open(st: &mut State) -> LuaResult<()> {
     let t = new_lib(
         st,
@@ -43,7 +46,10 @@ pub fn open(st: &mut State) -> LuaResult<()> {
         ],
     )?;
     st.push(TValue::from_tab(t))?;
-    let version = format!("LuaJIT 2.1.0 (moonjet {})", env!("CARGO_PKG_VERSION"));
+    let version = format!(
+        "LuaJIT {LUAJIT_LEVEL}.0 (moonjet {})",
+        env!("CARGO_PKG_VERSION")
+    );
     let v = st.new_str(version.as_bytes())?;
     st.raw_set_str(t, b"version", v)?;
     st.raw_set_str(t, b"version_num", TValue::from_f64(20100.0))?;

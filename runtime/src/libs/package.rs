@@ -54,7 +54,12 @@ pub fn open(st: &mut State) -> LuaResult<()> {
         (&b"path"[..], "LUA_PATH", DEFAULT_PATH),
         (&b"cpath"[..], "LUA_CPATH", DEFAULT_CPATH),
     ] {
-        let v = match std::env::var_os(env) {
+        let from_env = if st.config.ignore_env {
+            None
+        } else {
+            std::env::var_os(env)
+        };
+        let v = match from_env {
             None => def.as_bytes().to_vec(),
             Some(p) => {
                 use std::os::unix::ffi::OsStrExt;

@@ -402,12 +402,26 @@ pub fn traceback(st: &State, level: usize) -> Vec<u8> {
                 }
             }
         } else {
-            out.extend_from_slice(b"[C]:");
             match func_name(&fr, i) {
                 Some((_, name)) => out.extend_from_slice(
-                    format!(" in function '{}'", String::from_utf8_lossy(&name)).as_bytes(),
+                    format!("[C]: in function '{}'", String::from_utf8_lossy(&name)).as_bytes(),
                 ),
-                None => out.extend_from_slice(format!(" at {:p}", f.func()).as_bytes()),
+                None => {
+                    // SAFETY: a live function on the stack.
+                    let ffid = unsafe { (*f.func()).ffid };
+                    // An unnamed library function shows its builtin number, as luajit's
+                    // fast functions do; pcall and xpcall stay "[C]" because the command
+                    // runs every chunk through xpcall, where luajit has its C entry frame.
+                    if ffid > moonjet_gc::object::ffid::NATIVE
+                        && ffid != super::state::ff::PCALL
+                        && ffid != super::state::ff::XPCALL
+                    {
+                        out.extend_from_slice(format!("[builtin#{ffid}]:").as_bytes());
+                    } else {
+                        out.extend_from_slice(b"[C]:");
+                    }
+                    out.extend_from_slice(format!(" at {:p}", f.func()).as_bytes());
+                }
             }
         }
         i += 1;

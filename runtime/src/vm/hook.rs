@@ -9,19 +9,25 @@
 use super::state::{LuaResult, State};
 use moonjet_gc::object::GcProto;
 use moonjet_gc::TValue;
+use std::sync::atomic::{AtomicU8, Ordering};
 
 pub mod mask {
     pub const CALL: u8 = 1;
     pub const RET: u8 = 2;
     pub const LINE: u8 = 4;
     pub const COUNT: u8 = 8;
+    /// Not a hook event: an interrupt was requested (Ctrl-C); the next instruction of
+    /// Lua code raises "interrupted!". Riding on the hook mask makes the request cost
+    /// nothing until it is made, like luajit's signal handler setting a hook.
+    pub const INTERRUPT: u8 = 0x80;
 }
 
 /// The state's hook settings. The hook function itself lives in a heap root slot
 /// (`State::hook_root`) so the collector sees it.
 pub struct HookState {
-    /// Events that call the hook (bits of [`mask`]); 0 when no hook is set.
-    pub mask: u8,
+    /// Events that call the hook, plus [`mask::INTERRUPT`]; 0 when neither is set.
+    /// Atomic because a signal handler may set the interrupt bit.
+    mask: AtomicU8,
     /// Instructions between count events (0: no count events).
     pub count: u32,
     /// Instructions left until the next count event.
@@ -36,12 +42,27 @@ pub struct HookState {
 impl HookState {
     pub fn new() -> HookState {
         HookState {
-            mask: 0,
+            mask: AtomicU8::new(0),
             count: 0,
             left: 0,
             active: false,
             oldpc: std::ptr::null(),
         }
+    }
+}
+
+impl HookState {
+    /// The current mask (hook events and the interrupt bit).
+    #[inline(always)]
+    pub fn mask(&self) -> u8 {
+        self.mask.load(Ordering::Relaxed)
+    }
+
+    /// The word a signal handler sets [`mask::INTERRUPT`] in (with `fetch_or`, which is
+    /// async-signal-safe). It lives as long as the State (which is boxed, so it does not
+    /// move).
+    pub fn interrupt_word(&self) -> &AtomicU8 {
+        &self.mask
     }
 }
 
@@ -61,12 +82,26 @@ impl State {
         if f.is_nil() || mask == 0 {
             mask = 0;
         }
-        self.hook.mask = mask;
+        let interrupt = self.hook.mask() & mask::INTERRUPT;
+        self.hook.mask.store(mask | interrupt, Ordering::Relaxed);
         self.hook.count = if mask & mask::COUNT != 0 { count } else { 0 };
         self.hook.left = self.hook.count;
         self.hook.oldpc = std::ptr::null();
         let v = if mask == 0 { TValue::NIL } else { f };
         self.heap.set_root(self.hook_root, v);
+    }
+
+    /// Ask the running Lua code to stop with the error "interrupted!" (at its next
+    /// instruction; natives run to their end or their next call into Lua first).
+    pub fn request_interrupt(&self) {
+        self.hook.mask.fetch_or(mask::INTERRUPT, Ordering::Relaxed);
+    }
+
+    /// Withdraw an interrupt request that has not taken effect.
+    pub fn clear_interrupt(&self) {
+        self.hook
+            .mask
+            .fetch_and(!mask::INTERRUPT, Ordering::Relaxed);
     }
 
     /// The hook function (nil when none is set).
@@ -116,10 +151,14 @@ fn line_at(pt: *mut GcProto, i: usize) -> Option<u32> {
 /// Before the instruction at `pc` of `pt` runs: count and line events. The caller has
 /// saved `pc + 1` as `st.savedpc` and made `top` cover the frame.
 pub(crate) fn instruction_hook(st: &mut State, pt: *mut GcProto, pc: *const u32) -> LuaResult<()> {
+    let m = st.hook.mask();
+    if m & mask::INTERRUPT != 0 {
+        st.clear_interrupt();
+        return Err(st.rt_error("interrupted!"));
+    }
     if st.hook.active {
         return Ok(());
     }
-    let m = st.hook.mask;
     if m & mask::COUNT != 0 && st.hook.count > 0 {
         st.hook.left = st.hook.left.saturating_sub(1);
         if st.hook.left == 0 {

@@ -117,7 +117,7 @@ pub(crate) unsafe fn precall(
             (*l).base = base;
             (*l).top = base.add(fs);
             let pc = (*pt).bc.add(1);
-            if st.hook.mask & hook::mask::CALL != 0 {
+            if st.hook.mask() & hook::mask::CALL != 0 {
                 st.savedpc = pc;
                 hook::call_hook(st, b"call", None)?;
                 base = (*l).base;
@@ -130,7 +130,7 @@ pub(crate) unsafe fn precall(
                 st.grow_stack(LUA_MINSTACK)?;
                 base = (*l).base;
             }
-            if st.hook.mask & hook::mask::CALL != 0 {
+            if st.hook.mask() & hook::mask::CALL != 0 {
                 hook::call_hook(st, b"call", None)?;
                 base = (*l).base;
             }
@@ -1033,7 +1033,7 @@ pub(crate) unsafe fn execute_with(
     loop {
         // SAFETY: forwarded (module invariants).
         let step = unsafe {
-            if st.hook.mask == 0 {
+            if st.hook.mask() == 0 {
                 run::<false>(st, base, pc, multres)?
             } else {
                 run::<true>(st, base, pc, multres)?
@@ -1055,7 +1055,7 @@ enum Step {
 }
 
 /// The dispatch loop. `HOOKED` is the instantiation that runs debug hooks; each loop
-/// hands over to the other at calls, returns and back-edges when `st.hook.mask` says so.
+/// hands over to the other at calls, returns and back-edges when the hook mask says so.
 #[allow(clippy::neg_cmp_op_on_partial_ord)] // `not (a < b)` is how Lua's >= treats NaN
 unsafe fn run<const HOOKED: bool>(
     st: &mut State,
@@ -1108,7 +1108,7 @@ unsafe fn run<const HOOKED: bool>(
         // At control transfers: hand over to the other loop if hooks were set or cleared.
         macro_rules! check_hooks {
             () => {
-                if (st.hook.mask != 0) != HOOKED {
+                if (st.hook.mask() != 0) != HOOKED {
                     return Ok(Step::Switch(base, pc, multres));
                 }
             };
@@ -1173,7 +1173,11 @@ unsafe fn run<const HOOKED: bool>(
                         }
                     }};
                 }
-                if HOOKED && st.hook.mask & (hook::mask::LINE | hook::mask::COUNT) != 0 {
+                if HOOKED
+                    && st.hook.mask()
+                        & (hook::mask::LINE | hook::mask::COUNT | hook::mask::INTERRUPT)
+                        != 0
+                {
                     st.savedpc = pc.add(1);
                     let frame_top = base.add((*pt).framesize as usize);
                     if (*l).top < frame_top {
@@ -1691,7 +1695,7 @@ unsafe fn run<const HOOKED: bool>(
                             n = bc::d(ins) as usize + multres;
                         }
                         save!();
-                        if HOOKED && st.hook.mask & hook::mask::RET != 0 {
+                        if HOOKED && st.hook.mask() & hook::mask::RET != 0 {
                             let off = base.offset_from((*l).stack);
                             tr!(hook::call_hook(st, b"return", None));
                             base = (*l).stack.offset(off);

@@ -7,4 +7,4 @@ pub mod interp;
 pub mod state;
 
 pub use interp::{equals, index, less, set_index, tostring};
-pub use state::{LuaResult, NativeFn, State, Throw, MULTRET};
+pub use state::{Config, LuaResult, NativeFn, State, Throw, MULTRET};

@@ -97,6 +97,28 @@ pub struct State {
     /// Debug hook settings (`debug.sethook`); the function is in `hook_root`.
     pub hook: super::hook::HookState,
     pub(crate) hook_root: RootId,
+    /// How the state was set up.
+    pub config: Config,
+}
+
+/// Settings fixed when a state is made.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Config {
+    /// Run a full collection at every allocation check (finds missing roots/barriers).
+    pub gc_stress: bool,
+    /// Ignore `LUA_PATH` and `LUA_CPATH` (the command's `-E`).
+    pub ignore_env: bool,
+}
+
+impl Config {
+    /// The defaults, with `MOONJET_GC_STRESS=1` turning on stress mode.
+    pub fn from_env() -> Config {
+        let gc_stress = std::env::var_os("MOONJET_GC_STRESS").is_some_and(|v| v == "1");
+        Config {
+            gc_stress,
+            ..Config::default()
+        }
+    }
 }
 
 /// Index into [`State::typemt`] for a value's type.
@@ -117,12 +139,20 @@ impl State {
     /// A state with all the core libraries open. `MOONJET_GC_STRESS=1` turns on the
     /// collector's stress mode.
     pub fn new() -> Box<State> {
-        let stress = std::env::var_os("MOONJET_GC_STRESS").is_some_and(|v| v == "1");
-        State::with_stress(stress)
+        State::with_config(Config::from_env())
     }
 
     /// A state whose collector runs a full cycle at every allocation check if `stress`.
     pub fn with_stress(stress: bool) -> Box<State> {
+        State::with_config(Config {
+            gc_stress: stress,
+            ..Config::default()
+        })
+    }
+
+    /// A state with all the core libraries open, set up as `config` says.
+    pub fn with_config(config: Config) -> Box<State> {
+        let stress = config.gc_stress;
         let mut heap = Heap::with_stress(stress);
         let globals = heap.new_table(0, 6).expect("initial heap");
         let g_root = heap.add_root(TValue::from_tab(globals));
@@ -163,6 +193,7 @@ impl State {
             running_finalizers: false,
             hook: super::hook::HookState::new(),
             hook_root,
+            config,
         });
         crate::libs::open_all(&mut st).expect("opening the standard libraries");
         st
@@ -728,8 +759,9 @@ impl State {
     }
 
     /// Call the function below the top `nargs` values as the command does: errors get
-    /// luajit's "stack traceback:" appended at the point they were raised.
-    pub fn pcall_traceback(&mut self, nargs: usize) -> Result<(), TValue> {
+    /// luajit's "stack traceback:" appended at the point they were raised. On success the
+    /// results replace the function and arguments; their count is returned.
+    pub fn pcall_traceback(&mut self, nargs: usize) -> Result<usize, TValue> {
         let xp = match self.registry_value(b"xpcall") {
             Ok(v) => v,
             Err(_) => return Err(self.error_value()),
@@ -754,13 +786,16 @@ impl State {
             self.pcall(nargs + 2, MULTRET)?;
             let func = (*self.l).stack.offset(off);
             let ok = (*func).is_truthy();
-            let e = *func.add(1);
-            self.set_top(func);
-            if ok {
-                Ok(())
-            } else {
-                Err(e)
+            if !ok {
+                let e = *func.add(1);
+                self.set_top(func);
+                return Err(e);
             }
+            // [true, results...] -> [results...]
+            let n = self.top().offset_from(func) as usize - 1;
+            std::ptr::copy(func.add(1), func, n);
+            self.set_top(func.add(n));
+            Ok(n)
         }
     }
 
@@ -869,7 +904,14 @@ impl Drop for State {
 /// The command's error handler: the message with a traceback of where it was raised.
 fn traceback_handler(st: &mut State) -> LuaResult<u32> {
     let v = st.arg(1);
-    if !(v.is_str() || v.is_number()) {
+    // Other error objects get a traceback only if `__tostring` makes a string of them;
+    // the rest go back unchanged for the caller to describe.
+    let has_text = v.is_str()
+        || v.is_number()
+        || (!v.is_nil()
+            && !st.metamethod(v, MetaMethod::ToString).is_nil()
+            && super::interp::tostring(st, v).is_ok_and(|s| s.is_str()));
+    if !has_text {
         st.push(v)?;
         return Ok(1);
     }
