@@ -148,6 +148,7 @@ fn main() {
             "single_pass regalloc",
             &[("regalloc_algorithm", "single_pass")],
         ),
+        ("no alias analysis", &[("enable_alias_analysis", "false")]),
         ("opt_level none", &[("opt_level", "none")]),
         (
             "none + single_pass",

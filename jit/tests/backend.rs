@@ -394,8 +394,8 @@ fn nan_canonicalised_on_exit() {
     assert_eq!(slots[1..], [num(-2.5), num(2.5), num(-5.0), num(-0.0)]);
 }
 
-#[test]
-fn math_ops_match_rust() {
+/// ModN, PowN, FloorN, SqrtN, AbsN and DivN of slots 0 and 1, written to slots 2..8.
+fn math_trace() -> (Trace, SnapId) {
     let mut b = B::default();
     let type_exit = b.snap(&[]);
     let x = b.push(Ins::SLoad {
@@ -423,7 +423,13 @@ fn math_ops_match_rust() {
         b: k,
         snap: out,
     });
-    let c = compile(&b.t).unwrap();
+    (b.t, out)
+}
+
+#[test]
+fn math_ops_match_rust() {
+    let (t, out) = math_trace();
+    let c = compile(&t).unwrap();
     let flag = AtomicU8::new(0);
     let canon = |v: f64| if v.is_nan() { CANON_NAN } else { v.to_bits() };
     let cases = [
@@ -523,6 +529,7 @@ fn cross_compiles_for_aarch64() {
         int_sum_loop(),
         compare_trace(Cmp::Ne),
         endless_loop(),
+        math_trace().0,
     ];
     for t in &traces {
         let code = compile_for(t, "aarch64-unknown-linux-gnu".parse().unwrap()).unwrap();
@@ -595,5 +602,121 @@ fn compile_time_benchmark() {
     println!(
         "sum loop: {} IR instructions, {size} bytes of code, {per_trace:?} per trace, {per_ins:?} per IR instruction",
         t.ins.len()
+    );
+}
+
+#[test]
+fn calls_and_mixed_types_in_the_loop() {
+    // acc = acc + (i ^ 2) % 7 for integer i up to n: a pow call with live values across
+    // it, an integer phi converted to a double each iteration.
+    let mut b = B::default();
+    let type_exit = b.snap(&[]);
+    let acc = b.push(Ins::SLoad {
+        slot: 0,
+        snap: type_exit,
+    });
+    let i = b.push(Ins::SLoad {
+        slot: 1,
+        snap: type_exit,
+    });
+    let n = b.push(Ins::SLoad {
+        slot: 2,
+        snap: type_exit,
+    });
+    let ii = b.push(Ins::NumToInt {
+        a: i,
+        snap: type_exit,
+    });
+    let ni = b.push(Ins::NumToInt {
+        a: n,
+        snap: type_exit,
+    });
+    let two = b.push(Ins::KNum(2.0));
+    let seven = b.push(Ins::KNum(7.0));
+    let one = b.push(Ins::KInt(1));
+    b.push(Ins::Loop);
+    let pacc = b.push(Ins::Phi {
+        ty: Ty::Num,
+        init: acc,
+        next: 0,
+    });
+    let pi = b.push(Ins::Phi {
+        ty: Ty::Int,
+        init: ii,
+        next: 0,
+    });
+    b.t.loop_snap = b.snap(&[(0, pacc), (1, pi)]);
+    let done = b.snap(&[(0, pacc), (1, pi)]);
+    b.push(Ins::Guard {
+        cmp: Cmp::Le,
+        ty: Ty::Int,
+        a: pi,
+        b: ni,
+        snap: done,
+    });
+    let fi = b.push(Ins::IntToNum(pi));
+    let p = b.push(Ins::PowN(fi, two));
+    let m = b.push(Ins::ModN(p, seven));
+    let acc2 = b.push(Ins::AddN(pacc, m));
+    let ovf = b.snap(&[(0, acc2), (1, pi)]);
+    let i2 = b.push(Ins::AddI {
+        a: pi,
+        b: one,
+        snap: ovf,
+    });
+    b.set_next(pacc, acc2);
+    b.set_next(pi, i2);
+    for (i0, n) in [(1i64, 10i64), (-5, 5), (3, 2), (0, 1000)] {
+        let mut slots = [num(0.5), num(i0 as f64), num(n as f64)];
+        assert_eq!(run(&b.t, &mut slots), done);
+        let want: f64 = 0.5 + (i0..=n).map(|i| ((i * i) % 7) as f64).sum::<f64>();
+        assert_eq!(f64::from_bits(slots[0]), want, "i from {i0} to {n}");
+        assert_eq!(f64::from_bits(slots[1]), (n.max(i0 - 1) + 1) as f64);
+    }
+}
+
+#[test]
+fn phis_swap_through_the_back_edge() {
+    // a, b = b, a + b: `next` of one phi is another phi, so the back edge must copy
+    // in parallel.
+    let mut b = B::default();
+    let type_exit = b.snap(&[]);
+    let a = b.push(Ins::SLoad {
+        slot: 0,
+        snap: type_exit,
+    });
+    let bb = b.push(Ins::SLoad {
+        slot: 1,
+        snap: type_exit,
+    });
+    let limit = b.push(Ins::KNum(1000.0));
+    b.push(Ins::Loop);
+    let pa = b.push(Ins::Phi {
+        ty: Ty::Num,
+        init: a,
+        next: 0,
+    });
+    let pb = b.push(Ins::Phi {
+        ty: Ty::Num,
+        init: bb,
+        next: 0,
+    });
+    b.t.loop_snap = b.snap(&[(0, pa), (1, pb)]);
+    let done = b.snap(&[(0, pa), (1, pb)]);
+    b.push(Ins::Guard {
+        cmp: Cmp::Lt,
+        ty: Ty::Num,
+        a: pb,
+        b: limit,
+        snap: done,
+    });
+    let sum = b.push(Ins::AddN(pa, pb));
+    b.set_next(pa, pb);
+    b.set_next(pb, sum);
+    let mut slots = [num(0.0), num(1.0)];
+    assert_eq!(run(&b.t, &mut slots), done);
+    assert_eq!(
+        [f64::from_bits(slots[0]), f64::from_bits(slots[1])],
+        [987.0, 1597.0]
     );
 }
