@@ -40,7 +40,10 @@ pub enum Cmp {
 pub enum Ins {
     /// Read stack slot `slot` as a number (`Ty::Num`), leaving through `snap` if it does
     /// not hold a number.
-    SLoad { slot: u16, snap: SnapId },
+    SLoad {
+        slot: u16,
+        snap: SnapId,
+    },
     KNum(f64),
     KInt(i32),
     /// Double arithmetic (`Ty::Num`). `Mod` is Lua's floored modulo (`a - floor(a/b)*b`);
@@ -57,22 +60,47 @@ pub enum Ins {
     SqrtN(Ref),
     AbsN(Ref),
     /// Integer arithmetic (`Ty::Int`) leaving through `snap` on signed overflow.
-    AddI { a: Ref, b: Ref, snap: SnapId },
-    SubI { a: Ref, b: Ref, snap: SnapId },
-    MulI { a: Ref, b: Ref, snap: SnapId },
+    AddI {
+        a: Ref,
+        b: Ref,
+        snap: SnapId,
+    },
+    SubI {
+        a: Ref,
+        b: Ref,
+        snap: SnapId,
+    },
+    MulI {
+        a: Ref,
+        b: Ref,
+        snap: SnapId,
+    },
     /// Double to integer, leaving through `snap` unless the double is exactly an i32
     /// (and not -0).
-    NumToInt { a: Ref, snap: SnapId },
+    NumToInt {
+        a: Ref,
+        snap: SnapId,
+    },
     /// Integer to double.
     IntToNum(Ref),
     /// Continue if `a cmp b` holds (both of type `ty`), else leave through `snap`. For
     /// doubles the comparison is IEEE (false when either is NaN, so `Ne` holds on NaN).
-    Guard { cmp: Cmp, ty: Ty, a: Ref, b: Ref, snap: SnapId },
+    Guard {
+        cmp: Cmp,
+        ty: Ty,
+        a: Ref,
+        b: Ref,
+        snap: SnapId,
+    },
     /// The start of the loop body; everything after it repeats.
     Loop,
     /// A loop-carried value: `init` (defined before `Loop`) on entry, `next` (defined in
     /// the body) on each further iteration. Phis come right after `Loop`, all together.
-    Phi { ty: Ty, init: Ref, next: Ref },
+    Phi {
+        ty: Ty,
+        init: Ref,
+        next: Ref,
+    },
 }
 
 impl Ins {
@@ -80,8 +108,19 @@ impl Ins {
     pub fn ty(&self) -> Option<Ty> {
         use Ins::*;
         match self {
-            SLoad { .. } | KNum(_) | AddN(..) | SubN(..) | MulN(..) | DivN(..) | ModN(..)
-            | PowN(..) | NegN(_) | FloorN(_) | SqrtN(_) | AbsN(_) | IntToNum(_) => Some(Ty::Num),
+            SLoad { .. }
+            | KNum(_)
+            | AddN(..)
+            | SubN(..)
+            | MulN(..)
+            | DivN(..)
+            | ModN(..)
+            | PowN(..)
+            | NegN(_)
+            | FloorN(_)
+            | SqrtN(_)
+            | AbsN(_)
+            | IntToNum(_) => Some(Ty::Num),
             KInt(_) | AddI { .. } | SubI { .. } | MulI { .. } | NumToInt { .. } => Some(Ty::Int),
             Phi { ty, .. } => Some(*ty),
             Guard { .. } | Loop => None,

@@ -1,4 +1,8 @@
 //! The tracing JIT: a trace IR in SSA form with guards and snapshots ([`ir`]), and the
 //! backend that compiles a trace to native code with Cranelift ([`backend`]).
 
+pub mod backend;
+pub mod code;
 pub mod ir;
+
+pub use backend::{compile, compile_for, CompileError, CompiledTrace, Compiler};

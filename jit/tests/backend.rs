@@ -1,0 +1,722 @@
+//! The backend against hand-built traces: each test runs the native code on a slot array
+//! and checks what the trace wrote back and which snapshot it left through.
+
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::time::{Duration, Instant};
+
+use moonjet_jit::ir::{Cmp, Ins, Ref, SnapId, Snapshot, Trace, Ty};
+use moonjet_jit::{compile, compile_for, CompileError, Compiler};
+
+const CANON_NAN: u64 = 0xFFF8_0000_0000_0000;
+
+/// A trace under construction: `push` returns the new instruction's ref.
+#[derive(Default)]
+struct B {
+    t: Trace,
+}
+
+impl B {
+    fn push(&mut self, i: Ins) -> Ref {
+        self.t.ins.push(i);
+        (self.t.ins.len() - 1) as Ref
+    }
+    fn snap(&mut self, slots: &[(u16, Ref)]) -> SnapId {
+        self.t.snaps.push(Snapshot {
+            slots: slots.to_vec(),
+            pc: self.t.snaps.len() as u32,
+        });
+        (self.t.snaps.len() - 1) as SnapId
+    }
+    /// Patches a phi's `next` once the body defining it has been built.
+    fn set_next(&mut self, phi: Ref, to: Ref) {
+        if let Ins::Phi { next, .. } = &mut self.t.ins[phi as usize] {
+            *next = to;
+        }
+    }
+}
+
+fn num(x: f64) -> u64 {
+    x.to_bits()
+}
+
+fn run(t: &Trace, slots: &mut [u64]) -> u32 {
+    let c = compile(t).expect("compiles");
+    let flag = AtomicU8::new(0);
+    // SAFETY: the slot array covers every slot the test traces touch.
+    unsafe { c.run(slots.as_mut_ptr(), flag.as_ptr()) }
+}
+
+/// Snapshot ids of [`sum_loop`].
+const TYPE_EXIT: u32 = 0;
+const DONE_FIRST: u32 = 1;
+const DONE: u32 = 2;
+const LOOP_SNAP: u32 = 3;
+
+/// `local s = 0 for i = 1, n do s = s + i end` over doubles: slot 0 = s, 1 = i, 2 = n.
+fn sum_loop() -> Trace {
+    let mut b = B::default();
+    let type_exit = b.snap(&[]);
+    let s = b.push(Ins::SLoad {
+        slot: 0,
+        snap: type_exit,
+    });
+    let i = b.push(Ins::SLoad {
+        slot: 1,
+        snap: type_exit,
+    });
+    let n = b.push(Ins::SLoad {
+        slot: 2,
+        snap: type_exit,
+    });
+    let done_first = b.snap(&[(0, s), (1, i)]);
+    b.push(Ins::Guard {
+        cmp: Cmp::Le,
+        ty: Ty::Num,
+        a: i,
+        b: n,
+        snap: done_first,
+    });
+    let s1 = b.push(Ins::AddN(s, i));
+    let one = b.push(Ins::KNum(1.0));
+    let i1 = b.push(Ins::AddN(i, one));
+    b.push(Ins::Loop);
+    let ps = b.push(Ins::Phi {
+        ty: Ty::Num,
+        init: s1,
+        next: 0,
+    });
+    let pi = b.push(Ins::Phi {
+        ty: Ty::Num,
+        init: i1,
+        next: 0,
+    });
+    let done = b.snap(&[(0, ps), (1, pi)]);
+    let loop_snap = b.snap(&[(0, ps), (1, pi)]);
+    b.t.loop_snap = loop_snap;
+    b.push(Ins::Guard {
+        cmp: Cmp::Le,
+        ty: Ty::Num,
+        a: pi,
+        b: n,
+        snap: done,
+    });
+    let s2 = b.push(Ins::AddN(ps, pi));
+    let i2 = b.push(Ins::AddN(pi, one));
+    b.set_next(ps, s2);
+    b.set_next(pi, i2);
+    assert_eq!(
+        (type_exit, done_first, done, loop_snap),
+        (TYPE_EXIT, DONE_FIRST, DONE, LOOP_SNAP)
+    );
+    b.t
+}
+
+#[test]
+fn sum_loop_over_doubles() {
+    let t = sum_loop();
+    let c = compile(&t).unwrap();
+    assert!(c.code_size() > 0);
+    let flag = AtomicU8::new(0);
+    for n in [0u64, 1, 2, 3, 10, 1000, 100_000] {
+        let mut slots = [num(0.0), num(1.0), num(n as f64), 0xDEAD];
+        // SAFETY: four valid slots; the trace touches 0..=2.
+        let k = unsafe { c.run(slots.as_mut_ptr(), flag.as_ptr()) };
+        assert_eq!(k, if n == 0 { DONE_FIRST } else { DONE }, "n = {n}");
+        assert_eq!(
+            f64::from_bits(slots[0]),
+            (n * (n + 1) / 2) as f64,
+            "s for n = {n}"
+        );
+        assert_eq!(f64::from_bits(slots[1]), (n + 1) as f64, "i for n = {n}");
+        assert_eq!(slots[2], num(n as f64), "n is read, never written");
+        assert_eq!(slots[3], 0xDEAD);
+    }
+    // Fractional bounds and a non-integral start.
+    let mut slots = [num(0.5), num(0.5), num(3.2)];
+    assert_eq!(run(&t, &mut slots), DONE);
+    assert_eq!(f64::from_bits(slots[0]), 0.5 + 0.5 + 1.5 + 2.5);
+    assert_eq!(f64::from_bits(slots[1]), 3.5);
+}
+
+#[test]
+fn type_guard_exit_writes_nothing() {
+    let t = sum_loop();
+    for bad in [
+        0xFFFF_FFFF_FFFF_FFFFu64,
+        0x1FFF2 << 47,
+        0xFFFA_0000_0000_1234,
+    ] {
+        let mut slots = [num(7.0), num(1.0), bad];
+        assert_eq!(run(&t, &mut slots), TYPE_EXIT);
+        assert_eq!(slots, [num(7.0), num(1.0), bad]);
+    }
+    // The largest tag-free pattern is a number (a NaN), so the load passes; the guard
+    // `i <= NaN` then fails at once.
+    let mut slots = [num(7.0), num(1.0), (0x1FFF2 << 47) - 1];
+    assert_eq!(run(&t, &mut slots), DONE_FIRST);
+    assert_eq!(slots[..2], [num(7.0), num(1.0)]);
+}
+
+/// The sum loop narrowed to integers: snapshot 0 is the type/narrowing exit, 1 and 3
+/// loop termination, 4 the loop snapshot, 2 and 5 integer overflow (before the add).
+fn int_sum_loop() -> Trace {
+    let mut b = B::default();
+    let type_exit = b.snap(&[]);
+    let s = b.push(Ins::SLoad {
+        slot: 0,
+        snap: type_exit,
+    });
+    let i = b.push(Ins::SLoad {
+        slot: 1,
+        snap: type_exit,
+    });
+    let n = b.push(Ins::SLoad {
+        slot: 2,
+        snap: type_exit,
+    });
+    let si = b.push(Ins::NumToInt {
+        a: s,
+        snap: type_exit,
+    });
+    let ii = b.push(Ins::NumToInt {
+        a: i,
+        snap: type_exit,
+    });
+    let ni = b.push(Ins::NumToInt {
+        a: n,
+        snap: type_exit,
+    });
+    let done_first = b.snap(&[(0, si), (1, ii)]);
+    b.push(Ins::Guard {
+        cmp: Cmp::Le,
+        ty: Ty::Int,
+        a: ii,
+        b: ni,
+        snap: done_first,
+    });
+    let ovf_first = b.snap(&[(0, si), (1, ii)]);
+    let s1 = b.push(Ins::AddI {
+        a: si,
+        b: ii,
+        snap: ovf_first,
+    });
+    let one = b.push(Ins::KInt(1));
+    let i1 = b.push(Ins::AddI {
+        a: ii,
+        b: one,
+        snap: ovf_first,
+    });
+    b.push(Ins::Loop);
+    let ps = b.push(Ins::Phi {
+        ty: Ty::Int,
+        init: s1,
+        next: 0,
+    });
+    let pi = b.push(Ins::Phi {
+        ty: Ty::Int,
+        init: i1,
+        next: 0,
+    });
+    let done = b.snap(&[(0, ps), (1, pi)]);
+    b.t.loop_snap = b.snap(&[(0, ps), (1, pi)]);
+    b.push(Ins::Guard {
+        cmp: Cmp::Le,
+        ty: Ty::Int,
+        a: pi,
+        b: ni,
+        snap: done,
+    });
+    let ovf = b.snap(&[(0, ps), (1, pi)]);
+    let s2 = b.push(Ins::AddI {
+        a: ps,
+        b: pi,
+        snap: ovf,
+    });
+    let i2 = b.push(Ins::AddI {
+        a: pi,
+        b: one,
+        snap: ovf,
+    });
+    b.set_next(ps, s2);
+    b.set_next(pi, i2);
+    assert_eq!((done_first, ovf_first, done, ovf), (1, 2, 3, 5));
+    b.t
+}
+
+#[test]
+fn sum_loop_over_ints_with_overflow_exit() {
+    let t = int_sum_loop();
+    let c = compile(&t).unwrap();
+    let flag = AtomicU8::new(0);
+    let go = |s: f64, i: f64, n: f64| {
+        let mut slots = [num(s), num(i), num(n)];
+        // SAFETY: three valid slots.
+        let k = unsafe { c.run(slots.as_mut_ptr(), flag.as_ptr()) };
+        (k, f64::from_bits(slots[0]), f64::from_bits(slots[1]))
+    };
+    for n in [0i64, 1, 5, 1000, 60_000] {
+        let (k, s, i) = go(0.0, 1.0, n as f64);
+        assert_eq!(k, if n == 0 { 1 } else { 3 });
+        assert_eq!((s, i), ((n * (n + 1) / 2) as f64, (n + 1) as f64));
+    }
+    // The sum passes i32::MAX near i = 65536: the overflow exit keeps the values from
+    // before the failed add.
+    let (k, s, i) = go(0.0, 1.0, 1e6);
+    assert_eq!(k, 5);
+    let (s, i) = (s as i64, i as i64);
+    assert_eq!(s, (i - 1) * i / 2);
+    assert!(
+        s <= i32::MAX as i64 && s + i > i32::MAX as i64,
+        "s = {s}, i = {i}"
+    );
+    // Overflow in the first (pre-loop) add.
+    assert_eq!(go(i32::MAX as f64, 1.0, 5.0), (2, i32::MAX as f64, 1.0));
+    // Negative integers are fine; fractions, -0, NaN and out-of-range leave via NumToInt.
+    assert_eq!(go(-10.0, -3.0, -1.0), (3, -16.0, 0.0));
+    for bad in [1.5, -0.0, f64::NAN, 2147483648.0, -2147483649.0, 1e300] {
+        let mut slots = [num(0.0), num(1.0), num(bad)];
+        // SAFETY: three valid slots.
+        let k = unsafe { c.run(slots.as_mut_ptr(), flag.as_ptr()) };
+        assert_eq!(k, 0, "n = {bad}");
+        assert_eq!(slots[..2], [num(0.0), num(1.0)]);
+    }
+    assert_eq!(go(i32::MIN as f64, 0.0, 0.0), (3, i32::MIN as f64, 1.0));
+}
+
+/// Guard `a cmp b` before the loop (exit 1), then a body that leaves at once (exit 2).
+fn compare_trace(cmp: Cmp) -> Trace {
+    let mut b = B::default();
+    let type_exit = b.snap(&[]);
+    let x = b.push(Ins::SLoad {
+        slot: 0,
+        snap: type_exit,
+    });
+    let y = b.push(Ins::SLoad {
+        slot: 1,
+        snap: type_exit,
+    });
+    let failed = b.snap(&[]);
+    b.push(Ins::Guard {
+        cmp,
+        ty: Ty::Num,
+        a: x,
+        b: y,
+        snap: failed,
+    });
+    let k0 = b.push(Ins::KNum(0.0));
+    b.push(Ins::Loop);
+    let held = b.snap(&[]);
+    b.t.loop_snap = held;
+    b.push(Ins::Guard {
+        cmp: Cmp::Ne,
+        ty: Ty::Num,
+        a: k0,
+        b: k0,
+        snap: held,
+    });
+    b.t
+}
+
+#[test]
+fn nan_compare_semantics() {
+    let nan = f64::NAN;
+    let cases = [
+        (nan, 1.0),
+        (1.0, nan),
+        (nan, nan),
+        (1.0, 2.0),
+        (2.0, 1.0),
+        (1.0, 1.0),
+    ];
+    for cmp in [Cmp::Lt, Cmp::Le, Cmp::Gt, Cmp::Ge, Cmp::Eq, Cmp::Ne] {
+        let c = compile(&compare_trace(cmp)).unwrap();
+        let flag = AtomicU8::new(0);
+        for (x, y) in cases {
+            let want = match cmp {
+                Cmp::Lt => x < y,
+                Cmp::Le => x <= y,
+                Cmp::Gt => x > y,
+                Cmp::Ge => x >= y,
+                Cmp::Eq => x == y,
+                Cmp::Ne => x != y,
+            };
+            let mut slots = [num(x), num(y)];
+            // SAFETY: two valid slots.
+            let k = unsafe { c.run(slots.as_mut_ptr(), flag.as_ptr()) };
+            assert_eq!(k, if want { 2 } else { 1 }, "{x} {cmp:?} {y}");
+        }
+    }
+}
+
+#[test]
+fn nan_canonicalised_on_exit() {
+    let mut b = B::default();
+    let type_exit = b.snap(&[]);
+    let x = b.push(Ins::SLoad {
+        slot: 0,
+        snap: type_exit,
+    });
+    let neg = b.push(Ins::NegN(x));
+    let sum = b.push(Ins::AddN(x, x));
+    let knan = b.push(Ins::KNum(f64::from_bits(0x7FF0_0000_0000_0001)));
+    b.push(Ins::Loop);
+    b.t.loop_snap = b.snap(&[]);
+    let out = b.snap(&[(1, x), (2, neg), (3, sum), (4, knan)]);
+    b.push(Ins::Guard {
+        cmp: Cmp::Eq,
+        ty: Ty::Num,
+        a: x,
+        b: x,
+        snap: out,
+    });
+    // A NaN whose negation lands in the tag space: stored canonical, never as a tag.
+    let odd_nan = 0x7FFF_0000_0000_0001u64;
+    let mut slots = [odd_nan, 0, 0, 0, 0];
+    assert_eq!(run(&b.t, &mut slots), out);
+    assert_eq!(
+        slots[1], odd_nan,
+        "a loaded number is stored back unchanged"
+    );
+    assert_eq!(slots[2], CANON_NAN);
+    assert_eq!(slots[3], CANON_NAN);
+    assert_eq!(slots[4], CANON_NAN);
+    // Non-NaN results are stored as they are.
+    let mut slots = [num(-2.5), 0, 0, 0, 0];
+    b.t.ins[3] = Ins::KNum(-0.0);
+    b.t.ins[5] = Ins::Guard {
+        cmp: Cmp::Ne,
+        ty: Ty::Num,
+        a: x,
+        b: x,
+        snap: out,
+    };
+    assert_eq!(run(&b.t, &mut slots), out);
+    assert_eq!(slots[1..], [num(-2.5), num(2.5), num(-5.0), num(-0.0)]);
+}
+
+/// ModN, PowN, FloorN, SqrtN, AbsN and DivN of slots 0 and 1, written to slots 2..8.
+fn math_trace() -> (Trace, SnapId) {
+    let mut b = B::default();
+    let type_exit = b.snap(&[]);
+    let x = b.push(Ins::SLoad {
+        slot: 0,
+        snap: type_exit,
+    });
+    let y = b.push(Ins::SLoad {
+        slot: 1,
+        snap: type_exit,
+    });
+    let m = b.push(Ins::ModN(x, y));
+    let p = b.push(Ins::PowN(x, y));
+    let f = b.push(Ins::FloorN(x));
+    let s = b.push(Ins::SqrtN(x));
+    let a = b.push(Ins::AbsN(x));
+    let d = b.push(Ins::DivN(x, y));
+    let k = b.push(Ins::KNum(0.0));
+    b.push(Ins::Loop);
+    b.t.loop_snap = b.snap(&[]);
+    let out = b.snap(&[(2, m), (3, p), (4, f), (5, s), (6, a), (7, d)]);
+    b.push(Ins::Guard {
+        cmp: Cmp::Ne,
+        ty: Ty::Num,
+        a: k,
+        b: k,
+        snap: out,
+    });
+    (b.t, out)
+}
+
+#[test]
+fn math_ops_match_rust() {
+    let (t, out) = math_trace();
+    let c = compile(&t).unwrap();
+    let flag = AtomicU8::new(0);
+    let canon = |v: f64| if v.is_nan() { CANON_NAN } else { v.to_bits() };
+    let cases = [
+        (5.5, 2.0),
+        (-5.5, 2.0),
+        (5.5, -2.0),
+        (-5.5, -2.0),
+        (-7.0, 3.0),
+        (7.0, -3.0),
+        (2.0, 0.5),
+        (-8.0, 1.0 / 3.0),
+        (0.0, 0.0),
+        (1.0, 0.0),
+        (-0.0, 1.0),
+        (1e308, 1e-308),
+        (3.75, 10.0),
+        (f64::INFINITY, 2.0),
+    ];
+    for (x, y) in cases {
+        let mut slots = [num(x), num(y), 0, 0, 0, 0, 0, 0];
+        // SAFETY: eight valid slots.
+        assert_eq!(unsafe { c.run(slots.as_mut_ptr(), flag.as_ptr()) }, out);
+        let want = [
+            x - (x / y).floor() * y,
+            x.powf(y),
+            x.floor(),
+            x.sqrt(),
+            x.abs(),
+            x / y,
+        ];
+        for (j, w) in want.into_iter().enumerate() {
+            assert_eq!(slots[2 + j], canon(w), "op {j} on ({x}, {y})");
+        }
+    }
+    // Lua's floored modulo takes the sign of the divisor.
+    let mut slots = [num(-7.0), num(3.0), 0, 0, 0, 0, 0, 0];
+    // SAFETY: eight valid slots.
+    unsafe { c.run(slots.as_mut_ptr(), flag.as_ptr()) };
+    assert_eq!(f64::from_bits(slots[2]), 2.0);
+}
+
+/// `while true do x = x + 1 end`: only an interrupt stops it.
+fn endless_loop() -> Trace {
+    let mut b = B::default();
+    let type_exit = b.snap(&[]);
+    let x = b.push(Ins::SLoad {
+        slot: 0,
+        snap: type_exit,
+    });
+    let one = b.push(Ins::KNum(1.0));
+    b.push(Ins::Loop);
+    let px = b.push(Ins::Phi {
+        ty: Ty::Num,
+        init: x,
+        next: 0,
+    });
+    let x1 = b.push(Ins::AddN(px, one));
+    b.set_next(px, x1);
+    b.snap(&[]);
+    b.t.loop_snap = b.snap(&[(0, px)]);
+    b.t
+}
+
+#[test]
+fn interrupt_stops_an_endless_loop() {
+    let t = endless_loop();
+    let c = compile(&t).unwrap();
+    static FLAG: AtomicU8 = AtomicU8::new(0);
+    let start = Instant::now();
+    let worker = std::thread::spawn(move || {
+        let mut slots = [num(0.0)];
+        // SAFETY: one valid slot; FLAG is static, so it outlives the run.
+        let k = unsafe { c.run(slots.as_mut_ptr(), FLAG.as_ptr()) };
+        (k, f64::from_bits(slots[0]))
+    });
+    std::thread::sleep(Duration::from_millis(50));
+    FLAG.store(1, Ordering::Relaxed);
+    let (k, x) = worker.join().unwrap();
+    assert_eq!(k, t.loop_snap);
+    assert!(x > 0.0 && x.fract() == 0.0, "iterations counted: {x}");
+    assert!(start.elapsed() >= Duration::from_millis(50));
+    // Already set: the trace leaves at the first loop header, after the pre-loop part.
+    let c = compile(&t).unwrap();
+    let mut slots = [num(41.0)];
+    // SAFETY: one valid slot and a live flag.
+    assert_eq!(
+        unsafe { c.run(slots.as_mut_ptr(), FLAG.as_ptr()) },
+        t.loop_snap
+    );
+    assert_eq!(slots[0], num(41.0));
+}
+
+#[test]
+fn cross_compiles_for_aarch64() {
+    let traces = [
+        sum_loop(),
+        int_sum_loop(),
+        compare_trace(Cmp::Ne),
+        endless_loop(),
+        math_trace().0,
+    ];
+    for t in &traces {
+        let code = compile_for(t, "aarch64-unknown-linux-gnu".parse().unwrap()).unwrap();
+        assert!(!code.is_empty());
+        // Fixed-width instructions.
+        assert_eq!(code.len() % 4, 0);
+        let host = compile_for(t, target_lexicon::Triple::host()).unwrap();
+        assert!(!host.is_empty());
+    }
+}
+
+#[test]
+fn malformed_traces_are_errors() {
+    let mut t = sum_loop();
+    t.ins.retain(|i| !matches!(i, Ins::Loop));
+    assert_eq!(compile(&t).unwrap_err(), CompileError::NoLoop);
+    let mut t = sum_loop();
+    t.ins[4] = Ins::AddN(4, 1); // uses itself
+    assert!(matches!(
+        compile(&t),
+        Err(CompileError::BadIns { at: 4, .. })
+    ));
+    let mut t = sum_loop();
+    t.ins[4] = Ins::AddI {
+        a: 0,
+        b: 1,
+        snap: 0,
+    }; // doubles as integers
+    assert!(matches!(
+        compile(&t),
+        Err(CompileError::BadIns { at: 4, .. })
+    ));
+    let mut t = sum_loop();
+    t.snaps[1].slots.push((5, 9)); // a body value in a pre-loop exit
+    assert!(matches!(
+        compile(&t),
+        Err(CompileError::BadSnap { snap: 1, .. })
+    ));
+    let mut t = sum_loop();
+    t.loop_snap = 99;
+    assert!(matches!(
+        compile(&t),
+        Err(CompileError::BadSnap { snap: 99, .. })
+    ));
+    let mut t = sum_loop();
+    t.ins.push(Ins::Phi {
+        ty: Ty::Num,
+        init: 0,
+        next: 0,
+    }); // not right after LOOP
+    assert!(matches!(compile(&t), Err(CompileError::BadIns { .. })));
+    assert!(compile_for(&sum_loop(), "riscv32-unknown-none-elf".parse().unwrap()).is_err());
+}
+
+#[test]
+fn compile_time_benchmark() {
+    let t = sum_loop();
+    let mut compiler = Compiler::host().unwrap();
+    for _ in 0..50 {
+        compiler.compile(&t).unwrap();
+    }
+    let n = 1000;
+    let start = Instant::now();
+    let mut size = 0;
+    for _ in 0..n {
+        size = compiler.compile(&t).unwrap().code_size();
+    }
+    let per_trace = start.elapsed() / n;
+    let per_ins = per_trace / t.ins.len() as u32;
+    println!(
+        "sum loop: {} IR instructions, {size} bytes of code, {per_trace:?} per trace, {per_ins:?} per IR instruction",
+        t.ins.len()
+    );
+}
+
+#[test]
+fn calls_and_mixed_types_in_the_loop() {
+    // acc = acc + (i ^ 2) % 7 for integer i up to n: a pow call with live values across
+    // it, an integer phi converted to a double each iteration.
+    let mut b = B::default();
+    let type_exit = b.snap(&[]);
+    let acc = b.push(Ins::SLoad {
+        slot: 0,
+        snap: type_exit,
+    });
+    let i = b.push(Ins::SLoad {
+        slot: 1,
+        snap: type_exit,
+    });
+    let n = b.push(Ins::SLoad {
+        slot: 2,
+        snap: type_exit,
+    });
+    let ii = b.push(Ins::NumToInt {
+        a: i,
+        snap: type_exit,
+    });
+    let ni = b.push(Ins::NumToInt {
+        a: n,
+        snap: type_exit,
+    });
+    let two = b.push(Ins::KNum(2.0));
+    let seven = b.push(Ins::KNum(7.0));
+    let one = b.push(Ins::KInt(1));
+    b.push(Ins::Loop);
+    let pacc = b.push(Ins::Phi {
+        ty: Ty::Num,
+        init: acc,
+        next: 0,
+    });
+    let pi = b.push(Ins::Phi {
+        ty: Ty::Int,
+        init: ii,
+        next: 0,
+    });
+    b.t.loop_snap = b.snap(&[(0, pacc), (1, pi)]);
+    let done = b.snap(&[(0, pacc), (1, pi)]);
+    b.push(Ins::Guard {
+        cmp: Cmp::Le,
+        ty: Ty::Int,
+        a: pi,
+        b: ni,
+        snap: done,
+    });
+    let fi = b.push(Ins::IntToNum(pi));
+    let p = b.push(Ins::PowN(fi, two));
+    let m = b.push(Ins::ModN(p, seven));
+    let acc2 = b.push(Ins::AddN(pacc, m));
+    let ovf = b.snap(&[(0, acc2), (1, pi)]);
+    let i2 = b.push(Ins::AddI {
+        a: pi,
+        b: one,
+        snap: ovf,
+    });
+    b.set_next(pacc, acc2);
+    b.set_next(pi, i2);
+    for (i0, n) in [(1i64, 10i64), (-5, 5), (3, 2), (0, 1000)] {
+        let mut slots = [num(0.5), num(i0 as f64), num(n as f64)];
+        assert_eq!(run(&b.t, &mut slots), done);
+        let want: f64 = 0.5 + (i0..=n).map(|i| ((i * i) % 7) as f64).sum::<f64>();
+        assert_eq!(f64::from_bits(slots[0]), want, "i from {i0} to {n}");
+        assert_eq!(f64::from_bits(slots[1]), (n.max(i0 - 1) + 1) as f64);
+    }
+}
+
+#[test]
+fn phis_swap_through_the_back_edge() {
+    // a, b = b, a + b: `next` of one phi is another phi, so the back edge must copy
+    // in parallel.
+    let mut b = B::default();
+    let type_exit = b.snap(&[]);
+    let a = b.push(Ins::SLoad {
+        slot: 0,
+        snap: type_exit,
+    });
+    let bb = b.push(Ins::SLoad {
+        slot: 1,
+        snap: type_exit,
+    });
+    let limit = b.push(Ins::KNum(1000.0));
+    b.push(Ins::Loop);
+    let pa = b.push(Ins::Phi {
+        ty: Ty::Num,
+        init: a,
+        next: 0,
+    });
+    let pb = b.push(Ins::Phi {
+        ty: Ty::Num,
+        init: bb,
+        next: 0,
+    });
+    b.t.loop_snap = b.snap(&[(0, pa), (1, pb)]);
+    let done = b.snap(&[(0, pa), (1, pb)]);
+    b.push(Ins::Guard {
+        cmp: Cmp::Lt,
+        ty: Ty::Num,
+        a: pb,
+        b: limit,
+        snap: done,
+    });
+    let sum = b.push(Ins::AddN(pa, pb));
+    b.set_next(pa, pb);
+    b.set_next(pb, sum);
+    let mut slots = [num(0.0), num(1.0)];
+    assert_eq!(run(&b.t, &mut slots), done);
+    assert_eq!(
+        [f64::from_bits(slots[0]), f64::from_bits(slots[1])],
+        [987.0, 1597.0]
+    );
+}
