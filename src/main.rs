@@ -460,6 +460,8 @@ fn run(args: &[String]) -> ExitCode {
         ignore_env: flags.no_env,
         ..Config::from_env()
     });
+    #[cfg(feature = "jit")]
+    st.set_jit(Box::new(moonjet_jit::engine::Engine::new()));
     let ok = run_state(&mut st, args, &flags);
     st.flush();
     match ok {

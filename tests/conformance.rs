@@ -1,9 +1,10 @@
 //! The conformance gate: LuaJIT's test suite (../shared/conformance/luajit-tests), run
-//! with its own runner by the `moonjet` command, JIT off and FFI tests excluded. Any
-//! failure not listed in conformance/known-failures.txt fails the build, and so does a
-//! listed test that passes (the list only shrinks). The lang/ and lib/ parts run again
-//! with the collector in stress mode. The README's status line must state the count
-//! (tools/conformance-status.lua rewrites it).
+//! with its own runner by the `moonjet` command, FFI tests excluded: JIT off, JIT on (which
+//! adds the suite's trace/ and opt/ tests), and JIT on compiling every loop at once
+//! (`hotloop=1`). Any failure not listed in conformance/known-failures.txt fails the
+//! build, and so does a listed test that passes (the list only shrinks). The lang/ and
+//! lib/ parts run again with the collector in stress mode. The README's status line must
+//! state the JIT-off count (tools/conformance-status.lua rewrites it).
 
 use std::collections::BTreeSet;
 use std::io::Read;
@@ -48,12 +49,12 @@ struct SuiteRun {
     output: String,
 }
 
-/// Run the suite's runner on `part` (a directory of it, or all); a run that takes longer
-/// than `limit` is killed.
-fn run_suite(part: Option<&str>, stress: bool, limit: Duration) -> SuiteRun {
+/// Run the suite's runner on `part` (a directory of it, or all) with moonjet options
+/// `jit` (`-joff`, `-Ohotloop=1`, ...); a run that takes longer than `limit` is killed.
+fn run_suite(jit: &[&str], part: Option<&str>, stress: bool, limit: Duration) -> SuiteRun {
     let args: Vec<&str> = part.into_iter().collect();
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_moonjet"));
-    cmd.arg("-joff")
+    cmd.args(jit)
         .arg("test.lua")
         .arg("-ffi")
         .arg("--quiet")
@@ -168,7 +169,7 @@ fn readme_count() -> Option<usize> {
 
 #[test]
 fn luajit_suite_passes_but_known_failures() {
-    let run = run_suite(None, false, Duration::from_secs(600));
+    let run = run_suite(&["-joff"], None, false, Duration::from_secs(600));
     check(&run, true);
     assert!(run.passed >= 300, "only {} tests passed", run.passed);
     assert_eq!(
@@ -180,14 +181,40 @@ fn luajit_suite_passes_but_known_failures() {
 
 #[test]
 fn lang_tests_pass_with_gc_stress() {
-    let run = run_suite(Some("lang"), true, Duration::from_secs(1200));
+    let run = run_suite(&["-joff"], Some("lang"), true, Duration::from_secs(1200));
     check(&run, false);
     assert!(run.passed > 100, "only {} lang tests passed", run.passed);
 }
 
 #[test]
 fn lib_tests_pass_with_gc_stress() {
-    let run = run_suite(Some("lib"), true, Duration::from_secs(1200));
+    let run = run_suite(&["-joff"], Some("lib"), true, Duration::from_secs(1200));
     check(&run, false);
     assert!(run.passed > 100, "only {} lib tests passed", run.passed);
+}
+
+#[test]
+fn luajit_suite_passes_with_the_jit() {
+    let run = run_suite(&[], None, false, Duration::from_secs(600));
+    check(&run, true);
+    assert!(run.passed >= 330, "only {} tests passed", run.passed);
+}
+
+#[test]
+fn luajit_suite_passes_compiling_every_loop() {
+    let run = run_suite(&["-Ohotloop=1"], None, false, Duration::from_secs(600));
+    check(&run, true);
+    assert!(run.passed >= 330, "only {} tests passed", run.passed);
+}
+
+#[test]
+fn lang_tests_pass_with_the_jit_and_gc_stress() {
+    let run = run_suite(
+        &["-Ohotloop=1"],
+        Some("lang"),
+        true,
+        Duration::from_secs(1200),
+    );
+    check(&run, false);
+    assert!(run.passed > 100, "only {} lang tests passed", run.passed);
 }

@@ -433,6 +433,11 @@ fn check(trace: &Trace) -> Result<Shape, CompileError> {
                 snap_ok(snap, i)?;
             }
             Ins::Loop => {}
+            Ins::SStore { val, .. } => {
+                if (val as usize) >= i || ty_of(val).is_none() {
+                    return bad("SSTORE of a value undefined or defined later");
+                }
+            }
             Ins::Phi { ty, init, next } => {
                 if i <= loop_start || i >= phis_end {
                     return bad("PHI not right after LOOP");
@@ -593,6 +598,14 @@ impl<'a, 't> Translator<'a, 't> {
     fn store_snapshot(&mut self, snap: SnapId) {
         let trace = self.trace;
         for &(slot, r) in &trace.snaps[snap as usize].slots {
+            self.store_slot(slot, r);
+        }
+    }
+
+    /// Write value `r` to stack slot `slot` as a Lua number.
+    fn store_slot(&mut self, slot: u16, r: Ref) {
+        let trace = self.trace;
+        {
             let v = self.vals[r as usize];
             let bits = match trace.ins[r as usize].ty() {
                 Some(Ty::Int) => {
@@ -746,6 +759,10 @@ impl<'a, 't> Translator<'a, 't> {
                     }
                 };
                 self.guard_true(cond, snap);
+                return;
+            }
+            Ins::SStore { slot, val } => {
+                self.store_slot(slot, val);
                 return;
             }
             // Handled by `run`.

@@ -7,9 +7,10 @@
 //! only when it leaves: a snapshot lists the slots to write and the bytecode position
 //! the interpreter resumes at.
 //!
-//! Shape: `ins[..loop_start]` run once (the first iteration, whose loads seed the loop),
-//! then `ins[loop_start..]` is the loop body, which runs until a guard fails. Loop-
-//! carried values are [`Ins::Phi`]s placed right after [`Ins::Loop`].
+//! Shape: the instructions before [`Ins::Loop`] run once (the loads that seed the loop),
+//! then the ones after it repeat until a guard fails. Loop-carried values are
+//! [`Ins::Phi`]s placed right after [`Ins::Loop`]; the body ends with an [`Ins::SStore`] for
+//! each slot it changed.
 
 /// An instruction's index in [`Trace::ins`]; its result is the value it defines.
 pub type Ref = u32;
@@ -101,6 +102,13 @@ pub enum Ins {
         init: Ref,
         next: Ref,
     },
+    /// Write `val` to stack slot `slot` as a Lua number. The body ends with one for every
+    /// slot it changed, so at the top of each iteration the stack holds the interpreter's
+    /// state and a snapshot lists only what the current iteration changed so far.
+    SStore {
+        slot: u16,
+        val: Ref,
+    },
 }
 
 impl Ins {
@@ -123,7 +131,7 @@ impl Ins {
             | IntToNum(_) => Some(Ty::Num),
             KInt(_) | AddI { .. } | SubI { .. } | MulI { .. } | NumToInt { .. } => Some(Ty::Int),
             Phi { ty, .. } => Some(*ty),
-            Guard { .. } | Loop => None,
+            Guard { .. } | Loop | SStore { .. } => None,
         }
     }
 }

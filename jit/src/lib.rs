@@ -3,6 +3,8 @@
 
 pub mod backend;
 pub mod code;
+pub mod engine;
 pub mod ir;
+pub mod record;
 
 pub use backend::{compile, compile_for, CompileError, CompiledTrace, Compiler};

@@ -47,6 +47,16 @@ pub const fn set_a(i: Ins, a: u32) -> Ins {
 pub const fn set_b(i: Ins, b: u32) -> Ins {
     (i & 0x00ff_ffff) | (b << 24)
 }
+
+/// `i` with the JIT's loop patch undone: `JFORL` (which keeps `FORL`'s operands) reads as
+/// `FORL` again, for dumping and verifying.
+pub const fn unpatched(i: Ins) -> Ins {
+    if op(i) == Op::JFORL as u8 {
+        (i & !0xff) | Op::FORL as u32
+    } else {
+        i
+    }
+}
 #[inline(always)]
 pub const fn set_c(i: Ins, c: u32) -> Ins {
     (i & !0x00ff_0000) | (c << 16)

@@ -365,7 +365,11 @@ pub unsafe fn proto_from_heap(pt: *const moonjet_gc::GcProto) -> Option<Proto> {
             // Only the flags a chunk carries (as luajit's writer does): the runtime may
             // add its own.
             flags: p.flags as u8 & (flags::CHILD | flags::VARARG | flags::FFI),
-            bc: slice(p.bc, n).to_vec(),
+            // Loops the JIT took over read as the plain instruction they were.
+            bc: slice(p.bc, n)
+                .iter()
+                .map(|&i| crate::bc::unpatched(i))
+                .collect(),
             lineinfo: slice(p.lineinfo, n).to_vec(),
             kgc,
             kn: slice(p.kn, p.sizekn as usize).to_vec(),

@@ -38,8 +38,8 @@ pub fn open(st: &mut State) -> LuaResult<()> {
         st,
         "jit",
         &[
-            ("on", on_off),
-            ("off", on_off),
+            ("on", on),
+            ("off", off),
             ("flush", flush),
             ("status", status),
             ("security", security),
@@ -79,8 +79,10 @@ pub fn open(st: &mut State) -> LuaResult<()> {
     Ok(())
 }
 
-/// `jit.on/off([func|true [, recursive]])`: accepted and ignored (no JIT yet).
-fn on_off(st: &mut State) -> LuaResult<u32> {
+/// The target of `jit.on/off/flush`: true for the whole engine, false for one function
+/// (`func`, or `true` for the calling Lua function; per-function switches are accepted
+/// and do not change anything yet).
+fn switch_target(st: &mut State) -> LuaResult<bool> {
     let v = st.arg(1);
     let is_lua_fn = v.is_func() && {
         // SAFETY: a live function argument.
@@ -92,20 +94,34 @@ fn on_off(st: &mut State) -> LuaResult<u32> {
     if !(v.is_nil() || caller_is_lua || is_lua_fn) {
         return Err(st.type_error(1, "function"));
     }
+    Ok(v.is_nil())
+}
+
+fn on(st: &mut State) -> LuaResult<u32> {
+    if switch_target(st)? {
+        st.set_jit_enabled(true);
+    }
+    Ok(0)
+}
+
+fn off(st: &mut State) -> LuaResult<u32> {
+    if switch_target(st)? {
+        st.set_jit_enabled(false);
+    }
     Ok(0)
 }
 
 /// `jit.flush([func|true|trace number])`.
 fn flush(st: &mut State) -> LuaResult<u32> {
-    if st.arg(1).is_number() {
-        return Ok(0);
+    if st.arg(1).is_number() || switch_target(st)? {
+        st.jit_flush();
     }
-    on_off(st)
+    Ok(0)
 }
 
-/// `jit.status()`: false and no flags while there is no JIT.
+/// `jit.status()`: whether compiled code runs.
 fn status(st: &mut State) -> LuaResult<u32> {
-    st.push_bool(false)?;
+    st.push_bool(st.jit_enabled())?;
     Ok(1)
 }
 
@@ -152,6 +168,38 @@ fn opt_start(st: &mut State) -> LuaResult<u32> {
             );
             return Err(st.rt_error(&msg));
         }
+        if let Some(v) = arg.strip_prefix(b"hotloop=") {
+            let n: u32 = std::str::from_utf8(v)
+                .ok()
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0);
+            st.jit.hotloop = n.clamp(1, u16::MAX as u32) as u16;
+            st.jit.hotcount = [st.jit.hotloop; crate::vm::jit_iface::HOTCOUNT_SIZE];
+        }
     }
+    Ok(0)
+}
+
+/// `require "jit.v"` (what `-jv` loads): `on`/`start` print a line per trace and abort
+/// on stderr, as luajit's module does; `off` stops.
+pub(crate) fn open_v(st: &mut State) -> LuaResult<u32> {
+    let t = st.new_table(0, 3)?;
+    st.push(TValue::from_tab(t))?;
+    super::register(
+        st,
+        t,
+        "jit.v",
+        &[("on", v_on), ("start", v_on), ("off", v_off)],
+    )?;
+    Ok(1)
+}
+
+fn v_on(st: &mut State) -> LuaResult<u32> {
+    st.with_jit_engine(|e| e.set_verbose(true));
+    Ok(0)
+}
+
+fn v_off(st: &mut State) -> LuaResult<u32> {
+    st.with_jit_engine(|e| e.set_verbose(false));
     Ok(0)
 }

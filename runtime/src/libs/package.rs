@@ -108,6 +108,7 @@ pub fn open(st: &mut State) -> LuaResult<()> {
         &[
             ("table.new", open_table_new),
             ("table.clear", open_table_clear),
+            ("jit.v", super::jit::open_v),
         ],
     )?;
     st.raw_set_str(pkg, b"preload", TValue::from_tab(preload))?;

@@ -20,6 +20,8 @@ pub mod mask {
     /// Lua code raises "interrupted!". Riding on the hook mask makes the request cost
     /// nothing until it is made, like luajit's signal handler setting a hook.
     pub const INTERRUPT: u8 = 0x80;
+    /// Not a hook event: the trace recorder sees each instruction (see `jit_iface`).
+    pub const RECORD: u8 = 0x40;
 }
 
 /// The state's hook settings. The hook function itself lives in a heap root slot
@@ -82,8 +84,8 @@ impl State {
         if f.is_nil() || mask == 0 {
             mask = 0;
         }
-        let interrupt = self.hook.mask() & mask::INTERRUPT;
-        self.hook.mask.store(mask | interrupt, Ordering::Relaxed);
+        let keep = self.hook.mask() & (mask::INTERRUPT | mask::RECORD);
+        self.hook.mask.store(mask | keep, Ordering::Relaxed);
         self.hook.count = if mask & mask::COUNT != 0 { count } else { 0 };
         self.hook.left = self.hook.count;
         self.hook.oldpc = std::ptr::null();

@@ -16,6 +16,7 @@
 use super::debug;
 use super::frame::{self, cont, FRAME_C, FRAME_CONT, FRAME_PCALL, FRAME_VARG, FRAME_XPCALL};
 use super::hook;
+use super::jit_iface;
 use super::state::{ff, native_fn, LuaResult, State, Throw, LUA_MINSTACK, STACK_EXTRA};
 use crate::bc::{self, Op, JUMP_BIAS};
 use crate::proto::flags;
@@ -1187,6 +1188,13 @@ unsafe fn run<const HOOKED: bool>(
                     tr!(hook::instruction_hook(st, pt, pc));
                     base = (*l).stack.offset(off);
                 }
+                if HOOKED && st.hook.mask() & hook::mask::RECORD != 0 {
+                    st.savedpc = pc.add(1);
+                    let r = st.with_engine(|e, st| e.record(st, pt, base, pc));
+                    if r != Some(jit_iface::Recording::Continue) {
+                        st.stop_recording();
+                    }
+                }
                 let ins = *pc;
                 pc = pc.add(1);
                 let a = bc::a(ins);
@@ -1740,6 +1748,26 @@ unsafe fn run<const HOOKED: bool>(
                         let go_on = if step >= 0.0 { i <= stop } else { stop <= i };
                         if go_on {
                             *ra.add(3) = TValue::from_arith(i);
+                            if st.jit.enabled {
+                                let here = pc.sub(1);
+                                if bc::op(ins) == Op::JFORL as u8 {
+                                    save!();
+                                    if let Some(Some(p)) =
+                                        st.with_engine(|e, st| e.enter(st, base, here))
+                                    {
+                                        pc = p;
+                                        check_hooks!();
+                                        continue;
+                                    }
+                                } else if bc::op(ins) == Op::FORL as u8 {
+                                    let c = &mut st.jit.hotcount[jit_iface::hot_slot(here)];
+                                    *c = c.wrapping_sub(1);
+                                    if *c == 0 {
+                                        save!();
+                                        jit_iface::loop_hot(st, pt, base, here);
+                                    }
+                                }
+                            }
                             pc = jump_target(pc, ins);
                             check_hooks!();
                         }

@@ -4,6 +4,7 @@ pub mod debug;
 pub mod frame;
 pub mod hook;
 pub mod interp;
+pub mod jit_iface;
 pub mod state;
 
 pub use interp::{equals, index, less, set_index, tostring};

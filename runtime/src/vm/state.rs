@@ -99,6 +99,8 @@ pub struct State {
     pub(crate) hook_root: RootId,
     /// How the state was set up.
     pub config: Config,
+    /// The JIT engine, if one is installed, and its hot counters.
+    pub jit: super::jit_iface::JitState,
 }
 
 /// Settings fixed when a state is made.
@@ -194,6 +196,7 @@ impl State {
             hook: super::hook::HookState::new(),
             hook_root,
             config,
+            jit: Default::default(),
         });
         crate::libs::open_all(&mut st).expect("opening the standard libraries");
         st

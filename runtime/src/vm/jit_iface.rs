@@ -1,0 +1,190 @@
+//! How the interpreter reaches the JIT: a trait object the state owns (dependency
+//! inversion: moonjet-jit depends on this crate, not the other way round), hot counters,
+//! and the loop instructions that enter traces.
+//!
+//! Flow: a `FORL` that loops counts down a hot counter; at zero the engine may start
+//! recording, which sets [`mask::RECORD`] so the instrumented dispatch loop hands it each
+//! instruction before it runs. When the recorder reaches the loop's `FORL` again it
+//! compiles the trace and turns that `FORL` into `JFORL` (same operands); `JFORL` runs the
+//! loop step and enters the trace, which returns the bytecode position to go on at.
+
+use super::hook::mask;
+use super::state::State;
+use moonjet_gc::object::GcProto;
+use moonjet_gc::TValue;
+use std::sync::atomic::Ordering;
+
+/// Loop iterations before a loop is recorded (luajit's `hotloop`).
+pub const HOTLOOP: u16 = 56;
+/// Hot counters: a small table indexed by the loop instruction's address, as luajit's.
+pub const HOTCOUNT_SIZE: usize = 64;
+
+/// What the recorder says after seeing an instruction.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Recording {
+    /// Go on: execute the instruction and show the next one.
+    Continue,
+    /// Recording ended (a trace was made or the recording was aborted).
+    Stop,
+}
+
+/// The JIT as the interpreter sees it.
+///
+/// # Safety (of the methods taking pointers)
+/// `pt` is the live prototype running in the live frame at `base` of the running thread,
+/// and `pc` points at an instruction of `pt`'s bytecode.
+pub trait JitEngine {
+    /// The loop closed by the `FORL` at `pc` (in `pt`, frame at `base`) is hot and about
+    /// to run its body again: start recording it? (false: blacklisted or not supported)
+    ///
+    /// # Safety
+    /// As for the trait.
+    unsafe fn start_loop(
+        &mut self,
+        st: &mut State,
+        pt: *mut GcProto,
+        base: *mut TValue,
+        pc: *const u32,
+    ) -> bool;
+    /// While recording: the instruction at `pc` is about to run in the frame at `base`.
+    ///
+    /// # Safety
+    /// As for the trait.
+    unsafe fn record(
+        &mut self,
+        st: &mut State,
+        pt: *mut GcProto,
+        base: *mut TValue,
+        pc: *const u32,
+    ) -> Recording;
+    /// Run the trace entered at the `JFORL` at `pc` (the loop continues: its control
+    /// slots are updated). Returns where the interpreter goes on, or `None` if there is no
+    /// trace there any more (then the loop body runs interpreted).
+    ///
+    /// # Safety
+    /// As for the trait; the loop's control slots are up to date.
+    unsafe fn enter(
+        &mut self,
+        st: &mut State,
+        base: *mut TValue,
+        pc: *const u32,
+    ) -> Option<*const u32>;
+    /// `jit.flush()`: forget every trace.
+    fn flush(&mut self);
+    /// `-jv`: report traces and aborts on stderr.
+    fn set_verbose(&mut self, on: bool);
+    /// Counters for `jit.status`-style reports: (traces, aborts).
+    fn stats(&self) -> (usize, usize);
+}
+
+/// The JIT part of a state.
+pub struct JitState {
+    pub engine: Option<Box<dyn JitEngine>>,
+    /// `jit.on()`/`jit.off()` (and a state without an engine is always off).
+    pub enabled: bool,
+    /// Hot counters for loops, counting down to zero.
+    pub hotcount: [u16; HOTCOUNT_SIZE],
+    /// `hotloop` as set by `jit.opt.start`.
+    pub hotloop: u16,
+}
+
+impl Default for JitState {
+    fn default() -> Self {
+        JitState {
+            engine: None,
+            enabled: false,
+            hotcount: [HOTLOOP; HOTCOUNT_SIZE],
+            hotloop: HOTLOOP,
+        }
+    }
+}
+
+#[inline(always)]
+pub(crate) fn hot_slot(pc: *const u32) -> usize {
+    (pc as usize >> 2) & (HOTCOUNT_SIZE - 1)
+}
+
+impl State {
+    /// Install a JIT engine and turn it on.
+    pub fn set_jit(&mut self, engine: Box<dyn JitEngine>) {
+        self.jit.engine = Some(engine);
+        self.jit.enabled = true;
+    }
+
+    /// Whether compiled code runs (an engine is installed and `jit.on`).
+    pub fn jit_enabled(&self) -> bool {
+        self.jit.enabled && self.jit.engine.is_some()
+    }
+
+    /// Turn the JIT on or off (no effect without an engine).
+    pub fn set_jit_enabled(&mut self, on: bool) {
+        self.jit.enabled = on && self.jit.engine.is_some();
+        if !self.jit.enabled {
+            self.stop_recording();
+        }
+    }
+
+    pub(crate) fn stop_recording(&self) {
+        self.hook
+            .interrupt_word()
+            .fetch_and(!mask::RECORD, Ordering::Relaxed);
+    }
+
+    /// Run `f` with the engine taken out of the state (it gets the state itself).
+    pub(crate) fn with_engine<R>(
+        &mut self,
+        f: impl FnOnce(&mut dyn JitEngine, &mut State) -> R,
+    ) -> Option<R> {
+        let mut engine = self.jit.engine.take()?;
+        let r = f(engine.as_mut(), self);
+        self.jit.engine = Some(engine);
+        Some(r)
+    }
+
+    /// Run `f` on the engine, if there is one.
+    pub fn with_jit_engine(&mut self, f: impl FnOnce(&mut dyn JitEngine)) {
+        if let Some(e) = self.jit.engine.as_mut() {
+            f(e.as_mut());
+        }
+    }
+
+    /// (traces made, recordings aborted) so far.
+    pub fn jit_stats(&self) -> (usize, usize) {
+        self.jit.engine.as_ref().map_or((0, 0), |e| e.stats())
+    }
+
+    /// `jit.flush()`.
+    pub fn jit_flush(&mut self) {
+        self.stop_recording();
+        self.with_engine(|e, _| e.flush());
+    }
+}
+
+/// A `FORL` is about to loop again: count it, and start recording when it gets hot.
+/// Returns true if recording started.
+///
+/// # Safety
+/// As for [`JitEngine`]: the interpreter's live prototype, frame and `FORL`.
+#[cold]
+pub(crate) unsafe fn loop_hot(
+    st: &mut State,
+    pt: *mut GcProto,
+    base: *mut TValue,
+    pc: *const u32,
+) -> bool {
+    let slot = hot_slot(pc);
+    st.jit.hotcount[slot] = st.jit.hotloop;
+    if st.hook.mask() & mask::RECORD != 0 {
+        return false;
+    }
+    let start = st
+        // SAFETY: forwarded caller promise.
+        .with_engine(|e, st| unsafe { e.start_loop(st, pt, base, pc) })
+        .unwrap_or(false);
+    if start {
+        st.hook
+            .interrupt_word()
+            .fetch_or(mask::RECORD, Ordering::Relaxed);
+    }
+    start
+}

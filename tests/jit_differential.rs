@@ -1,0 +1,171 @@
+//! The JIT must never change a result: generated loop programs over numbers and branches
+//! run interpreted and with every loop compiled as early as possible (hotloop=1), and
+//! print the same.
+#![cfg(feature = "jit")]
+
+use moonjet_runtime::vm::State;
+use proptest::prelude::*;
+use proptest::strategy::ValueTree;
+use std::cell::RefCell;
+use std::io::Write;
+use std::rc::Rc;
+
+#[derive(Clone, Default)]
+struct Captured(Rc<RefCell<Vec<u8>>>);
+
+impl Write for Captured {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        self.0.borrow_mut().extend_from_slice(b);
+        Ok(b.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Run `code` with or without the JIT; its output, or the error.
+fn run(code: &str, jit: bool) -> (String, usize) {
+    let mut st = State::with_stress(false);
+    let out = Captured::default();
+    st.out = Box::new(out.clone());
+    if jit {
+        st.set_jit(Box::new(moonjet_jit::engine::Engine::new()));
+        st.exec(b"jit.opt.start('hotloop=1')", b"=setup").unwrap();
+    }
+    if let Err(e) = st.exec(code.as_bytes(), b"=prog") {
+        let m = st.display_value(e);
+        out.0.borrow_mut().extend_from_slice(b"ERROR: ");
+        out.0.borrow_mut().extend_from_slice(&m);
+    }
+    st.flush();
+    let traces = if jit { st.jit_stats().0 } else { 0 };
+    let text = String::from_utf8_lossy(&out.0.borrow()).into_owned();
+    (text, traces)
+}
+
+fn var() -> impl Strategy<Value = &'static str> {
+    prop::sample::select(vec!["a", "b", "c", "s", "i"])
+}
+
+fn target() -> impl Strategy<Value = &'static str> {
+    prop::sample::select(vec!["a", "b", "c", "s"])
+}
+
+fn constant() -> impl Strategy<Value = String> {
+    prop_oneof![
+        (-20i32..20).prop_map(|n| n.to_string()),
+        prop::sample::select(vec!["0.5", "1.25", "-3.5", "1e3", "0", "2"]).prop_map(String::from),
+    ]
+}
+
+fn expr() -> BoxedStrategy<String> {
+    let leaf = prop_oneof![var().prop_map(String::from), constant()];
+    leaf.prop_recursive(3, 12, 2, |inner| {
+        prop_oneof![
+            (
+                inner.clone(),
+                prop::sample::select(vec!["+", "-", "*", "/", "%"]),
+                inner.clone()
+            )
+                .prop_map(|(a, op, b)| format!("({a} {op} {b})")),
+            inner.clone().prop_map(|a| format!("(-{a})")),
+            (inner.clone(), inner).prop_map(|(a, b)| format!("({a} ^ ({b} % 3))")),
+        ]
+    })
+    .boxed()
+}
+
+fn assign() -> BoxedStrategy<String> {
+    (target(), expr())
+        .prop_map(|(t, e)| format!("{t} = {e}"))
+        .boxed()
+}
+
+fn cond() -> BoxedStrategy<String> {
+    (
+        expr(),
+        prop::sample::select(vec!["<", "<=", ">", ">=", "==", "~="]),
+        expr(),
+    )
+        .prop_map(|(x, op, y)| format!("{x} {op} {y}"))
+        .boxed()
+}
+
+fn stmt() -> impl Strategy<Value = String> {
+    prop_oneof![
+        3 => assign(),
+        1 => (cond(), assign()).prop_map(|(c, s)| format!("if {c} then {s} end")),
+        1 => (cond(), assign(), assign())
+            .prop_map(|(c, s1, s2)| format!("if {c} then {s1} else {s2} end")),
+    ]
+}
+
+fn program() -> impl Strategy<Value = String> {
+    (
+        constant(),
+        constant(),
+        constant(),
+        (-3i32..3),
+        (0i32..40),
+        prop::sample::select(vec![1, 1, 1, 2, 3, -1]),
+        prop::collection::vec(stmt(), 1..5),
+    )
+        .prop_map(|(ka, kb, kc, start, len, step, body)| {
+            let stop = if step > 0 { start + len } else { start - len };
+            format!(
+                "local a, b, c = {ka}, {kb}, {kc}\nlocal s = 0\nfor i = {start}, {stop}, {step} do\n  {}\nend\nprint(a, b, c, s)\n",
+                body.join("\n  ")
+            )
+        })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 300, ..ProptestConfig::default() })]
+    #[test]
+    fn compiled_loops_print_what_the_interpreter_prints(code in program()) {
+        let (plain, _) = run(&code, false);
+        let (jitted, _) = run(&code, true);
+        prop_assert_eq!(plain, jitted, "program:\n{}", code);
+    }
+}
+
+#[test]
+fn most_generated_loops_are_compiled() {
+    // Runs the property's generator on its own, counting compiled loops.
+    let mut runner = proptest::test_runner::TestRunner::deterministic();
+    let mut compiled = 0;
+    let total = 100;
+    for _ in 0..total {
+        let code = program().new_tree(&mut runner).unwrap().current();
+        let (plain, _) = run(&code, false);
+        let (jitted, traces) = run(&code, true);
+        assert_eq!(plain, jitted, "program:\n{code}");
+        compiled += usize::from(traces > 0);
+    }
+    assert!(
+        compiled * 2 > total,
+        "only {compiled} of {total} loops compiled"
+    );
+}
+
+#[test]
+fn numeric_loops_are_compiled_and_exit_correctly() {
+    let code = "local s = 0 for i = 1, 1000 do s = s + i * 2 end print(s)\n\
+                local t = 0 for i = 10, 1, -1 do if i % 3 == 0 then t = t + i else t = t - 1 end end print(t)\n\
+                local x = 1 for i = 1, 100 do x = x * 1.5 if x > 1e6 then x = x / 1e6 end end print(x)";
+    let (plain, _) = run(code, false);
+    let (jitted, traces) = run(code, true);
+    assert_eq!(plain, jitted);
+    assert_eq!(plain.lines().next(), Some("1001000"));
+    assert!(traces >= 3, "only {traces} traces");
+}
+
+#[test]
+fn loops_the_recorder_cannot_handle_still_run_interpreted() {
+    let code = "local t = {} for i = 1, 100 do t[i] = tostring(i) end print(#t, t[100])\n\
+                local s = '' for i = 1, 10 do s = s .. i end print(s)\n\
+                for i = 1, 3 do for j = 1, 3 do end end print('nested ok')";
+    let (plain, _) = run(code, false);
+    let (jitted, _) = run(code, true);
+    assert_eq!(plain, jitted);
+}
