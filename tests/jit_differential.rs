@@ -169,3 +169,32 @@ fn loops_the_recorder_cannot_handle_still_run_interpreted() {
     let (jitted, _) = run(code, true);
     assert_eq!(plain, jitted);
 }
+
+#[test]
+fn flushed_loops_are_compiled_again_and_off_means_off() {
+    let code = "local function f() local s = 0 for i = 1, 200 do s = s + i end return s end\n\
+                print(f()) jit.flush() print(f()) jit.off() print(f(), jit.status()) jit.on() print(f(), jit.status())";
+    let (plain, _) = run(code, false);
+    let (jitted, traces) = run(code, true);
+    assert_eq!(plain.lines().take(3).collect::<Vec<_>>(), ["20100", "20100", "20100\tfalse"]);
+    assert_eq!(jitted, "20100\n20100\n20100\tfalse\n20100\ttrue\n");
+    assert_eq!(traces, 2, "the loop is compiled once, and again after the flush");
+}
+
+#[test]
+fn compiled_loops_meet_other_types_safely() {
+    // The loop is compiled for numbers, then entered with a string (coerced), a table
+    // (an error with the interpreter's message) and a table with __add.
+    let code = "local function f(x) local s = x for i = 1, 100 do s = s + i end return s end\n\
+                print(f(1))\n\
+                print(pcall(f, '5'))\n\
+                print(pcall(f, {}))\n\
+                print(f(setmetatable({}, { __add = function(a, b) return 1000 end })))\n\
+                local function g(t) local n = 0 for i = 1, #t do n = n + t[i] end return n end\n\
+                print(g({1, 2, 3}), pcall(g, {1, 'x'}))\n\
+                local nan = 0/0 local c = 0 for i = 1, 50 do if nan < i then c = c + 1 end if i > 25 then nan = i end end print(c)";
+    let (plain, _) = run(code, false);
+    let (jitted, _) = run(code, true);
+    assert_eq!(plain, jitted);
+    assert!(plain.contains("attempt to perform arithmetic on local 's' (a table value)"), "{plain}");
+}

@@ -1759,7 +1759,9 @@ unsafe fn run<const HOOKED: bool>(
                                         check_hooks!();
                                         continue;
                                     }
-                                } else if bc::op(ins) == Op::FORL as u8 {
+                                }
+                                // A plain loop, or one whose trace was flushed: count it.
+                                if bc::op(ins) != Op::IFORL as u8 {
                                     let c = &mut st.jit.hotcount[jit_iface::hot_slot(here)];
                                     *c = c.wrapping_sub(1);
                                     if *c == 0 {
