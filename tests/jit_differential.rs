@@ -109,13 +109,23 @@ fn program() -> impl Strategy<Value = String> {
         (0i32..40),
         prop::sample::select(vec![1, 1, 1, 2, 3, -1]),
         prop::collection::vec(stmt(), 1..5),
+        0..3usize,
     )
-        .prop_map(|(ka, kb, kc, start, len, step, body)| {
+        .prop_map(|(ka, kb, kc, start, len, step, body, kind)| {
             let stop = if step > 0 { start + len } else { start - len };
-            format!(
-                "local a, b, c = {ka}, {kb}, {kc}\nlocal s = 0\nfor i = {start}, {stop}, {step} do\n  {}\nend\nprint(a, b, c, s)\n",
-                body.join("\n  ")
-            )
+            let cmp = if step > 0 { "<=" } else { ">=" };
+            let body = body.join("\n  ");
+            // A numeric for, a while and a repeat loop over the same range.
+            let lp = match kind {
+                0 => format!("for i = {start}, {stop}, {step} do\n  {body}\nend"),
+                1 => format!(
+                    "local i = {start}\nwhile i {cmp} {stop} do\n  {body}\n  i = i + {step}\nend"
+                ),
+                _ => format!(
+                    "local i = {start}\nrepeat\n  {body}\n  i = i + {step}\nuntil not (i {cmp} {stop})"
+                ),
+            };
+            format!("local a, b, c = {ka}, {kb}, {kc}\nlocal s = 0\n{lp}\nprint(a, b, c, s)\n")
         })
 }
 
@@ -151,6 +161,7 @@ fn most_generated_loops_are_compiled() {
 #[test]
 fn numeric_loops_are_compiled_and_exit_correctly() {
     let code = "local s = 0 for i = 1, 1000 do s = s + i * 2 end print(s)\n\
+                local w = 0 while w < 1000 do w = w + 3 end print(w)\n\
                 local t = 0 for i = 10, 1, -1 do if i % 3 == 0 then t = t + i else t = t - 1 end end print(t)\n\
                 local x = 1 for i = 1, 100 do x = x * 1.5 if x > 1e6 then x = x / 1e6 end end print(x)";
     let (plain, _) = run(code, false);
@@ -176,9 +187,15 @@ fn flushed_loops_are_compiled_again_and_off_means_off() {
                 print(f()) jit.flush() print(f()) jit.off() print(f(), jit.status()) jit.on() print(f(), jit.status())";
     let (plain, _) = run(code, false);
     let (jitted, traces) = run(code, true);
-    assert_eq!(plain.lines().take(3).collect::<Vec<_>>(), ["20100", "20100", "20100\tfalse"]);
+    assert_eq!(
+        plain.lines().take(3).collect::<Vec<_>>(),
+        ["20100", "20100", "20100\tfalse"]
+    );
     assert_eq!(jitted, "20100\n20100\n20100\tfalse\n20100\ttrue\n");
-    assert_eq!(traces, 2, "the loop is compiled once, and again after the flush");
+    assert_eq!(
+        traces, 2,
+        "the loop is compiled once, and again after the flush"
+    );
 }
 
 #[test]
@@ -196,5 +213,20 @@ fn compiled_loops_meet_other_types_safely() {
     let (plain, _) = run(code, false);
     let (jitted, _) = run(code, true);
     assert_eq!(plain, jitted);
-    assert!(plain.contains("attempt to perform arithmetic on local 's' (a table value)"), "{plain}");
+    assert!(
+        plain.contains("attempt to perform arithmetic on local 's' (a table value)"),
+        "{plain}"
+    );
+}
+
+#[test]
+fn a_break_on_the_recorded_iteration_aborts_cleanly() {
+    // With hotloop=1 the first iteration is recorded; it breaks out of the loop.
+    let code =
+        "local s = 0 for i = 1, 10 do if i == 2 then break end s = s + i end s = s * 3 print(s)\n\
+                local t = 0 for i = 1, 100 do if i > 60 then break end t = t + i end print(t)";
+    let (plain, _) = run(code, false);
+    let (jitted, _) = run(code, true);
+    assert_eq!(plain, jitted);
+    assert_eq!(plain, "3\n1830\n");
 }

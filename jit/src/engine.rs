@@ -82,11 +82,17 @@ impl Engine {
         }
         self.traces
             .insert(forl as usize, TraceEntry { code, resume });
-        // SAFETY: `forl` is a FORL of the live prototype the loop runs in; JFORL keeps
-        // its operands, so only the opcode byte changes.
+        // SAFETY: `forl` is the FORL or LOOP of the live prototype the loop runs in;
+        // JFORL/JLOOP keep its operands, so only the opcode byte changes.
         unsafe {
             let p = forl as *mut u32;
-            *p = (*p & !0xff) | Op::JFORL as u32;
+            let op = bc::op(*p);
+            let jop = if op == Op::LOOP as u8 || op == Op::JLOOP as u8 {
+                Op::JLOOP
+            } else {
+                Op::JFORL
+            };
+            *p = (*p & !0xff) | jop as u32;
         }
     }
 }
@@ -107,13 +113,8 @@ impl JitEngine for Engine {
         {
             return false;
         }
-        // SAFETY: `pc` is the FORL about to jump back to its body.
-        let body = unsafe {
-            let ins = *pc;
-            pc.add(1)
-                .offset(bc::d(ins) as isize - bc::JUMP_BIAS as isize)
-        };
-        self.recorder = Some(Recorder::new(pt, base, pc, body));
+        // SAFETY: `pc` is the loop's FORL or LOOP (trait contract).
+        self.recorder = Some(unsafe { Recorder::new(pt, base, pc) });
         true
     }
 

@@ -1,6 +1,7 @@
-//! The trace recorder: follows the interpreter through one iteration of a hot numeric
-//! `for` loop and turns the bytecode it executes into trace IR, specialised to the
-//! values it sees (every operand must be a number; anything else aborts).
+//! The trace recorder: follows the interpreter through one iteration of a hot loop (a
+//! numeric `for`, closed by `FORL`, or a `while`/`repeat` loop, marked by `LOOP`) and
+//! turns the bytecode it executes into trace IR, specialised to the values it sees
+//! (every operand must be a number; anything else aborts).
 //!
 //! Every guard's snapshot is "the state before the guarded instruction": the slots this
 //! iteration changed so far, and that instruction's position. Leaving through it makes
@@ -29,10 +30,15 @@ pub enum Step {
 pub struct Recorder {
     pt: *mut GcProto,
     base: *mut TValue,
-    /// The `FORL` that closes the loop.
-    forl: *const u32,
+    /// The loop instruction: the `FORL` that closes a `for` loop, or the `LOOP` at the
+    /// top of a `while`/`repeat` loop. The trace is entered and closed there.
+    start: *const u32,
     /// First instruction of the body (where the trace is entered).
     body: *const u32,
+    /// First instruction after the loop: reaching it leaves the loop.
+    exit: *const u32,
+    /// A `LOOP` loop (else a `for` loop).
+    is_loop: bool,
     /// The body's IR. Reads of slots not yet written this iteration are placeholder
     /// `SLoad`s (listed in `entry`), turned into loads before the loop or phis at the end.
     ins: Vec<Ins>,
@@ -51,19 +57,34 @@ fn kn(pt: *mut GcProto, i: u32) -> f64 {
 }
 
 impl Recorder {
-    /// Start recording the loop closed by the `FORL` at `forl`, whose body starts at
-    /// `body`, in the frame at `base`.
-    pub fn new(
-        pt: *mut GcProto,
-        base: *mut TValue,
-        forl: *const u32,
-        body: *const u32,
-    ) -> Recorder {
+    /// Start recording the loop whose `FORL` or `LOOP` instruction is at `start`, in the
+    /// frame at `base`.
+    ///
+    /// # Safety
+    /// `start` points at a `FORL`/`JFORL`/`LOOP`/`JLOOP` of `pt`'s bytecode.
+    pub unsafe fn new(pt: *mut GcProto, base: *mut TValue, start: *const u32) -> Recorder {
+        // SAFETY: caller promise; jump targets stay inside the bytecode.
+        let (body, exit, is_loop) = unsafe {
+            let ins = *start;
+            let target = start
+                .add(1)
+                .offset(bc::d(ins) as isize - bc::JUMP_BIAS as isize);
+            let is_loop = matches!(Op::from_u8(bc::op(ins)), Some(Op::LOOP | Op::JLOOP));
+            if is_loop {
+                // LOOP's jump is to the first instruction after the loop.
+                (start.add(1), target, true)
+            } else {
+                // FORL jumps back to the body; the loop ends right after the FORL.
+                (target, start.add(1), false)
+            }
+        };
         Recorder {
             pt,
             base,
-            forl,
+            start,
             body,
+            exit,
+            is_loop,
             ins: Vec::new(),
             entry: BTreeMap::new(),
             slots: BTreeMap::new(),
@@ -74,7 +95,7 @@ impl Recorder {
     }
 
     pub fn start_pc(&self) -> *const u32 {
-        self.forl
+        self.start
     }
 
     /// Is the frame at `base` running `pt` the one being recorded?
@@ -139,6 +160,15 @@ impl Recorder {
         self.steps += 1;
         if self.steps > MAX_RECORD {
             return Err("trace too long".into());
+        }
+        if pc >= self.exit || (!self.is_loop && pc < self.body) {
+            // A `break` (or `goto`) out of the loop on the recorded iteration. (A `while`
+            // loop's condition sits before its `LOOP`, so only the exit bounds it.)
+            return Err("NYI: leaving the loop".into());
+        }
+        if self.is_loop && pc == self.start {
+            // Back at the top: one whole iteration recorded.
+            return Ok(Step::Done(self.finish()));
         }
         // SAFETY: `pc` is the interpreter's current instruction in this prototype.
         let ins = unsafe { *pc };
@@ -233,12 +263,13 @@ impl Recorder {
             }
             JMP => {
                 // Forward jumps inside the body need nothing: the trace follows the path
-                // taken. A backward one is an inner loop.
-                if d < bc::JUMP_BIAS {
+                // taken. A backward one is an inner loop, unless it closes this `while` or
+                // `repeat` loop (it leads back to the `LOOP`, through the condition).
+                if d < bc::JUMP_BIAS && !self.is_loop {
                     return Err("NYI: inner loop".into());
                 }
             }
-            FORL | JFORL if pc == self.forl => return self.close(pc, a),
+            FORL | JFORL if pc == self.start => return self.close(pc, a),
             LOOP | FORI | FORL | JFORL | ITERL | ITERC | ITERN => {
                 return Err("NYI: inner loop".into());
             }

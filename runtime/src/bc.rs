@@ -48,11 +48,13 @@ pub const fn set_b(i: Ins, b: u32) -> Ins {
     (i & 0x00ff_ffff) | (b << 24)
 }
 
-/// `i` with the JIT's loop patch undone: `JFORL` (which keeps `FORL`'s operands) reads as
-/// `FORL` again, for dumping and verifying.
+/// `i` with the JIT's loop patch undone: `JFORL`/`JLOOP` (which keep the operands) read as
+/// `FORL`/`LOOP` again, for dumping and verifying.
 pub const fn unpatched(i: Ins) -> Ins {
     if op(i) == Op::JFORL as u8 {
         (i & !0xff) | Op::FORL as u32
+    } else if op(i) == Op::JLOOP as u8 {
+        (i & !0xff) | Op::LOOP as u32
     } else {
         i
     }

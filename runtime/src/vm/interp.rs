@@ -1782,7 +1782,30 @@ unsafe fn run<const HOOKED: bool>(
                             check_hooks!();
                         }
                     }
-                    Op::LOOP | Op::ILOOP | Op::JLOOP => check_hooks!(),
+                    Op::LOOP | Op::ILOOP | Op::JLOOP => {
+                        if st.jit.enabled {
+                            let here = pc.sub(1);
+                            if bc::op(ins) == Op::JLOOP as u8 {
+                                save!();
+                                if let Some(Some(p)) =
+                                    st.with_engine(|e, st| e.enter(st, base, here))
+                                {
+                                    pc = p;
+                                    check_hooks!();
+                                    continue;
+                                }
+                            }
+                            if bc::op(ins) != Op::ILOOP as u8 {
+                                let c = &mut st.jit.hotcount[jit_iface::hot_slot(here)];
+                                *c = c.wrapping_sub(1);
+                                if *c == 0 {
+                                    save!();
+                                    jit_iface::loop_hot(st, pt, base, here);
+                                }
+                            }
+                        }
+                        check_hooks!()
+                    }
                     Op::JMP => {
                         pc = jump_target(pc, ins);
                         check_hooks!();

@@ -2,11 +2,12 @@
 //! inversion: moonjet-jit depends on this crate, not the other way round), hot counters,
 //! and the loop instructions that enter traces.
 //!
-//! Flow: a `FORL` that loops counts down a hot counter; at zero the engine may start
-//! recording, which sets [`mask::RECORD`] so the instrumented dispatch loop hands it each
-//! instruction before it runs. When the recorder reaches the loop's `FORL` again it
-//! compiles the trace and turns that `FORL` into `JFORL` (same operands); `JFORL` runs the
-//! loop step and enters the trace, which returns the bytecode position to go on at.
+//! Flow: a `FORL` that loops (or a `LOOP`, the top of a `while`/`repeat` loop) counts
+//! down a hot counter; at zero the engine may start recording, which sets
+//! [`mask::RECORD`] so the instrumented dispatch loop hands it each instruction before it
+//! runs. When the recorder comes back to that instruction it compiles the trace and turns
+//! it into `JFORL`/`JLOOP` (same operands); those enter the trace (`JFORL` after its loop
+//! step), which returns the bytecode position to go on at.
 
 use super::hook::mask;
 use super::state::State;
@@ -34,8 +35,9 @@ pub enum Recording {
 /// `pt` is the live prototype running in the live frame at `base` of the running thread,
 /// and `pc` points at an instruction of `pt`'s bytecode.
 pub trait JitEngine {
-    /// The loop closed by the `FORL` at `pc` (in `pt`, frame at `base`) is hot and about
-    /// to run its body again: start recording it? (false: blacklisted or not supported)
+    /// The loop of the `FORL` or `LOOP` at `pc` (in `pt`, frame at `base`) is hot and
+    /// about to run its body again: start recording it? (false: blacklisted or not
+    /// supported)
     ///
     /// # Safety
     /// As for the trait.
@@ -57,9 +59,9 @@ pub trait JitEngine {
         base: *mut TValue,
         pc: *const u32,
     ) -> Recording;
-    /// Run the trace entered at the `JFORL` at `pc` (the loop continues: its control
-    /// slots are updated). Returns where the interpreter goes on, or `None` if there is no
-    /// trace there any more (then the loop body runs interpreted).
+    /// Run the trace entered at the `JFORL` or `JLOOP` at `pc` (about to run the loop
+    /// body; a `for` loop's control slots are updated). Returns where the interpreter goes
+    /// on, or `None` if there is no trace there any more (then the body runs interpreted).
     ///
     /// # Safety
     /// As for the trait; the loop's control slots are up to date.
@@ -160,7 +162,7 @@ impl State {
     }
 }
 
-/// A `FORL` is about to loop again: count it, and start recording when it gets hot.
+/// A `FORL`/`LOOP` loop is about to run its body again and got hot: start recording it.
 /// Returns true if recording started.
 ///
 /// # Safety
