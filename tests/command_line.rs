@@ -4,6 +4,7 @@
 //! differs (the banner, `-l` storing its result in a global as newer luajit 2.1 does, the
 //! JIT status without a JIT) the case says so.
 
+mod common;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -33,28 +34,13 @@ fn run_in(dir: &Path, args: &[&str], env: &[(&str, &str)], stdin: &str) -> Run {
     // The child may exit without reading its input.
     let _ = child.stdin.take().unwrap().write_all(stdin.as_bytes());
     let out = child.wait_with_output().unwrap();
-    let norm = |b: &[u8]| normalise(&String::from_utf8_lossy(b).replace(exe, "PROG"));
+    let norm =
+        |b: &[u8]| common::without_addresses(&String::from_utf8_lossy(b).replace(exe, "PROG"));
     Run {
         stdout: norm(&out.stdout),
         stderr: norm(&out.stderr),
         code: out.status.code(),
     }
-}
-
-/// Addresses vary from run to run.
-fn normalise(s: &str) -> String {
-    let mut out = String::new();
-    let mut rest = s;
-    while let Some(i) = rest.find("0x") {
-        out.push_str(&rest[..i]);
-        let hex = rest[i + 2..]
-            .find(|c: char| !c.is_ascii_hexdigit())
-            .unwrap_or(rest.len() - i - 2);
-        out.push_str("0xADDR");
-        rest = &rest[i + 2 + hex..];
-    }
-    out.push_str(rest);
-    out
 }
 
 /// A scratch directory (one per test, as tests run in parallel) with the scripts the

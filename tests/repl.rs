@@ -1,6 +1,7 @@
 //! The interactive mode driven through a pipe (as luajit's: prompts on stdout, plain
 //! lines in, no escape codes), and Ctrl-C (SIGINT) stopping running Lua code.
 
+mod common;
 use std::io::Write;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -39,20 +40,6 @@ fn repl(input: &str) -> (String, String) {
     (lines.next().unwrap_or("").to_string(), stderr)
 }
 
-fn without_addresses(s: &str) -> String {
-    let mut out = String::new();
-    let mut rest = s;
-    while let Some(i) = rest.find("0x") {
-        out.push_str(&rest[..i]);
-        let n = rest[i + 2..]
-            .find(|c: char| !c.is_ascii_hexdigit())
-            .unwrap_or(rest.len() - i - 2);
-        out.push_str("0xADDR");
-        rest = &rest[i + 2 + n..];
-    }
-    out + rest
-}
-
 #[test]
 fn pipe_session_prints_as_luajit_does() {
     // luajit -i prints exactly this (after its banner) for the same input.
@@ -66,7 +53,7 @@ fn errors_are_shown_without_leaving() {
     let (out, err) = repl("error('e')\nprint('still here')\nx = = 1\n");
     assert_eq!(out, "> > still here\n> > \n");
     assert_eq!(
-        without_addresses(&err),
+        common::without_addresses(&err),
         "stdin:1: e\nstack traceback:\n\t[C]: in function 'error'\n\tstdin:1: in main chunk\n\
          \t[C]: at 0xADDR\nstdin:1: unexpected symbol near '='\n"
     );
@@ -121,7 +108,7 @@ fn sigint_stops_an_endless_loop_with_interrupted() {
     let out = child.wait_with_output().unwrap();
     let err = String::from_utf8_lossy(&out.stderr).replace(EXE, "PROG");
     assert_eq!(
-        without_addresses(&err),
+        common::without_addresses(&err),
         "PROG: (command line):1: interrupted!\nstack traceback:\n\t(command line):1: in main chunk\n\t[C]: at 0xADDR\n"
     );
 }

@@ -1149,6 +1149,34 @@ unsafe fn run<const HOOKED: bool>(
                         }
                     }};
                 }
+                // A loop instruction (`FORL` going on, `LOOP`) about to run the body: enter
+                // its trace (`$jop`), or count it towards recording (not if blacklisted,
+                // `$iop`; a `$jop` whose trace was flushed counts again).
+                macro_rules! jit_loop {
+                    ($ins:expr, $jop:expr, $iop:expr) => {{
+                        if st.jit.enabled {
+                            let here = pc.sub(1);
+                            if bc::op($ins) == $jop as u8 {
+                                save!();
+                                if let Some(Some(p)) =
+                                    st.with_engine(|e, st| e.enter(st, base, here))
+                                {
+                                    pc = p;
+                                    check_hooks!();
+                                    continue;
+                                }
+                            }
+                            if bc::op($ins) != $iop as u8 {
+                                let c = &mut st.jit.hotcount[jit_iface::hot_slot(here)];
+                                *c = c.wrapping_sub(1);
+                                if *c == 0 {
+                                    save!();
+                                    jit_iface::loop_hot(st, pt, base, here);
+                                }
+                            }
+                        }
+                    }};
+                }
                 macro_rules! arith {
                     ($op:expr, $a:expr, $b:expr, $dst:expr, $ins:expr) => {{
                         let (x, y) = ($a, $b);
@@ -1748,28 +1776,7 @@ unsafe fn run<const HOOKED: bool>(
                         let go_on = if step >= 0.0 { i <= stop } else { stop <= i };
                         if go_on {
                             *ra.add(3) = TValue::from_arith(i);
-                            if st.jit.enabled {
-                                let here = pc.sub(1);
-                                if bc::op(ins) == Op::JFORL as u8 {
-                                    save!();
-                                    if let Some(Some(p)) =
-                                        st.with_engine(|e, st| e.enter(st, base, here))
-                                    {
-                                        pc = p;
-                                        check_hooks!();
-                                        continue;
-                                    }
-                                }
-                                // A plain loop, or one whose trace was flushed: count it.
-                                if bc::op(ins) != Op::IFORL as u8 {
-                                    let c = &mut st.jit.hotcount[jit_iface::hot_slot(here)];
-                                    *c = c.wrapping_sub(1);
-                                    if *c == 0 {
-                                        save!();
-                                        jit_iface::loop_hot(st, pt, base, here);
-                                    }
-                                }
-                            }
+                            jit_loop!(ins, Op::JFORL, Op::IFORL);
                             pc = jump_target(pc, ins);
                             check_hooks!();
                         }
@@ -1783,27 +1790,7 @@ unsafe fn run<const HOOKED: bool>(
                         }
                     }
                     Op::LOOP | Op::ILOOP | Op::JLOOP => {
-                        if st.jit.enabled {
-                            let here = pc.sub(1);
-                            if bc::op(ins) == Op::JLOOP as u8 {
-                                save!();
-                                if let Some(Some(p)) =
-                                    st.with_engine(|e, st| e.enter(st, base, here))
-                                {
-                                    pc = p;
-                                    check_hooks!();
-                                    continue;
-                                }
-                            }
-                            if bc::op(ins) != Op::ILOOP as u8 {
-                                let c = &mut st.jit.hotcount[jit_iface::hot_slot(here)];
-                                *c = c.wrapping_sub(1);
-                                if *c == 0 {
-                                    save!();
-                                    jit_iface::loop_hot(st, pt, base, here);
-                                }
-                            }
-                        }
+                        jit_loop!(ins, Op::JLOOP, Op::ILOOP);
                         check_hooks!()
                     }
                     Op::JMP => {
