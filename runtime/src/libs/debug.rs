@@ -293,43 +293,47 @@ fn getlocal(st: &mut State) -> LuaResult<u32> {
         }
         return Ok(1);
     }
+    let Some((name, slot)) = local_arg(st, th, a)? else {
+        st.push_nil()?;
+        return Ok(1);
+    };
+    // SAFETY: a slot of a live frame.
+    let v = unsafe { *slot };
+    st.push_bytes(&name)?;
+    st.push(v)?;
+    Ok(2)
+}
+
+/// The local named by the (level, n) arguments at `a`: its name and slot, `None` if the
+/// frame has no such local; luajit's error if there is no such level.
+fn local_arg(
+    st: &mut State,
+    th: *mut GcThread,
+    a: usize,
+) -> LuaResult<Option<(Vec<u8>, *mut TValue)>> {
     let level = level_arg(st, a)?;
     let n = st.check_int(a + 1)?;
     match debug::local_slot(st, th, level, n) {
         Local::NoLevel => Err(st.arg_error(a, "level out of range")),
-        Local::Missing => {
-            st.push_nil()?;
-            Ok(1)
-        }
-        Local::Found(name, slot) => {
-            // SAFETY: a slot of a live frame.
-            let v = unsafe { *slot };
-            st.push_bytes(&name)?;
-            st.push(v)?;
-            Ok(2)
-        }
+        Local::Missing => Ok(None),
+        Local::Found(name, slot) => Ok(Some((name, slot))),
     }
 }
 
 /// `debug.setlocal([thread,] level, n, value)`.
 fn setlocal(st: &mut State) -> LuaResult<u32> {
     let (th, a) = thread_arg(st);
-    let level = level_arg(st, a)?;
-    let n = st.check_int(a + 1)?;
+    let found = local_arg(st, th, a)?;
     let v = st.check_any(a + 2)?;
-    match debug::local_slot(st, th, level, n) {
-        Local::NoLevel => Err(st.arg_error(a, "level out of range")),
-        Local::Missing => {
-            st.push_nil()?;
-            Ok(1)
-        }
-        Local::Found(name, slot) => {
+    match found {
+        None => st.push_nil()?,
+        Some((name, slot)) => {
             // SAFETY: a slot of a live frame (stack slots need no barrier).
             unsafe { *slot = v };
             st.push_bytes(&name)?;
-            Ok(1)
         }
     }
+    Ok(1)
 }
 
 /// An upvalue of a function: its name, where its value lives, and for Lua closures the
