@@ -55,6 +55,7 @@ fn sum_loop() -> Trace {
             snap(&[(0, 8), (1, 9)]),
         ],
         loop_snap: 3,
+        gc_consts: Vec::new(),
     }
 }
 
@@ -110,6 +111,7 @@ fn long_trace(rounds: usize) -> Trace {
         ins,
         snaps,
         loop_snap: 1,
+        gc_consts: Vec::new(),
     }
 }
 

@@ -154,4 +154,7 @@ pub struct Trace {
     /// The snapshot to leave through when an interrupt is requested (taken at the loop
     /// header: the state at the start of an iteration).
     pub loop_snap: SnapId,
+    /// The GC objects the trace's code embeds (table keys, constant tables, functions it
+    /// was specialised to): the trace object keeps them alive.
+    pub gc_consts: Vec<moonjet_gc::TValue>,
 }

@@ -399,6 +399,7 @@ impl Recorder {
             ins: out,
             snaps,
             loop_snap: 0,
+            gc_consts: Vec::new(),
         }
     }
 }

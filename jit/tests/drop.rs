@@ -37,6 +37,7 @@ fn thousands_of_traces_compiled_and_dropped() {
             },
         ],
         loop_snap: 1,
+        gc_consts: Vec::new(),
     };
     let mut c = Compiler::host().unwrap();
     let flag = 1u8; // leave at once
