@@ -63,6 +63,10 @@ fn run_suite(jit: &[&str], part: Option<&str>, stress: bool, limit: Duration) ->
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
+    if jit.contains(&"-Ohotloop=1") {
+        // Compiling every loop: let Cranelift's verifier check each function too.
+        cmd.env("MOONJET_JIT_VERIFY", "1");
+    }
     if stress {
         cmd.env("MOONJET_GC_STRESS", "1");
     } else {

@@ -1,5 +1,6 @@
-//! The JIT must never change a result: generated loop programs over numbers and branches
-//! run interpreted and with every loop compiled as early as possible (hotloop=1), and
+//! The JIT must never change a result: generated loop programs over numbers, tables,
+//! globals, upvalues, math builtins and branches (with tables changing type or gaining
+//! metatables mid-loop) run interpreted and with every loop compiled as early as possible (hotloop=1), and
 //! print the same.
 #![cfg(feature = "jit")]
 
@@ -58,8 +59,26 @@ fn constant() -> impl Strategy<Value = String> {
     ]
 }
 
+/// Reads of tables, globals, lengths and math builtins.
+fn table_read() -> impl Strategy<Value = String> {
+    prop::sample::select(vec![
+        "(t[(i % 7) + 1] or 0)",
+        "(t[1] or 1)",
+        "o.x",
+        "o.y",
+        "g",
+        "#t",
+        "math.floor(s)",
+        "math.abs(a)",
+        "math.sqrt(math.abs(b))",
+        "math.min(a, c)",
+        "math.max(s, b)",
+    ])
+    .prop_map(String::from)
+}
+
 fn expr() -> BoxedStrategy<String> {
-    let leaf = prop_oneof![var().prop_map(String::from), constant()];
+    let leaf = prop_oneof![3 => var().prop_map(String::from), 2 => constant(), 1 => table_read()];
     leaf.prop_recursive(3, 12, 2, |inner| {
         prop_oneof![
             (
@@ -91,9 +110,36 @@ fn cond() -> BoxedStrategy<String> {
         .boxed()
 }
 
+/// Stores into tables and globals, growth, and (rarely) a change of type or metatable
+/// in the middle of the loop.
+fn table_write() -> BoxedStrategy<String> {
+    let at = prop::sample::select(vec![
+        "t[(i % 7) + 1]",
+        "t[#t + 1]",
+        "t[1]",
+        "o.x",
+        "o.y",
+        "g",
+    ]);
+    let hostile = prop::sample::select(vec![
+        "t = setmetatable({}, { __index = function() return 1 end })",
+        "t[1] = 'str'",
+        "o.x = nil",
+        "o = setmetatable({ x = 1 }, { __newindex = function() end })",
+        "g = nil",
+        "t = { 5, 6 }",
+    ]);
+    prop_oneof![
+        6 => (at, expr()).prop_map(|(t, e)| format!("{t} = {e}")),
+        1 => ((-3i32..30), hostile).prop_map(|(k, h)| format!("if i == {k} then {h} end")),
+    ]
+    .boxed()
+}
+
 fn stmt() -> impl Strategy<Value = String> {
     prop_oneof![
         3 => assign(),
+        2 => table_write(),
         1 => (cond(), assign()).prop_map(|(c, s)| format!("if {c} then {s} end")),
         1 => (cond(), assign(), assign())
             .prop_map(|(c, s1, s2)| format!("if {c} then {s1} else {s2} end")),
@@ -110,8 +156,9 @@ fn program() -> impl Strategy<Value = String> {
         prop::sample::select(vec![1, 1, 1, 2, 3, -1]),
         prop::collection::vec(stmt(), 1..5),
         0..3usize,
+        any::<bool>(),
     )
-        .prop_map(|(ka, kb, kc, start, len, step, body, kind)| {
+        .prop_map(|(ka, kb, kc, start, len, step, body, kind, wrapped)| {
             let stop = if step > 0 { start + len } else { start - len };
             let cmp = if step > 0 { "<=" } else { ">=" };
             let body = body.join("\n  ");
@@ -125,7 +172,17 @@ fn program() -> impl Strategy<Value = String> {
                     "local i = {start}\nrepeat\n  {body}\n  i = i + {step}\nuntil not (i {cmp} {stop})"
                 ),
             };
-            format!("local a, b, c = {ka}, {kb}, {kc}\nlocal s = 0\n{lp}\nprint(a, b, c, s)\n")
+            let setup = format!(
+                "local a, b, c = {ka}, {kb}, {kc}\nlocal s = 0\n\
+                 local t, o = {{ 1, 2, 3 }}, {{ x = 1, y = 2 }}\ng = 0\n"
+            );
+            let report = "print(a, b, c, s, g, #t, t[1], t[2], t[8], o.x, o.y)";
+            if wrapped {
+                // The loop in a function: a, b, c, s, t and o are upvalues.
+                format!("{setup}local function run()\n{lp}\nend\nrun()\n{report}\n")
+            } else {
+                format!("{setup}{lp}\n{report}\n")
+            }
         })
 }
 

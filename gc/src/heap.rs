@@ -403,6 +403,13 @@ impl Heap {
         self.root = o;
     }
 
+    /// Addresses of the allocation total and the GC threshold, for compiled code that
+    /// checks `total >= threshold` (a GC step is due) without calling in. Valid while the
+    /// heap lives; the heap does not move (the state boxes it).
+    pub fn debt_words(&self) -> (*const usize, *const usize) {
+        (&self.total, &self.threshold)
+    }
+
     /// Run a GC step if the debt threshold is reached (and a full cycle in stress mode).
     #[inline]
     pub fn gc_check(&mut self) {

@@ -14,9 +14,21 @@ fn sum_loop() -> Trace {
     };
     Trace {
         ins: vec![
-            Ins::SLoad { slot: 0, snap: 0 },
-            Ins::SLoad { slot: 1, snap: 0 },
-            Ins::SLoad { slot: 2, snap: 0 },
+            Ins::SLoad {
+                slot: 0,
+                ty: Ty::Num,
+                snap: 0,
+            },
+            Ins::SLoad {
+                slot: 1,
+                ty: Ty::Num,
+                snap: 0,
+            },
+            Ins::SLoad {
+                slot: 2,
+                ty: Ty::Num,
+                snap: 0,
+            },
             Ins::Guard {
                 cmp: Cmp::Le,
                 ty: Ty::Num,
@@ -65,7 +77,11 @@ fn long_trace(rounds: usize) -> Trace {
     let mut ins = vec![];
     let mut snaps = vec![Snapshot::default()];
     for slot in 0..4 {
-        ins.push(Ins::SLoad { slot, snap: 0 });
+        ins.push(Ins::SLoad {
+            slot,
+            ty: Ty::Num,
+            snap: 0,
+        });
     }
     ins.push(Ins::KNum(1.0001)); // 4
     ins.push(Ins::KNum(1e300)); // 5

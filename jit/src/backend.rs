@@ -1,10 +1,10 @@
 //! The native-code backend: translates a [`Trace`] to Cranelift IR, compiles it and puts
 //! the machine code in executable memory of our own.
 //!
-//! The compiled trace is an `extern "C" fn(base: *mut u64, interrupt: *const u8) -> u32`
+//! The compiled trace is an `extern "C" fn(base: *mut u64, ctx: *const TraceCtx) -> u32`
 //! in the host's default C calling convention. It reads stack slots from `base`, keeps
-//! every value in registers, and on leaving through snapshot `k` writes the snapshot's
-//! slots back (as numbers) and returns `k`.
+//! their values in registers, and on leaving through snapshot `k` writes the snapshot's
+//! slots back (each boxed by its IR type) and returns `k`.
 //!
 //! Layout of the function: the entry block runs `ins[..loop_start]` and jumps to the loop
 //! header with the phis' `init` values as block arguments; the header checks the
@@ -20,7 +20,7 @@ use cranelift_codegen::control::ControlPlane;
 use cranelift_codegen::entity::packed_option::ReservedValue;
 use cranelift_codegen::ir::condcodes::{FloatCC, IntCC};
 use cranelift_codegen::ir::immediates::Ieee64;
-use cranelift_codegen::ir::types::{F64, I32, I64};
+use cranelift_codegen::ir::types::{F64, I32, I64, I8};
 use cranelift_codegen::ir::{
     AbiParam, Block, BlockArg, ExternalName, Function, InstBuilder, LibCall, MemFlagsData,
     Signature, Type, UserFuncName, Value,
@@ -32,7 +32,10 @@ use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext};
 use target_lexicon::Triple;
 
 use crate::code::ExecMemory;
-use crate::ir::{Cmp, Ins, Ref, SnapId, Trace, Ty};
+use crate::ir::{Cmp, Field, Ins, Ref, SnapId, Trace, Ty};
+use crate::shims::{self, TraceCtx};
+use moonjet_gc::object::offsets;
+use moonjet_gc::value::{tag_of, top_of, ITYPE_SHIFT, PAYLOAD_MASK};
 
 /// Why a trace could not be compiled. The IR checks run before any Cranelift IR is
 /// built, so a malformed trace is an error here, never a panic inside Cranelift.
@@ -75,7 +78,7 @@ impl From<std::io::Error> for CompileError {
 }
 
 /// The signature of a compiled trace.
-pub type TraceFn = unsafe extern "C" fn(base: *mut u64, interrupt: *const u8) -> u32;
+pub type TraceFn = unsafe extern "C" fn(base: *mut u64, ctx: *const TraceCtx) -> u32;
 
 /// A trace compiled to native code for the host. The code lives as long as this value.
 pub struct CompiledTrace {
@@ -94,9 +97,20 @@ impl CompiledTrace {
     /// trace loads or any of its snapshots stores; `interrupt` must be valid for reads
     /// of one byte for as long as the trace runs (another thread may set it).
     pub unsafe fn run(&self, base: *mut u64, interrupt: *const u8) -> u32 {
+        let ctx = TraceCtx::without_heap(interrupt);
+        // SAFETY: forwarded caller promise; a trace needing the heap is run with one.
+        unsafe { self.run_with(base, &ctx) }
+    }
+
+    /// As [`run`](Self::run), with a full context (the heap, for traces that write
+    /// tables or upvalues).
+    ///
+    /// # Safety
+    /// As for `run`; every object the trace reaches from `base` is live in `ctx.heap`.
+    pub unsafe fn run_with(&self, base: *mut u64, ctx: &TraceCtx) -> u32 {
         // SAFETY: `entry` points into `self.mem`, which is executable and alive; the
         // caller guarantees the pointers the code dereferences.
-        unsafe { (self.entry)(base, interrupt) }
+        unsafe { (self.entry)(base, ctx) }
     }
 
     /// The entry point, for callers that link traces together; valid while `self` lives.
@@ -166,7 +180,10 @@ impl Compiler {
         };
         set(&mut flags, "opt_level", "speed")?;
         // The verifier roughly doubles compile time; our own IR checks run always.
-        let verify = if cfg!(debug_assertions) {
+        // MOONJET_JIT_VERIFY=1 turns it on in release builds (the tests do).
+        let verify = if cfg!(debug_assertions)
+            || std::env::var_os("MOONJET_JIT_VERIFY").is_some_and(|v| v == "1")
+        {
             "true"
         } else {
             "false"
@@ -305,10 +322,6 @@ pub fn compile_for(trace: &Trace, triple: Triple) -> Result<Vec<u8>, CompileErro
     Compiler::for_triple(triple)?.compile_bytes(trace)
 }
 
-extern "C" fn pow_shim(a: f64, b: f64) -> f64 {
-    a.powf(b)
-}
-
 extern "C" fn floor_shim(a: f64) -> f64 {
     a.floor()
 }
@@ -342,11 +355,15 @@ struct Shape {
     loop_start: usize,
     /// Index just past the last phi.
     phis_end: usize,
+    /// The trace allocates (grows tables): check at the loop header whether a GC step is
+    /// due and leave for the interpreter to run it.
+    allocates: bool,
 }
 
 /// Checks everything the translation relies on, so that building Cranelift IR cannot
 /// fail: operands defined before use and of the right type, one `Loop` with the phis
-/// right after it, snapshots in range and naming only values available at their exits.
+/// right after it, snapshots in range and naming only Lua values available at their
+/// exits.
 fn check(trace: &Trace) -> Result<Shape, CompileError> {
     let ins = &trace.ins;
     let mut loops = ins
@@ -370,7 +387,7 @@ fn check(trace: &Trace) -> Result<Shape, CompileError> {
         });
     }
     let ty_of = |r: Ref| ins.get(r as usize).and_then(Ins::ty);
-    // A snapshot used at `at` may name any value defined before `at`.
+    // A snapshot used at `at` may name any Lua value defined before `at`.
     let snap_ok = |snap: SnapId, at: usize| -> Result<(), CompileError> {
         let s = trace
             .snaps
@@ -380,7 +397,7 @@ fn check(trace: &Trace) -> Result<Shape, CompileError> {
                 why: "no such snapshot",
             })?;
         for &(_, r) in &s.slots {
-            if (r as usize) >= at || ty_of(r).is_none() {
+            if (r as usize) >= at || !ty_of(r).is_some_and(Ty::is_lua) {
                 return Err(CompileError::BadSnap {
                     snap,
                     why: "names a value not available at its exit",
@@ -394,67 +411,119 @@ fn check(trace: &Trace) -> Result<Shape, CompileError> {
     for (i, op) in ins.iter().enumerate() {
         let at = i as Ref;
         let bad = |why| Err(CompileError::BadIns { at, why });
-        let want = |r: Ref, ty: Ty| -> Result<(), CompileError> {
-            if (r as usize) < i && ty_of(r) == Some(ty) {
+        if let Ins::Phi { ty, init, next } = *op {
+            if i <= loop_start || i >= phis_end {
+                return bad("PHI not right after LOOP");
+            }
+            if (init as usize) >= loop_start || ty_of(init) != Some(ty) {
+                return bad("PHI init not defined before LOOP, or of the wrong type");
+            }
+            // `next` is used on the back edge, after the whole body.
+            if ty_of(next) != Some(ty) {
+                return bad("PHI next undefined or of the wrong type");
+            }
+            continue;
+        }
+        for r in op.operands() {
+            if (r as usize) >= i || ty_of(r).is_none() {
+                return bad("operand undefined or defined later");
+            }
+        }
+        if let Some(snap) = op.snap() {
+            snap_ok(snap, i)?;
+        }
+        let want = |r: Ref, ok: fn(Ty) -> bool| -> Result<(), CompileError> {
+            if ty_of(r).is_some_and(ok) {
                 Ok(())
             } else {
                 Err(CompileError::BadIns {
                     at,
-                    why: "operand undefined, later or of the wrong type",
+                    why: "operand of the wrong type",
                 })
             }
         };
+        let num = |t: Ty| t == Ty::Num;
+        let int = |t: Ty| t == Ty::Int;
+        let ptr = |t: Ty| t == Ty::Ptr;
+        let tab = |t: Ty| t == Ty::Tab;
+        // Loaded values are Lua values other than narrowed integers.
+        let loadable = |t: Ty| t.is_lua() && t != Ty::Int;
         match *op {
-            Ins::SLoad { snap, .. } => snap_ok(snap, i)?,
-            Ins::KNum(_) | Ins::KInt(_) => {}
+            Ins::SLoad { ty, .. } | Ins::Load { ty, .. } if !loadable(ty) => {
+                return bad("load of a type slots cannot hold")
+            }
+            Ins::KGc { ty, .. } if !ty.is_gc() => return bad("KGC of a non-GC type"),
+            Ins::KPri(ty) if !ty.is_pri() => return bad("KPRI of a non-primitive type"),
             Ins::AddN(a, b)
             | Ins::SubN(a, b)
             | Ins::MulN(a, b)
             | Ins::DivN(a, b)
             | Ins::ModN(a, b)
-            | Ins::PowN(a, b) => {
-                want(a, Ty::Num)?;
-                want(b, Ty::Num)?;
+            | Ins::PowN(a, b)
+            | Ins::MinN(a, b)
+            | Ins::MaxN(a, b) => {
+                want(a, num)?;
+                want(b, num)?;
             }
-            Ins::NegN(a) | Ins::FloorN(a) | Ins::SqrtN(a) | Ins::AbsN(a) => want(a, Ty::Num)?,
-            Ins::AddI { a, b, snap } | Ins::SubI { a, b, snap } | Ins::MulI { a, b, snap } => {
-                want(a, Ty::Int)?;
-                want(b, Ty::Int)?;
-                snap_ok(snap, i)?;
+            Ins::NegN(a)
+            | Ins::FloorN(a)
+            | Ins::CeilN(a)
+            | Ins::SqrtN(a)
+            | Ins::AbsN(a)
+            | Ins::NumToInt { a, .. } => want(a, num)?,
+            Ins::AddI { a, b, .. } | Ins::SubI { a, b, .. } | Ins::MulI { a, b, .. } => {
+                want(a, int)?;
+                want(b, int)?;
             }
-            Ins::NumToInt { a, snap } => {
-                want(a, Ty::Num)?;
-                snap_ok(snap, i)?;
-            }
-            Ins::IntToNum(a) => want(a, Ty::Int)?,
-            Ins::Guard { ty, a, b, snap, .. } => {
-                want(a, ty)?;
-                want(b, ty)?;
-                snap_ok(snap, i)?;
-            }
-            Ins::Loop => {}
-            Ins::SStore { val, .. } => {
-                if (val as usize) >= i || ty_of(val).is_none() {
-                    return bad("SSTORE of a value undefined or defined later");
+            Ins::IntToNum(a) => want(a, int)?,
+            Ins::Guard { cmp, ty, a, b, .. } => {
+                // Ptr guards compare addresses: of raw pointers or GC objects.
+                let fits = |r: Ref| match ty_of(r) {
+                    Some(t) if ty == Ty::Ptr => t == Ty::Ptr || t.is_gc(),
+                    t => t == Some(ty),
+                };
+                if !matches!(ty, Ty::Num | Ty::Int | Ty::Ptr)
+                    || !fits(a)
+                    || !fits(b)
+                    || (cmp == Cmp::ULt && ty == Ty::Num)
+                {
+                    return bad("guard operands of the wrong type");
                 }
             }
-            Ins::Phi { ty, init, next } => {
-                if i <= loop_start || i >= phis_end {
-                    return bad("PHI not right after LOOP");
+            Ins::FLoad { obj, field } if ty_of(obj) != Some(field.object()) => {
+                return bad("field of an object of the wrong type");
+            }
+            Ins::UvRef { func, .. } => want(func, |t| t == Ty::Func)?,
+            Ins::Load { ptr: p, idx, .. } | Ins::Store { ptr: p, idx, .. } => {
+                want(p, ptr)?;
+                if let Some(x) = idx {
+                    want(x, int)?;
                 }
-                if (init as usize) >= loop_start || ty_of(init) != Some(ty) {
-                    return bad("PHI init not defined before LOOP, or of the wrong type");
-                }
-                // `next` is used on the back edge, after the whole body.
-                if ty_of(next) != Some(ty) {
-                    return bad("PHI next undefined or of the wrong type");
+                if let Ins::Store { val, .. } = *op {
+                    want(val, Ty::is_lua)?;
                 }
             }
+            Ins::LoadBits { ptr: p, .. } => want(p, ptr)?,
+            Ins::TabWrite { tab: t } | Ins::TabLen { tab: t } => want(t, tab)?,
+            Ins::UvBarrier { uv, val } => {
+                want(uv, ptr)?;
+                want(val, Ty::is_gc)?;
+            }
+            Ins::TabSetInt {
+                tab: t, key, val, ..
+            } => {
+                want(t, tab)?;
+                want(key, int)?;
+                want(val, Ty::is_lua)?;
+            }
+            Ins::SStore { val, .. } => want(val, Ty::is_lua)?,
+            _ => {}
         }
     }
     Ok(Shape {
         loop_start,
         phis_end,
+        allocates: ins.iter().any(|i| matches!(i, Ins::TabSetInt { .. })),
     })
 }
 
@@ -462,6 +531,16 @@ fn cranelift_ty(ty: Ty) -> Type {
     match ty {
         Ty::Num => F64,
         Ty::Int => I32,
+        _ => I64,
+    }
+}
+
+/// The boxed bits of nil, false or true.
+fn pri_bits(ty: Ty) -> u64 {
+    match ty {
+        Ty::Nil => moonjet_gc::TValue::NIL.bits(),
+        Ty::False => moonjet_gc::TValue::FALSE.bits(),
+        _ => moonjet_gc::TValue::TRUE.bits(),
     }
 }
 
@@ -478,6 +557,9 @@ struct Translator<'a, 't> {
     ptr: Type,
     config: TargetFrontendConfig,
     base: Value,
+    /// The `TraceCtx` pointer and the heap pointer loaded from it.
+    ctx: Value,
+    heap: Value,
     /// The Cranelift value of each instruction (reserved for guards and `Loop`).
     vals: Vec<Value>,
     /// Whether a Num value may be a non-canonical NaN (arithmetic results); loaded
@@ -503,6 +585,8 @@ impl<'a, 't> Translator<'a, 't> {
             ptr,
             config,
             base: Value::reserved_value(),
+            ctx: Value::reserved_value(),
+            heap: Value::reserved_value(),
             vals: vec![Value::reserved_value(); n],
             needs_canon: vec![false; n],
             exits: Vec::new(),
@@ -510,7 +594,8 @@ impl<'a, 't> Translator<'a, 't> {
     }
 
     fn flags() -> MemFlagsData {
-        // Slots are 8-byte aligned and valid (the caller's contract of `run`).
+        // Slots, object fields and table parts are 8-byte aligned and valid (the
+        // caller's contract of `run`, and the guards before each access).
         MemFlagsData::trusted()
     }
 
@@ -538,17 +623,60 @@ impl<'a, 't> Translator<'a, 't> {
         self.b.switch_to_block(cont);
     }
 
+    /// Calls `f` (an absolute address) with `args`, returning its results.
+    fn call(
+        &mut self,
+        f: usize,
+        args: &[Value],
+        params: &[Type],
+        ret: Option<Type>,
+    ) -> Option<Value> {
+        let mut sig = Signature::new(self.config.default_call_conv);
+        for &p in params {
+            sig.params.push(AbiParam::new(p));
+        }
+        if let Some(r) = ret {
+            sig.returns.push(AbiParam::new(r));
+        }
+        let sigref = self.b.import_signature(sig);
+        let callee = self.b.ins().iconst(self.ptr, f as i64);
+        let call = self.b.ins().call_indirect(sigref, callee, args);
+        self.b.inst_results(call).first().copied()
+    }
+
     fn run(mut self) {
         let entry = self.b.create_block();
         self.b.append_block_params_for_function_params(entry);
         self.b.switch_to_block(entry);
         let params = self.b.block_params(entry);
-        let (base, interrupt) = (params[0], params[1]);
+        let (base, ctx) = (params[0], params[1]);
         self.base = base;
+        self.ctx = ctx;
+        let ptr = self.ptr;
+        // Loaded once: the context does not change while the trace runs.
+        let interrupt = self
+            .b
+            .ins()
+            .load(ptr, Self::flags(), ctx, shims::CTX_INTERRUPT);
+        self.heap = self.b.ins().load(ptr, Self::flags(), ctx, shims::CTX_HEAP);
+        let gc_words = if self.shape.allocates {
+            let total = self
+                .b
+                .ins()
+                .load(ptr, Self::flags(), ctx, shims::CTX_GC_TOTAL);
+            let threshold = self
+                .b
+                .ins()
+                .load(ptr, Self::flags(), ctx, shims::CTX_GC_THRESHOLD);
+            Some((total, threshold))
+        } else {
+            None
+        };
 
         let Shape {
             loop_start,
             phis_end,
+            ..
         } = *self.shape;
         let trace = self.trace;
         for (i, op) in trace.ins[..loop_start].iter().enumerate() {
@@ -572,6 +700,14 @@ impl<'a, 't> Translator<'a, 't> {
         let body = self.b.create_block();
         self.b.ins().brif(flag, interrupted, &[], body, &[]);
         self.b.switch_to_block(body);
+        if let Some((total, threshold)) = gc_words {
+            // Memory the loop allocated may make a GC step due: leave (all live values
+            // go to stack slots) and let the interpreter run it.
+            let t = self.b.ins().load(ptr, MemFlagsData::new(), total, 0);
+            let th = self.b.ins().load(ptr, MemFlagsData::new(), threshold, 0);
+            let due = self.b.ins().icmp(IntCC::UnsignedGreaterThanOrEqual, t, th);
+            self.guard_false(due, trace.loop_snap);
+        }
 
         for (i, op) in trace.ins.iter().enumerate().skip(phis_end) {
             self.ins(i, op);
@@ -598,46 +734,99 @@ impl<'a, 't> Translator<'a, 't> {
     fn store_snapshot(&mut self, snap: SnapId) {
         let trace = self.trace;
         for &(slot, r) in &trace.snaps[snap as usize].slots {
-            self.store_slot(slot, r);
+            let bits = self.boxed(r);
+            self.b
+                .ins()
+                .store(Self::flags(), bits, self.base, i32::from(slot) * 8);
         }
     }
 
-    /// Write value `r` to stack slot `slot` as a Lua number.
-    fn store_slot(&mut self, slot: u16, r: Ref) {
-        let trace = self.trace;
-        {
-            let v = self.vals[r as usize];
-            let bits = match trace.ins[r as usize].ty() {
-                Some(Ty::Int) => {
-                    let f = self.b.ins().fcvt_from_sint(F64, v);
-                    self.b.ins().bitcast(I64, MemFlagsData::new(), f)
-                }
-                _ if self.needs_canon[r as usize] => {
-                    let bits = self.b.ins().bitcast(I64, MemFlagsData::new(), v);
-                    let nan = self.b.ins().fcmp(FloatCC::Unordered, v, v);
-                    let canon = self.b.ins().iconst(I64, CANON_NAN as i64);
-                    self.b.ins().select(nan, canon, bits)
-                }
-                // Already a valid number: store the double itself (no move to an
-                // integer register).
-                _ => v,
-            };
-            let offset = i32::from(slot) * 8;
-            self.b.ins().store(Self::flags(), bits, self.base, offset);
+    /// Value `r` as a Lua value's 64 bits, in an integer register (for calls).
+    fn boxed_bits(&mut self, r: Ref) -> Value {
+        let v = self.boxed(r);
+        if self.b.func.dfg.value_type(v) == F64 {
+            self.b.ins().bitcast(I64, MemFlagsData::new(), v)
+        } else {
+            v
+        }
+    }
+
+    /// Value `r` as a Lua value's 64 bits (for a store: a double stays a double).
+    fn boxed(&mut self, r: Ref) -> Value {
+        let v = self.vals[r as usize];
+        match self.trace.ins[r as usize].ty() {
+            Some(Ty::Int) => self.b.ins().fcvt_from_sint(F64, v),
+            Some(Ty::Num) if self.needs_canon[r as usize] => {
+                let bits = self.b.ins().bitcast(I64, MemFlagsData::new(), v);
+                let nan = self.b.ins().fcmp(FloatCC::Unordered, v, v);
+                let canon = self.b.ins().iconst(I64, CANON_NAN as i64);
+                self.b.ins().select(nan, canon, bits)
+            }
+            // Already a valid number: store the double itself (no move to an integer
+            // register).
+            Some(Ty::Num) => v,
+            Some(ty) if ty.is_gc() => {
+                let itype = ty.itype().unwrap_or_default();
+                self.b.ins().bor_imm_u(v, tag_of(itype) as i64)
+            }
+            // nil/false/true hold their boxed bits already.
+            _ => v,
+        }
+    }
+
+    /// Checks that `bits` (a loaded Lua value) has type `ty`, leaving through `snap`
+    /// if not, and returns the value in its IR form.
+    fn typed(&mut self, bits: Value, ty: Ty, snap: SnapId) -> Value {
+        match ty {
+            Ty::Num => {
+                let ok =
+                    self.b
+                        .ins()
+                        .icmp_imm_u(IntCC::UnsignedLessThan, bits, NUMBER_LIMIT as i64);
+                self.guard_true(ok, snap);
+                self.b.ins().bitcast(F64, MemFlagsData::new(), bits)
+            }
+            ty if ty.is_pri() => {
+                let ok = self
+                    .b
+                    .ins()
+                    .icmp_imm_u(IntCC::Equal, bits, pri_bits(ty) as i64);
+                self.guard_true(ok, snap);
+                bits
+            }
+            ty => {
+                let itype = ty.itype().unwrap_or_default();
+                let top = self.b.ins().ushr_imm_u(bits, i64::from(ITYPE_SHIFT));
+                let ok = self
+                    .b
+                    .ins()
+                    .icmp_imm_u(IntCC::Equal, top, top_of(itype) as i64);
+                self.guard_true(ok, snap);
+                self.b.ins().band_imm_u(bits, PAYLOAD_MASK as i64)
+            }
+        }
+    }
+
+    /// The address `ptr + 8*idx + off`.
+    fn address(&mut self, ptr: Ref, idx: Option<Ref>, off: i32) -> (Value, i32) {
+        let p = self.vals[ptr as usize];
+        match idx {
+            None => (p, off),
+            Some(i) => {
+                let i = self.vals[i as usize];
+                let i = self.b.ins().sextend(I64, i);
+                let scaled = self.b.ins().ishl_imm_u(i, 3);
+                (self.b.ins().iadd(p, scaled), off)
+            }
         }
     }
 
     fn ins(&mut self, i: usize, op: &Ins) {
+        let fl = Self::flags();
         let val = match *op {
-            Ins::SLoad { slot, snap } => {
-                let offset = i32::from(slot) * 8;
-                let bits = self.b.ins().load(I64, Self::flags(), self.base, offset);
-                let is_num =
-                    self.b
-                        .ins()
-                        .icmp_imm_u(IntCC::UnsignedLessThan, bits, NUMBER_LIMIT as i64);
-                self.guard_true(is_num, snap);
-                self.b.ins().bitcast(F64, MemFlagsData::new(), bits)
+            Ins::SLoad { slot, ty, snap } => {
+                let bits = self.b.ins().load(I64, fl, self.base, i32::from(slot) * 8);
+                self.typed(bits, ty, snap)
             }
             Ins::KNum(x) => {
                 // A NaN constant is stored as it is, so make it the canonical one now.
@@ -649,6 +838,119 @@ impl<'a, 't> Translator<'a, 't> {
                 self.b.ins().f64const(Ieee64::with_float(x))
             }
             Ins::KInt(x) => self.b.ins().iconst(I32, i64::from(x)),
+            Ins::KGc { addr, .. } | Ins::KPtr(addr) => self.b.ins().iconst(I64, addr as i64),
+            Ins::KPri(ty) => self.b.ins().iconst(I64, pri_bits(ty) as i64),
+            Ins::CurFunc => {
+                let bits = self.b.ins().load(I64, fl, self.base, -16);
+                self.b.ins().band_imm_u(bits, PAYLOAD_MASK as i64)
+            }
+            Ins::FLoad { obj, field } => {
+                let o = self.vals[obj as usize];
+                match field {
+                    Field::TabArray => self.b.ins().load(I64, fl, o, offsets::TAB_ARRAY as i32),
+                    Field::TabMeta => self.b.ins().load(I64, fl, o, offsets::TAB_METATABLE as i32),
+                    Field::TabNode => self.b.ins().load(I64, fl, o, offsets::TAB_NODE as i32),
+                    Field::TabAsize => self.b.ins().load(I32, fl, o, offsets::TAB_ASIZE as i32),
+                    Field::TabHmask => self.b.ins().load(I32, fl, o, offsets::TAB_HMASK as i32),
+                    Field::FuncEnv => self.b.ins().load(I64, fl, o, offsets::FUNC_ENV as i32),
+                    Field::UpvalV => self.b.ins().load(I64, fl, o, offsets::UPVAL_V as i32),
+                    Field::StrLen => self.b.ins().load(I32, fl, o, offsets::STR_LEN as i32),
+                }
+            }
+            Ins::UvRef { func, idx } => {
+                let off = offsets::FUNC_LUA_UPVALS as i32 + i32::from(idx) * 8;
+                let f = self.vals[func as usize];
+                self.b.ins().load(I64, fl, f, off)
+            }
+            Ins::Load {
+                ptr,
+                idx,
+                off,
+                ty,
+                snap,
+            } => {
+                let (p, off) = self.address(ptr, idx, off);
+                let bits = self.b.ins().load(I64, fl, p, off);
+                self.typed(bits, ty, snap)
+            }
+            Ins::LoadBits { ptr, off } => self.b.ins().load(I64, fl, self.vals[ptr as usize], off),
+            Ins::Store { ptr, idx, off, val } => {
+                let bits = self.boxed(val);
+                let (p, off) = self.address(ptr, idx, off);
+                self.b.ins().store(fl, bits, p, off);
+                return;
+            }
+            Ins::TabWrite { tab } => {
+                let t = self.vals[tab as usize];
+                let zero = self.b.ins().iconst(I8, 0);
+                self.b.ins().store(fl, zero, t, offsets::TAB_NOMM as i32);
+                let marked = self.b.ins().uload8(I32, fl, t, offsets::MARKED as i32);
+                let black = self
+                    .b
+                    .ins()
+                    .band_imm_u(marked, i64::from(moonjet_gc::object::mark::BLACK));
+                let slow = self.b.create_block();
+                self.b.set_cold_block(slow);
+                let cont = self.b.create_block();
+                self.b.ins().brif(black, slow, &[], cont, &[]);
+                self.b.switch_to_block(slow);
+                let heap = self.heap;
+                self.call(
+                    shims::tab_barrier as *const () as usize,
+                    &[heap, t],
+                    &[I64, I64],
+                    None,
+                );
+                self.b.ins().jump(cont, &[]);
+                self.b.switch_to_block(cont);
+                return;
+            }
+            Ins::UvBarrier { uv, val } => {
+                let u = self.vals[uv as usize];
+                let bits = self.boxed_bits(val);
+                let heap = self.heap;
+                self.call(
+                    shims::uv_barrier as *const () as usize,
+                    &[heap, u, bits],
+                    &[I64, I64, I64],
+                    None,
+                );
+                return;
+            }
+            Ins::TabLen { tab } => {
+                let t = self.vals[tab as usize];
+                self.call(
+                    shims::tab_len as *const () as usize,
+                    &[t],
+                    &[I64],
+                    Some(F64),
+                )
+                .unwrap_or(t)
+            }
+            Ins::TabSetInt {
+                tab,
+                key,
+                val,
+                snap,
+            } => {
+                let bits = self.boxed_bits(val);
+                let args = [
+                    self.heap,
+                    self.vals[tab as usize],
+                    self.vals[key as usize],
+                    bits,
+                ];
+                let failed = self
+                    .call(
+                        shims::tab_set_int as *const () as usize,
+                        &args,
+                        &[I64, I64, I32, I64],
+                        Some(I32),
+                    )
+                    .unwrap_or(bits);
+                self.guard_false(failed, snap);
+                return;
+            }
             Ins::AddN(a, b) => self
                 .b
                 .ins()
@@ -673,21 +975,27 @@ impl<'a, 't> Translator<'a, 't> {
                 self.b.ins().fsub(a, m)
             }
             Ins::PowN(a, b) => {
-                let mut sig = Signature::new(self.config.default_call_conv);
-                sig.params.push(AbiParam::new(F64));
-                sig.params.push(AbiParam::new(F64));
-                sig.returns.push(AbiParam::new(F64));
-                let sigref = self.b.import_signature(sig);
-                let shim: extern "C" fn(f64, f64) -> f64 = pow_shim;
-                let callee = self.b.ins().iconst(self.ptr, shim as usize as i64);
                 let args = [self.vals[a as usize], self.vals[b as usize]];
-                let call = self.b.ins().call_indirect(sigref, callee, &args);
-                self.b.inst_results(call)[0]
+                let f: extern "C" fn(f64, f64) -> f64 = shims::pow;
+                let r = self.call(f as usize, &args, &[F64, F64], Some(F64));
+                r.unwrap_or(args[0])
             }
             Ins::NegN(a) => self.b.ins().fneg(self.vals[a as usize]),
             Ins::FloorN(a) => self.b.ins().floor(self.vals[a as usize]),
+            Ins::CeilN(a) => self.b.ins().ceil(self.vals[a as usize]),
             Ins::SqrtN(a) => self.b.ins().sqrt(self.vals[a as usize]),
             Ins::AbsN(a) => self.b.ins().fabs(self.vals[a as usize]),
+            Ins::MinN(a, b) | Ins::MaxN(a, b) => {
+                // The interpreter's rule (minsd/maxsd): `a` only if strictly less
+                // (greater), so a NaN or a tie gives `b`.
+                let (x, y) = (self.vals[a as usize], self.vals[b as usize]);
+                let take_a = if matches!(op, Ins::MinN(..)) {
+                    self.b.ins().fcmp(FloatCC::LessThan, x, y)
+                } else {
+                    self.b.ins().fcmp(FloatCC::GreaterThan, x, y)
+                };
+                self.b.ins().select(take_a, x, y)
+            }
             Ins::AddI { a, b, snap } => {
                 let (r, of) = self
                     .b
@@ -742,11 +1050,11 @@ impl<'a, 't> Translator<'a, 't> {
                             Cmp::Ge => FloatCC::GreaterThanOrEqual,
                             Cmp::Eq => FloatCC::Equal,
                             // Cranelift's `ne` is unordered-or-not-equal: true on NaN.
-                            Cmp::Ne => FloatCC::NotEqual,
+                            Cmp::Ne | Cmp::ULt => FloatCC::NotEqual,
                         };
                         self.b.ins().fcmp(cc, a, b)
                     }
-                    Ty::Int => {
+                    _ => {
                         let cc = match cmp {
                             Cmp::Lt => IntCC::SignedLessThan,
                             Cmp::Le => IntCC::SignedLessThanOrEqual,
@@ -754,6 +1062,7 @@ impl<'a, 't> Translator<'a, 't> {
                             Cmp::Ge => IntCC::SignedGreaterThanOrEqual,
                             Cmp::Eq => IntCC::Equal,
                             Cmp::Ne => IntCC::NotEqual,
+                            Cmp::ULt => IntCC::UnsignedLessThan,
                         };
                         self.b.ins().icmp(cc, a, b)
                     }
@@ -762,7 +1071,8 @@ impl<'a, 't> Translator<'a, 't> {
                 return;
             }
             Ins::SStore { slot, val } => {
-                self.store_slot(slot, val);
+                let bits = self.boxed(val);
+                self.b.ins().store(fl, bits, self.base, i32::from(slot) * 8);
                 return;
             }
             // Handled by `run`.
@@ -779,8 +1089,11 @@ impl<'a, 't> Translator<'a, 't> {
                 | Ins::PowN(..)
                 | Ins::NegN(_)
                 | Ins::FloorN(_)
+                | Ins::CeilN(_)
                 | Ins::SqrtN(_)
                 | Ins::AbsN(_)
+                | Ins::MinN(..)
+                | Ins::MaxN(..)
         );
     }
 }

@@ -3,7 +3,8 @@
 //! `JFORL`, and runs traces.
 
 use crate::backend::{self, CompiledTrace};
-use crate::record::{Recorder, Step};
+use crate::record::{Opts, Recorder, Step};
+use crate::shims::TraceCtx;
 use moonjet_gc::object::GcProto;
 use moonjet_gc::TValue;
 use moonjet_runtime::bc::{self, Op};
@@ -46,6 +47,8 @@ pub struct Engine {
     abort_count: usize,
     /// `MOONJET_JIT_VERBOSE=1`: one line per trace and abort on stderr.
     verbose: bool,
+    /// Optimisations the recorder runs.
+    opts: Opts,
 }
 
 impl Engine {
@@ -114,7 +117,7 @@ impl JitEngine for Engine {
             return false;
         }
         // SAFETY: `pc` is the loop's FORL or LOOP (trait contract).
-        self.recorder = Some(unsafe { Recorder::new(pt, base, pc) });
+        self.recorder = Some(unsafe { Recorder::new(pt, base, pc, self.opts) });
         true
     }
 
@@ -139,6 +142,9 @@ impl JitEngine for Engine {
         match unsafe { rec.step(pc) } {
             Ok(Step::Continue) => Recording::Continue,
             Ok(Step::Done(trace)) => {
+                if std::env::var_os("MOONJET_JIT_DUMP").is_some() {
+                    eprintln!("---- TRACE IR\n{}", trace.dump());
+                }
                 self.recorder = None;
                 self.install(pt, start, trace);
                 Recording::Stop
@@ -159,9 +165,11 @@ impl JitEngine for Engine {
     ) -> Option<*const u32> {
         let t = self.traces.get(&(pc as usize))?;
         let interrupt = st.hook.interrupt_word().as_ptr() as *const u8;
+        let ctx = TraceCtx::new(interrupt, &mut st.heap);
         // SAFETY: the trace was recorded for the frame layout of this prototype, whose
-        // frame is at `base`; it touches only slots below the frame size.
-        let exit = unsafe { t.code.run(base.cast(), interrupt) };
+        // frame is at `base`; it touches only slots below the frame size and objects its
+        // guards checked, all live in this state's heap.
+        let exit = unsafe { t.code.run_with(base.cast(), &ctx) };
         t.resume.get(exit as usize).copied()
     }
 

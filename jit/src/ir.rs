@@ -1,16 +1,18 @@
-//! The trace IR: one straight-line recording of a hot loop in SSA form. Values are
-//! numbers (f64) or 32-bit integers; every assumption the recording made is a guard that
-//! leaves the trace through a snapshot when it does not hold.
+//! The trace IR: one straight-line recording of a hot loop in SSA form. Every value has
+//! a type the recording specialised it to (a number, a 32-bit integer, a table, a
+//! string, a function, nil or a boolean, or a raw pointer into an object); every
+//! assumption the recording made is a guard that leaves the trace through a snapshot
+//! when it does not hold.
 //!
 //! A trace reads the interpreter's stack slots (relative to the base of the frame it was
-//! recorded in), keeps every value in registers while it runs, and writes values back
-//! only when it leaves: a snapshot lists the slots to write and the bytecode position
-//! the interpreter resumes at.
+//! recorded in), keeps values in registers while it runs, and writes slots back only when
+//! it leaves: a snapshot lists the slots to write and the bytecode position the
+//! interpreter resumes at. Table and upvalue stores go to memory at once, as the
+//! interpreter's would.
 //!
-//! Shape: the instructions before [`Ins::Loop`] run once (the loads that seed the loop),
+//! Shape: the instructions before [`Ins::Loop`] run once (the first iteration, "pre-roll"),
 //! then the ones after it repeat until a guard fails. Loop-carried values are
-//! [`Ins::Phi`]s placed right after [`Ins::Loop`]; the body ends with an [`Ins::SStore`] for
-//! each slot it changed.
+//! [`Ins::Phi`]s placed right after [`Ins::Loop`].
 
 /// An instruction's index in [`Trace::ins`]; its result is the value it defines.
 pub type Ref = u32;
@@ -18,16 +20,93 @@ pub type Ref = u32;
 pub type SnapId = u32;
 
 /// The type of an IR value.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Ty {
     /// A Lua number (IEEE double).
     Num,
     /// A 32-bit signed integer (a number narrowed because it is known integral).
     Int,
+    Nil,
+    False,
+    True,
+    /// GC objects, held as their address.
+    Str,
+    Tab,
+    Func,
+    /// A raw address or bit pattern (an array part, a node, an upvalue's slot); never a
+    /// Lua value, so never stored to a slot.
+    Ptr,
+}
+
+impl Ty {
+    /// The internal type tag (`moonjet_gc::value::itype`) of a Lua value of this type.
+    pub fn itype(self) -> Option<u32> {
+        use moonjet_gc::value::itype;
+        Some(match self {
+            Ty::Nil => itype::NIL,
+            Ty::False => itype::FALSE,
+            Ty::True => itype::TRUE,
+            Ty::Str => itype::STR,
+            Ty::Tab => itype::TAB,
+            Ty::Func => itype::FUNC,
+            Ty::Num | Ty::Int | Ty::Ptr => return None,
+        })
+    }
+
+    /// The type a trace specialises a runtime value to (`None`: not supported).
+    pub fn of(v: moonjet_gc::TValue) -> Option<Ty> {
+        Some(if v.is_number() {
+            Ty::Num
+        } else if v.is_nil() {
+            Ty::Nil
+        } else if v.is_false() {
+            Ty::False
+        } else if v.is_bool() {
+            Ty::True
+        } else if v.is_str() {
+            Ty::Str
+        } else if v.is_tab() {
+            Ty::Tab
+        } else if v.is_func() {
+            Ty::Func
+        } else {
+            return None;
+        })
+    }
+
+    /// A type whose only value is a constant (nil, false, true).
+    pub fn is_pri(self) -> bool {
+        matches!(self, Ty::Nil | Ty::False | Ty::True)
+    }
+
+    /// A GC object held as its address.
+    pub fn is_gc(self) -> bool {
+        matches!(self, Ty::Str | Ty::Tab | Ty::Func)
+    }
+
+    /// Whether a value of this type can be written to a Lua slot.
+    pub fn is_lua(self) -> bool {
+        self != Ty::Ptr
+    }
+
+    /// The name `-jdump` gives the type.
+    pub fn name(self) -> &'static str {
+        match self {
+            Ty::Num => "num",
+            Ty::Int => "int",
+            Ty::Nil => "nil",
+            Ty::False => "fal",
+            Ty::True => "tru",
+            Ty::Str => "str",
+            Ty::Tab => "tab",
+            Ty::Func => "fun",
+            Ty::Ptr => "p64",
+        }
+    }
 }
 
 /// Comparisons, for guards.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Cmp {
     Lt,
     Le,
@@ -35,18 +114,151 @@ pub enum Cmp {
     Ge,
     Eq,
     Ne,
+    /// Unsigned less-than (integers and pointers): array bounds.
+    ULt,
+}
+
+/// Fields of objects a trace reads directly.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Field {
+    /// `tab.array` (Ptr).
+    TabArray,
+    /// `tab.asize` (Int, unsigned).
+    TabAsize,
+    /// `tab.metatable` (Ptr, 0 for none).
+    TabMeta,
+    /// `tab.node` (Ptr).
+    TabNode,
+    /// `tab.hmask` (Int).
+    TabHmask,
+    /// `func.env` (Tab).
+    FuncEnv,
+    /// `upval.v`: where the upvalue's value lives (Ptr).
+    UpvalV,
+    /// `str.len` (Int).
+    StrLen,
+}
+
+impl Field {
+    pub fn ty(self) -> Ty {
+        match self {
+            Field::TabArray | Field::TabMeta | Field::TabNode | Field::UpvalV => Ty::Ptr,
+            Field::TabAsize | Field::TabHmask | Field::StrLen => Ty::Int,
+            Field::FuncEnv => Ty::Tab,
+        }
+    }
+
+    /// The type of the object the field belongs to.
+    pub fn object(self) -> Ty {
+        match self {
+            Field::TabArray
+            | Field::TabAsize
+            | Field::TabMeta
+            | Field::TabNode
+            | Field::TabHmask => Ty::Tab,
+            Field::FuncEnv => Ty::Func,
+            Field::UpvalV => Ty::Ptr,
+            Field::StrLen => Ty::Str,
+        }
+    }
+
+    /// Whether a table resize (array growth through [`Ins::TabSetInt`]) may change it.
+    pub fn resizable(self) -> bool {
+        matches!(
+            self,
+            Field::TabArray | Field::TabAsize | Field::TabNode | Field::TabHmask
+        )
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Field::TabArray => "tab.array",
+            Field::TabAsize => "tab.asize",
+            Field::TabMeta => "tab.meta",
+            Field::TabNode => "tab.node",
+            Field::TabHmask => "tab.hmask",
+            Field::FuncEnv => "func.env",
+            Field::UpvalV => "uv.v",
+            Field::StrLen => "str.len",
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Ins {
-    /// Read stack slot `slot` as a number (`Ty::Num`), leaving through `snap` if it does
-    /// not hold a number.
+    /// Read stack slot `slot` as a value of type `ty`, leaving through `snap` if it holds
+    /// another type.
     SLoad {
         slot: u16,
+        ty: Ty,
         snap: SnapId,
     },
     KNum(f64),
     KInt(i32),
+    /// A GC object (`ty` Str/Tab/Func) by address; it is listed in `Trace::gc_consts`.
+    KGc {
+        addr: u64,
+        ty: Ty,
+    },
+    /// nil, false or true (`ty`).
+    KPri(Ty),
+    /// A raw bit pattern (Ptr): a node key to compare with, or null.
+    KPtr(u64),
+    /// The function of the trace's frame (slot -2 of the frame, always a function).
+    CurFunc,
+    /// Field `field` of object `obj`.
+    FLoad {
+        obj: Ref,
+        field: Field,
+    },
+    /// Upvalue `idx` of Lua closure `func` (the GcUpval's address, Ptr).
+    UvRef {
+        func: Ref,
+        idx: u16,
+    },
+    /// The Lua value at `ptr + 8*idx + off` (`idx` an Int, or none), as type `ty`,
+    /// leaving through `snap` if it has another type.
+    Load {
+        ptr: Ref,
+        idx: Option<Ref>,
+        off: i32,
+        ty: Ty,
+        snap: SnapId,
+    },
+    /// The raw 64 bits at `ptr + off` (Ptr).
+    LoadBits {
+        ptr: Ref,
+        off: i32,
+    },
+    /// Store Lua value `val` at `ptr + 8*idx + off`.
+    Store {
+        ptr: Ref,
+        idx: Option<Ref>,
+        off: i32,
+        val: Ref,
+    },
+    /// Table `tab` is about to be written: clear its metamethod cache and run the write
+    /// barrier if it is black.
+    TabWrite {
+        tab: Ref,
+    },
+    /// Upvalue `uv` (a GcUpval) was given GC value `val`: the forward barrier.
+    UvBarrier {
+        uv: Ref,
+        val: Ref,
+    },
+    /// `#tab` (a Num).
+    TabLen {
+        tab: Ref,
+    },
+    /// `tab[key] = val` for an Int key outside the array part (may grow the table);
+    /// leaves through `snap` (before the store) if memory runs out.
+    TabSetInt {
+        tab: Ref,
+        key: Ref,
+        val: Ref,
+        snap: SnapId,
+    },
     /// Double arithmetic (`Ty::Num`). `Mod` is Lua's floored modulo (`a - floor(a/b)*b`);
     /// `Pow` is C's `pow`.
     AddN(Ref, Ref),
@@ -56,10 +268,15 @@ pub enum Ins {
     ModN(Ref, Ref),
     PowN(Ref, Ref),
     NegN(Ref),
-    /// `math.floor` / `math.sqrt` / `math.abs` on a double.
+    /// `math.floor` / `math.ceil` / `math.sqrt` / `math.abs` on a double.
     FloorN(Ref),
+    CeilN(Ref),
     SqrtN(Ref),
     AbsN(Ref),
+    /// `math.min` / `math.max` of two doubles (as the interpreter: the first operand
+    /// only if strictly less / greater, so ties and NaNs give the second).
+    MinN(Ref, Ref),
+    MaxN(Ref, Ref),
     /// Integer arithmetic (`Ty::Int`) leaving through `snap` on signed overflow.
     AddI {
         a: Ref,
@@ -84,8 +301,9 @@ pub enum Ins {
     },
     /// Integer to double.
     IntToNum(Ref),
-    /// Continue if `a cmp b` holds (both of type `ty`), else leave through `snap`. For
-    /// doubles the comparison is IEEE (false when either is NaN, so `Ne` holds on NaN).
+    /// Continue if `a cmp b` holds (both of type `ty`: Num, Int or Ptr), else leave
+    /// through `snap`. For doubles the comparison is IEEE (false when either is NaN, so
+    /// `Ne` holds on NaN).
     Guard {
         cmp: Cmp,
         ty: Ty,
@@ -102,9 +320,8 @@ pub enum Ins {
         init: Ref,
         next: Ref,
     },
-    /// Write `val` to stack slot `slot` as a Lua number. The body ends with one for every
-    /// slot it changed, so at the top of each iteration the stack holds the interpreter's
-    /// state and a snapshot lists only what the current iteration changed so far.
+    /// Write `val` to stack slot `slot` (at the end of each iteration; only traces built
+    /// without the loop optimisation use it).
     SStore {
         slot: u16,
         val: Ref,
@@ -112,12 +329,15 @@ pub enum Ins {
 }
 
 impl Ins {
-    /// The type of the value the instruction defines (`None` for guards and `Loop`).
+    /// The type of the value the instruction defines (`None` for guards, stores and
+    /// `Loop`).
     pub fn ty(&self) -> Option<Ty> {
         use Ins::*;
-        match self {
-            SLoad { .. }
-            | KNum(_)
+        match *self {
+            SLoad { ty, .. } | Load { ty, .. } | KGc { ty, .. } | KPri(ty) | Phi { ty, .. } => {
+                Some(ty)
+            }
+            KNum(_)
             | AddN(..)
             | SubN(..)
             | MulN(..)
@@ -126,18 +346,130 @@ impl Ins {
             | PowN(..)
             | NegN(_)
             | FloorN(_)
+            | CeilN(_)
             | SqrtN(_)
             | AbsN(_)
-            | IntToNum(_) => Some(Ty::Num),
+            | MinN(..)
+            | MaxN(..)
+            | IntToNum(_)
+            | TabLen { .. } => Some(Ty::Num),
             KInt(_) | AddI { .. } | SubI { .. } | MulI { .. } | NumToInt { .. } => Some(Ty::Int),
-            Phi { ty, .. } => Some(*ty),
-            Guard { .. } | Loop | SStore { .. } => None,
+            KPtr(_) | UvRef { .. } | LoadBits { .. } => Some(Ty::Ptr),
+            CurFunc => Some(Ty::Func),
+            FLoad { field, .. } => Some(field.ty()),
+            Guard { .. }
+            | Loop
+            | SStore { .. }
+            | Store { .. }
+            | TabWrite { .. }
+            | UvBarrier { .. }
+            | TabSetInt { .. } => None,
         }
+    }
+
+    /// The snapshot the instruction may leave through.
+    pub fn snap(&self) -> Option<SnapId> {
+        use Ins::*;
+        match *self {
+            SLoad { snap, .. }
+            | Load { snap, .. }
+            | TabSetInt { snap, .. }
+            | AddI { snap, .. }
+            | SubI { snap, .. }
+            | MulI { snap, .. }
+            | NumToInt { snap, .. }
+            | Guard { snap, .. } => Some(snap),
+            _ => None,
+        }
+    }
+
+    pub fn snap_mut(&mut self) -> Option<&mut SnapId> {
+        use Ins::*;
+        match self {
+            SLoad { snap, .. }
+            | Load { snap, .. }
+            | TabSetInt { snap, .. }
+            | AddI { snap, .. }
+            | SubI { snap, .. }
+            | MulI { snap, .. }
+            | NumToInt { snap, .. }
+            | Guard { snap, .. } => Some(snap),
+            _ => None,
+        }
+    }
+
+    /// The instruction's operands (values it uses), for renaming and checks.
+    pub fn operands_mut(&mut self) -> Vec<&mut Ref> {
+        use Ins::*;
+        match self {
+            SLoad { .. } | KNum(_) | KInt(_) | KGc { .. } | KPri(_) | KPtr(_) | CurFunc | Loop => {
+                vec![]
+            }
+            FLoad { obj, .. } => vec![obj],
+            UvRef { func, .. } => vec![func],
+            Load { ptr, idx, .. } => {
+                let mut v = vec![ptr];
+                if let Some(i) = idx {
+                    v.push(i);
+                }
+                v
+            }
+            LoadBits { ptr, .. } => vec![ptr],
+            Store { ptr, idx, val, .. } => {
+                let mut v = vec![ptr];
+                if let Some(i) = idx {
+                    v.push(i);
+                }
+                v.push(val);
+                v
+            }
+            TabWrite { tab } | TabLen { tab } => vec![tab],
+            UvBarrier { uv, val } => vec![uv, val],
+            TabSetInt { tab, key, val, .. } => vec![tab, key, val],
+            AddN(a, b)
+            | SubN(a, b)
+            | MulN(a, b)
+            | DivN(a, b)
+            | ModN(a, b)
+            | PowN(a, b)
+            | MinN(a, b)
+            | MaxN(a, b) => vec![a, b],
+            NegN(a) | FloorN(a) | CeilN(a) | SqrtN(a) | AbsN(a) | IntToNum(a) => vec![a],
+            AddI { a, b, .. } | SubI { a, b, .. } | MulI { a, b, .. } => vec![a, b],
+            NumToInt { a, .. } => vec![a],
+            Guard { a, b, .. } => vec![a, b],
+            Phi { init, next, .. } => vec![init, next],
+            SStore { val, .. } => vec![val],
+        }
+    }
+
+    pub fn operands(&self) -> Vec<Ref> {
+        let mut c = *self;
+        c.operands_mut().into_iter().map(|r| *r).collect()
+    }
+
+    /// Whether the instruction writes memory loads may read (stores, growth). A
+    /// `TabWrite` does not: it only clears a cache and greys the table, which no trace
+    /// load reads, and doing it once per table is enough (no GC step runs in a trace).
+    pub fn writes_memory(&self) -> bool {
+        matches!(
+            self,
+            Ins::Store { .. } | Ins::UvBarrier { .. } | Ins::TabSetInt { .. } | Ins::SStore { .. }
+        )
+    }
+
+    /// Whether the instruction reads memory a store may change.
+    pub fn reads_memory(&self) -> bool {
+        matches!(
+            self,
+            Ins::Load { .. } | Ins::LoadBits { .. } | Ins::TabLen { .. }
+        )
     }
 }
 
 /// What the interpreter needs when the trace leaves through a guard: the slots to write
-/// (each as a number; `Ty::Int` values are converted to doubles) and where to resume.
+/// (each boxed by its IR type; `Ty::Int` values are converted to doubles) and where to
+/// resume.
 #[derive(Clone, Debug, PartialEq, Default)]
 pub struct Snapshot {
     /// (stack slot, value) pairs, slots relative to the trace's base.
@@ -157,4 +489,89 @@ pub struct Trace {
     /// The GC objects the trace's code embeds (table keys, constant tables, functions it
     /// was specialised to): the trace object keeps them alive.
     pub gc_consts: Vec<moonjet_gc::TValue>,
+}
+
+impl Trace {
+    /// The listing `-jdump` shows: one line per instruction, with snapshots.
+    pub fn dump(&self) -> String {
+        use std::fmt::Write;
+        let mut out = String::new();
+        let snap_line = |out: &mut String, id: SnapId| {
+            if let Some(s) = self.snaps.get(id as usize) {
+                let _ = write!(out, "....        SNAP   #{id:<3} [");
+                for (slot, r) in &s.slots {
+                    let _ = write!(out, " {slot}={r:04}");
+                }
+                let _ = writeln!(out, " ] pc {}", s.pc);
+            }
+        };
+        let mut shown = vec![false; self.snaps.len()];
+        for (i, ins) in self.ins.iter().enumerate() {
+            if let Some(s) = ins.snap() {
+                if let Some(seen) = shown.get_mut(s as usize) {
+                    if !*seen {
+                        *seen = true;
+                        snap_line(&mut out, s);
+                    }
+                }
+            }
+            if matches!(ins, Ins::Loop) {
+                let _ = writeln!(out, "{i:04} ------------ LOOP ------------");
+                continue;
+            }
+            let guard = if ins.snap().is_some() { '>' } else { ' ' };
+            let ty = ins.ty().map_or("   ", Ty::name);
+            let _ = writeln!(out, "{i:04} {guard} {ty} {}", describe(ins));
+        }
+        out
+    }
+}
+
+fn describe(ins: &Ins) -> String {
+    let r = |r: Ref| format!("{r:04}");
+    match *ins {
+        Ins::SLoad { slot, .. } => format!("SLOAD  #{slot}"),
+        Ins::KNum(x) => format!("KNUM   {}", moonjet_runtime::num::fmt_num(x)),
+        Ins::KInt(x) => format!("KINT   {x}"),
+        Ins::KGc { addr, .. } => format!("KGC    {addr:#x}"),
+        Ins::KPri(t) => format!("KPRI   {}", t.name()),
+        Ins::KPtr(p) => format!("KPTR   {p:#x}"),
+        Ins::CurFunc => "CURFN".into(),
+        Ins::FLoad { obj, field } => format!("FLOAD  {}  {}", r(obj), field.name()),
+        Ins::UvRef { func, idx } => format!("UREF   {}  #{idx}", r(func)),
+        Ins::Load { ptr, idx, off, .. } => match idx {
+            Some(i) => format!("LOAD   {}  [{}]{off:+}", r(ptr), r(i)),
+            None => format!("LOAD   {}  {off:+}", r(ptr)),
+        },
+        Ins::LoadBits { ptr, off } => format!("BITS   {}  {off:+}", r(ptr)),
+        Ins::Store { ptr, idx, off, val } => match idx {
+            Some(i) => format!("STORE  {}  [{}]{off:+}  {}", r(ptr), r(i), r(val)),
+            None => format!("STORE  {}  {off:+}  {}", r(ptr), r(val)),
+        },
+        Ins::TabWrite { tab } => format!("TBAR   {}", r(tab)),
+        Ins::UvBarrier { uv, val } => format!("OBAR   {}  {}", r(uv), r(val)),
+        Ins::TabLen { tab } => format!("ALEN   {}", r(tab)),
+        Ins::TabSetInt { tab, key, val, .. } => {
+            format!("TSETI  {}  {}  {}", r(tab), r(key), r(val))
+        }
+        Ins::Guard { cmp, a, b, .. } => format!(
+            "{:<6} {}  {}",
+            format!("{cmp:?}").to_uppercase(),
+            r(a),
+            r(b)
+        ),
+        Ins::Phi { init, next, .. } => format!("PHI    {}  {}", r(init), r(next)),
+        Ins::SStore { slot, val } => format!("SSTORE #{slot}  {}", r(val)),
+        Ins::Loop => "LOOP".into(),
+        other => {
+            let name = format!("{other:?}");
+            let name = name
+                .split(['(', ' ', '{'])
+                .next()
+                .unwrap_or("")
+                .to_uppercase();
+            let ops: Vec<String> = other.operands().into_iter().map(r).collect();
+            format!("{name:<6} {}", ops.join("  "))
+        }
+    }
 }

@@ -6,5 +6,6 @@ pub mod code;
 pub mod engine;
 pub mod ir;
 pub mod record;
+pub mod shims;
 
 pub use backend::{compile, compile_for, CompileError, CompiledTrace, Compiler};

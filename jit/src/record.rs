@@ -1,22 +1,33 @@
 //! The trace recorder: follows the interpreter through one iteration of a hot loop (a
 //! numeric `for`, closed by `FORL`, or a `while`/`repeat` loop, marked by `LOOP`) and
-//! turns the bytecode it executes into trace IR, specialised to the values it sees
-//! (every operand must be a number; anything else aborts).
+//! turns the bytecode it executes into trace IR, specialised to the types it sees.
 //!
-//! Every guard's snapshot is "the state before the guarded instruction": the slots this
-//! iteration changed so far, and that instruction's position. Leaving through it makes
-//! the interpreter run the instruction itself, which then takes the path the trace did
-//! not record. Since the body stores every slot it changed before looping, the stack
-//! holds the interpreter's state at the top of each iteration.
+//! Every guard's snapshot is "the state before the guarded instruction": the slots the
+//! trace changed so far, and that instruction's position. Leaving through it makes the
+//! interpreter run the instruction itself, which then takes the path the trace did not
+//! record.
+//!
+//! The recorded iteration becomes the trace's pre-roll; [`Recorder::finish`] copies it
+//! once more after `LOOP` as the loop body (luajit's loop optimisation): values the
+//! iteration does not change are the pre-roll's (so invariant loads and guards are not
+//! repeated), slots it changes become phis, and the body never writes slots: its
+//! snapshots name every changed slot instead.
+//!
+//! Optimisations at emission (`fold`): constant folding, integer/double conversion
+//! folding, CSE of pure instructions and of loads with no store in between,
+//! store-to-load forwarding, and dropping guards already checked.
 
-use crate::ir::{Cmp, Ins, Ref, SnapId, Snapshot, Trace, Ty};
-use moonjet_gc::object::GcProto;
+use crate::ir::{Cmp, Field, Ins, Ref, SnapId, Snapshot, Trace, Ty};
+use moonjet_gc::object::{offsets, GcFunc, GcProto, GcStr, GcTab};
 use moonjet_gc::TValue;
 use moonjet_runtime::bc::{self, Op};
-use std::collections::BTreeMap;
+use moonjet_runtime::libs::builtin_id;
+use std::collections::{BTreeMap, HashMap};
 
 /// Longest loop body recorded (in bytecode instructions executed).
 const MAX_RECORD: usize = 1000;
+/// Most IR instructions in a pre-roll.
+const MAX_IR: usize = 4000;
 
 /// Why a recording stopped without a trace ("NYI: ..." as luajit words it).
 pub type Abort = String;
@@ -25,6 +36,51 @@ pub enum Step {
     Continue,
     /// The loop closed: the finished trace.
     Done(Trace),
+}
+
+/// Which optimisations run (`-O` flags): see [`crate::engine`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Opts {
+    /// Constant folding and algebraic simplification.
+    pub fold: bool,
+    /// Common-subexpression elimination (and dropping repeated guards).
+    pub cse: bool,
+    /// Store-to-load forwarding.
+    pub fwd: bool,
+    /// Narrowing of the `for` index to an integer.
+    pub narrow: bool,
+    /// Loop peeling with invariant hoisting (off: the iteration is the whole loop, and it
+    /// stores changed slots at its end).
+    pub loop_opt: bool,
+}
+
+impl Default for Opts {
+    fn default() -> Self {
+        Opts {
+            fold: true,
+            cse: true,
+            fwd: true,
+            narrow: true,
+            loop_opt: true,
+        }
+    }
+}
+
+/// An emitted instruction's key for CSE: its text with the snapshot erased (instructions
+/// that differ only in where they leave compute the same thing).
+fn cse_key(ins: &Ins) -> String {
+    let mut c = *ins;
+    if let Some(s) = c.snap_mut() {
+        *s = 0;
+    }
+    format!("{c:?}")
+}
+
+/// Whether the instruction is pure: same operands, same result, no effect.
+fn pure(ins: &Ins) -> bool {
+    !ins.writes_memory()
+        && !ins.reads_memory()
+        && !matches!(ins, Ins::SLoad { .. } | Ins::Loop | Ins::Phi { .. })
 }
 
 pub struct Recorder {
@@ -39,15 +95,21 @@ pub struct Recorder {
     exit: *const u32,
     /// A `LOOP` loop (else a `for` loop).
     is_loop: bool,
-    /// The body's IR. Reads of slots not yet written this iteration are placeholder
-    /// `SLoad`s (listed in `entry`), turned into loads before the loop or phis at the end.
+    opts: Opts,
+    /// The pre-roll.
     ins: Vec<Ins>,
-    entry: BTreeMap<u16, Ref>,
+    snaps: Vec<Snapshot>,
     /// Current value of every slot read or written this iteration.
     slots: BTreeMap<u16, Ref>,
     /// Slots written this iteration, with their current value.
     written: BTreeMap<u16, Ref>,
-    snaps: Vec<Snapshot>,
+    /// CSE table: key of an emitted instruction -> its ref.
+    cse: HashMap<String, Ref>,
+    /// Keys in `cse` of memory reads (forgotten at each store).
+    cse_loads: Vec<String>,
+    gc_consts: Vec<TValue>,
+    /// The `for` loop's index is narrowed to an integer.
+    narrow_for: bool,
     steps: usize,
 }
 
@@ -56,13 +118,64 @@ fn kn(pt: *mut GcProto, i: u32) -> f64 {
     unsafe { *(*pt).kn.add(i as usize) }
 }
 
+fn kgc(pt: *mut GcProto, i: u32) -> TValue {
+    // SAFETY: a GC-constant index from the prototype's own bytecode.
+    unsafe { *(*pt).kgc.add(i as usize) }
+}
+
+fn pri_ty(d: u32) -> Ty {
+    match d {
+        0 => Ty::Nil,
+        1 => Ty::False,
+        _ => Ty::True,
+    }
+}
+
+/// `d` as an i32 if it is one exactly (not -0).
+fn exact_i32(d: f64) -> Option<i32> {
+    let i = d as i32;
+    (i as f64 == d && (i != 0 || d.to_bits() == 0)).then_some(i)
+}
+
+/// The math and bit builtins a trace turns into IR, by luajit's builtin number.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Builtin {
+    Floor,
+    Ceil,
+    Sqrt,
+    Abs,
+    Min,
+    Max,
+}
+
+fn builtin_of(ffid: u8) -> Option<Builtin> {
+    const TABLE: [(&str, Builtin); 6] = [
+        ("floor", Builtin::Floor),
+        ("ceil", Builtin::Ceil),
+        ("sqrt", Builtin::Sqrt),
+        ("abs", Builtin::Abs),
+        ("min", Builtin::Min),
+        ("max", Builtin::Max),
+    ];
+    TABLE
+        .iter()
+        .find(|(name, _)| builtin_id("math", name) == Some(ffid))
+        .map(|&(_, b)| b)
+}
+
 impl Recorder {
     /// Start recording the loop whose `FORL` or `LOOP` instruction is at `start`, in the
     /// frame at `base`.
     ///
     /// # Safety
-    /// `start` points at a `FORL`/`JFORL`/`LOOP`/`JLOOP` of `pt`'s bytecode.
-    pub unsafe fn new(pt: *mut GcProto, base: *mut TValue, start: *const u32) -> Recorder {
+    /// `start` points at a `FORL`/`JFORL`/`LOOP`/`JLOOP` of `pt`'s bytecode, whose frame
+    /// is at `base`.
+    pub unsafe fn new(
+        pt: *mut GcProto,
+        base: *mut TValue,
+        start: *const u32,
+        opts: Opts,
+    ) -> Recorder {
         // SAFETY: caller promise; jump targets stay inside the bytecode.
         let (body, exit, is_loop) = unsafe {
             let ins = *start;
@@ -78,20 +191,32 @@ impl Recorder {
                 (target, start.add(1), false)
             }
         };
-        Recorder {
+        let mut rec = Recorder {
             pt,
             base,
             start,
             body,
             exit,
             is_loop,
+            opts,
             ins: Vec::new(),
-            entry: BTreeMap::new(),
+            snaps: Vec::new(),
             slots: BTreeMap::new(),
             written: BTreeMap::new(),
-            snaps: Vec::new(),
+            cse: HashMap::new(),
+            cse_loads: Vec::new(),
+            gc_consts: Vec::new(),
+            narrow_for: false,
             steps: 0,
+        };
+        if !is_loop && opts.narrow {
+            // SAFETY: `start` is the FORL (caller promise).
+            let a = bc::a(unsafe { *start });
+            let v = |i: u32| rec.value(a + i);
+            let ints = (0..3).all(|i| v(i).is_number() && exact_i32(v(i).num()).is_some());
+            rec.narrow_for = ints && v(2).num() != 0.0;
         }
+        rec
     }
 
     pub fn start_pc(&self) -> *const u32 {
@@ -101,11 +226,6 @@ impl Recorder {
     /// Is the frame at `base` running `pt` the one being recorded?
     pub fn in_frame(&self, pt: *mut GcProto, base: *mut TValue) -> bool {
         pt == self.pt && base == self.base
-    }
-
-    fn emit(&mut self, i: Ins) -> Ref {
-        self.ins.push(i);
-        (self.ins.len() - 1) as Ref
     }
 
     fn pc_index(&self, pc: *const u32) -> u32 {
@@ -119,19 +239,206 @@ impl Recorder {
         unsafe { *self.base.add(slot as usize) }
     }
 
-    /// The IR value of `slot`, which must hold a number.
-    fn read(&mut self, slot: u32) -> Result<Ref, Abort> {
-        let s = slot as u16;
+    fn ty(&self, r: Ref) -> Ty {
+        self.ins[r as usize].ty().unwrap_or(Ty::Ptr)
+    }
+
+    // ---- emission -------------------------------------------------------------------
+
+    fn push(&mut self, i: Ins) -> Ref {
+        self.ins.push(i);
+        (self.ins.len() - 1) as Ref
+    }
+
+    /// Emit `i` after folding and CSE.
+    fn emit(&mut self, i: Ins) -> Ref {
+        if self.opts.fold {
+            if let Some(r) = self.fold(&i) {
+                return r;
+            }
+        }
+        let cse_ok = self.opts.cse || matches!(i, Ins::KNum(_) | Ins::KInt(_) | Ins::KPri(_));
+        if cse_ok && (pure(&i) || i.reads_memory()) {
+            let key = cse_key(&i);
+            if let Some(&r) = self.cse.get(&key) {
+                return r;
+            }
+            let r = self.push(i);
+            if i.reads_memory() {
+                self.cse_loads.push(key.clone());
+            }
+            self.cse.insert(key, r);
+            return r;
+        }
+        if i.writes_memory() {
+            // Any store may alias any load: forget them all.
+            for k in self.cse_loads.drain(..) {
+                self.cse.remove(&k);
+            }
+            if matches!(i, Ins::TabSetInt { .. }) {
+                // The table may have been resized.
+                self.cse.retain(|k, _| {
+                    !(k.contains("TabArray")
+                        || k.contains("TabAsize")
+                        || k.contains("TabNode")
+                        || k.contains("TabHmask"))
+                });
+            }
+        }
+        let r = self.push(i);
+        if let (Ins::Store { ptr, idx, off, val }, true) = (i, self.opts.fwd) {
+            // A load of what was just stored is the stored value.
+            let ty = self.ty(val);
+            if ty != Ty::Int {
+                let load = Ins::Load {
+                    ptr,
+                    idx,
+                    off,
+                    ty,
+                    snap: 0,
+                };
+                let key = cse_key(&load);
+                self.cse_loads.push(key.clone());
+                self.cse.insert(key, val);
+            }
+        }
+        r
+    }
+
+    /// Constant folding and simplification: the ref `i` folds to, if any.
+    fn fold(&mut self, i: &Ins) -> Option<Ref> {
+        let knum = |s: &Self, r: Ref| match s.ins[r as usize] {
+            Ins::KNum(x) => Some(x),
+            _ => None,
+        };
+        match *i {
+            Ins::AddN(a, b)
+            | Ins::SubN(a, b)
+            | Ins::MulN(a, b)
+            | Ins::DivN(a, b)
+            | Ins::MinN(a, b)
+            | Ins::MaxN(a, b) => {
+                let (x, y) = (knum(self, a)?, knum(self, b)?);
+                let v = match i {
+                    Ins::AddN(..) => x + y,
+                    Ins::SubN(..) => x - y,
+                    Ins::MulN(..) => x * y,
+                    Ins::DivN(..) => x / y,
+                    Ins::MinN(..) => {
+                        if x < y {
+                            x
+                        } else {
+                            y
+                        }
+                    }
+                    _ => {
+                        if x > y {
+                            x
+                        } else {
+                            y
+                        }
+                    }
+                };
+                Some(self.emit(Ins::KNum(v)))
+            }
+            Ins::NegN(a) => {
+                let x = knum(self, a)?;
+                Some(self.emit(Ins::KNum(-x)))
+            }
+            Ins::IntToNum(a) => match self.ins[a as usize] {
+                Ins::KInt(k) => Some(self.emit(Ins::KNum(f64::from(k)))),
+                _ => None,
+            },
+            Ins::NumToInt { a, snap } => match self.ins[a as usize] {
+                Ins::IntToNum(x) => Some(x),
+                Ins::KNum(x) => exact_i32(x).map(|k| self.emit(Ins::KInt(k))),
+                // (int)(x + k) for an integer x and a small integral k: an overflow-checked
+                // integer add gives the same result or leaves where the conversion would.
+                Ins::AddN(p, q) | Ins::SubN(p, q) => {
+                    let (Ins::IntToNum(x), Ins::KNum(k)) =
+                        (self.ins[p as usize], self.ins[q as usize])
+                    else {
+                        return None;
+                    };
+                    let k = exact_i32(k).filter(|k| k.unsigned_abs() < 1 << 30)?;
+                    let kr = self.emit(Ins::KInt(k));
+                    Some(if matches!(self.ins[a as usize], Ins::AddN(..)) {
+                        self.emit(Ins::AddI { a: x, b: kr, snap })
+                    } else {
+                        self.emit(Ins::SubI { a: x, b: kr, snap })
+                    })
+                }
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+
+    fn knum(&mut self, x: f64) -> Ref {
+        self.emit(Ins::KNum(x))
+    }
+
+    fn kgc(&mut self, v: TValue, ty: Ty) -> Ref {
+        let addr = v.payload();
+        let r = self.emit(Ins::KGc { addr, ty });
+        if !self.gc_consts.contains(&v) {
+            self.gc_consts.push(v);
+        }
+        r
+    }
+
+    /// A snapshot of the state before the instruction at `pc` (the last one again if
+    /// nothing changed since).
+    fn snap(&mut self, pc: *const u32) -> SnapId {
+        let slots: Vec<(u16, Ref)> = self.written.iter().map(|(&s, &r)| (s, r)).collect();
+        let pc = self.pc_index(pc);
+        if let Some(last) = self.snaps.last() {
+            if last.pc == pc && last.slots == slots {
+                return (self.snaps.len() - 1) as SnapId;
+            }
+        }
+        self.snaps.push(Snapshot { slots, pc });
+        (self.snaps.len() - 1) as SnapId
+    }
+
+    /// The IR value of `slot` (loaded, with a type guard, on first use).
+    fn read(&mut self, slot: u32, pc: *const u32) -> Result<Ref, Abort> {
+        let s = u16::try_from(slot).map_err(|_| "slot out of range")?;
         if let Some(&r) = self.slots.get(&s) {
             return Ok(r);
         }
-        if !self.value(slot).is_number() {
-            return Err("NYI: non-number operand".into());
-        }
-        let r = self.emit(Ins::SLoad { slot: s, snap: 0 });
-        self.entry.insert(s, r);
+        let v = self.value(slot);
+        let ty = Ty::of(v).ok_or("NYI: value type")?;
+        let snap = self.snap(pc);
+        let r = self.push(Ins::SLoad { slot: s, ty, snap });
         self.slots.insert(s, r);
         Ok(r)
+    }
+
+    /// The value of `slot` as a double (an integer is converted).
+    fn read_num(&mut self, slot: u32, pc: *const u32) -> Result<Ref, Abort> {
+        let r = self.read(slot, pc)?;
+        self.as_num(r)
+    }
+
+    fn as_num(&mut self, r: Ref) -> Result<Ref, Abort> {
+        match self.ty(r) {
+            Ty::Num => Ok(r),
+            Ty::Int => Ok(self.emit(Ins::IntToNum(r))),
+            _ => Err("NYI: arithmetic on a non-number".into()),
+        }
+    }
+
+    /// Number `r` (whose runtime value is `v`) as an integer, guarded to be one.
+    fn as_int(&mut self, r: Ref, pc: *const u32) -> Result<Ref, Abort> {
+        match self.ty(r) {
+            Ty::Int => Ok(r),
+            Ty::Num => {
+                let snap = self.snap(pc);
+                Ok(self.emit(Ins::NumToInt { a: r, snap }))
+            }
+            _ => Err("NYI: non-number index".into()),
+        }
     }
 
     fn write(&mut self, slot: u32, r: Ref) {
@@ -139,17 +446,278 @@ impl Recorder {
         self.written.insert(slot as u16, r);
     }
 
-    /// A snapshot of the state before the instruction at `pc`.
-    fn snap(&mut self, pc: *const u32) -> SnapId {
-        let slots = self.written.iter().map(|(&s, &r)| (s, r)).collect();
-        let pc = self.pc_index(pc);
-        self.snaps.push(Snapshot { slots, pc });
-        (self.snaps.len() - 1) as SnapId
+    fn guard(&mut self, cmp: Cmp, ty: Ty, a: Ref, b: Ref, pc: *const u32) {
+        let snap = self.snap(pc);
+        self.emit(Ins::Guard {
+            cmp,
+            ty,
+            a,
+            b,
+            snap,
+        });
     }
 
-    fn knum(&mut self, x: f64) -> Ref {
-        self.emit(Ins::KNum(x))
+    // ---- tables ---------------------------------------------------------------------
+
+    /// Guards that table `t` (runtime `tv`) has no metatable.
+    fn guard_no_meta(&mut self, t: Ref, tv: *mut GcTab, pc: *const u32) -> Result<(), Abort> {
+        // SAFETY: `tv` is the live table the instruction is about to index.
+        if unsafe { !(*tv).metatable.is_null() } {
+            return Err("NYI: table with a metatable".into());
+        }
+        let meta = self.emit(Ins::FLoad {
+            obj: t,
+            field: Field::TabMeta,
+        });
+        let null = self.emit(Ins::KPtr(0));
+        self.guard(Cmp::Eq, Ty::Ptr, meta, null, pc);
+        Ok(())
     }
+
+    /// Where `t[key]` lives for an integer key in the array part: (array, index), with
+    /// the bounds guard. `None` if the runtime key is outside the array part.
+    fn array_slot(
+        &mut self,
+        t: Ref,
+        tv: *mut GcTab,
+        key: Ref,
+        k: i64,
+        pc: *const u32,
+    ) -> Option<(Ref, Ref)> {
+        // SAFETY: live table (see guard_no_meta).
+        let asize = unsafe { (*tv).asize } as i64;
+        if k < 0 || k >= asize {
+            return None;
+        }
+        let arr = self.emit(Ins::FLoad {
+            obj: t,
+            field: Field::TabArray,
+        });
+        let asz = self.emit(Ins::FLoad {
+            obj: t,
+            field: Field::TabAsize,
+        });
+        self.guard(Cmp::ULt, Ty::Int, key, asz, pc);
+        Some((arr, key))
+    }
+
+    /// Where constant string key `key` lives in the hash part of `t`: (node array, byte
+    /// offset of the node), with guards that it is still there. `None` if absent.
+    fn hash_slot(
+        &mut self,
+        t: Ref,
+        tv: *mut GcTab,
+        key: *mut GcStr,
+        pc: *const u32,
+    ) -> Option<(Ref, i32)> {
+        let kv = TValue::from_gcstr(key);
+        // SAFETY: a live table and an interned string; chains stay in the node array.
+        let (index, hmask) = unsafe {
+            let node = (*tv).node;
+            let mut n = node.add(((*key).hash & (*tv).hmask) as usize);
+            loop {
+                if (*n).key == kv {
+                    break (n.offset_from(node), (*tv).hmask);
+                }
+                n = (*n).next;
+                if n.is_null() {
+                    return None;
+                }
+            }
+        };
+        let off = i32::try_from(index as usize * offsets::NODE_SIZE).ok()?;
+        let hm = self.emit(Ins::FLoad {
+            obj: t,
+            field: Field::TabHmask,
+        });
+        let khm = self.emit(Ins::KInt(hmask as i32));
+        self.guard(Cmp::Eq, Ty::Int, hm, khm, pc);
+        let node = self.emit(Ins::FLoad {
+            obj: t,
+            field: Field::TabNode,
+        });
+        let kb = self.emit(Ins::LoadBits {
+            ptr: node,
+            off: off + offsets::NODE_KEY as i32,
+        });
+        // The key's bits are those of a GC constant the trace keeps alive.
+        self.gc_consts.push(kv);
+        let kk = self.emit(Ins::KPtr(kv.bits()));
+        self.guard(Cmp::Eq, Ty::Ptr, kb, kk, pc);
+        Some((node, off + offsets::NODE_VAL as i32))
+    }
+
+    /// The key of a table access: an integer (ref, runtime value) or a constant string.
+    fn key_of(&mut self, op: Op, c: u32, pc: *const u32) -> Result<Key, Abort> {
+        match op {
+            Op::TGETS | Op::TSETS => Ok(Key::Str(kgc(self.pt, c).gc_ptr().cast())),
+            Op::TGETB | Op::TSETB => Ok(Key::Int(self.emit(Ins::KInt(c as i32)), i64::from(c))),
+            _ => {
+                let kv = self.value(c);
+                let r = self.read(c, pc)?;
+                if let Some(d) = kv.as_number() {
+                    let k = exact_i32(d).ok_or("NYI: non-integer number key")?;
+                    let ki = self.as_int(r, pc)?;
+                    Ok(Key::Int(ki, i64::from(k)))
+                } else if let Some(s) = kv.as_str() {
+                    // A string from a slot: guard it is this one, then as a constant.
+                    let ks = self.kgc(kv, Ty::Str);
+                    self.guard(Cmp::Eq, Ty::Ptr, r, ks, pc);
+                    Ok(Key::Str(s))
+                } else {
+                    Err("NYI: key type".into())
+                }
+            }
+        }
+    }
+
+    /// `dst = t[key]` for table `t` (ref, runtime table).
+    fn table_get(
+        &mut self,
+        t: Ref,
+        tv: *mut GcTab,
+        key: Key,
+        dst: u32,
+        pc: *const u32,
+    ) -> Result<(), Abort> {
+        let (ptr, idx, off, v) = match key {
+            Key::Int(kr, k) => {
+                let (arr, i) = self
+                    .array_slot(t, tv, kr, k, pc)
+                    .ok_or("NYI: integer key outside the array part")?;
+                // SAFETY: the index is inside the live table's array part.
+                let v = unsafe { *(*tv).array.add(k as usize) };
+                (arr, Some(i), 0, v)
+            }
+            Key::Str(s) => {
+                let (node, off) = self.hash_slot(t, tv, s, pc).ok_or("NYI: missing key")?;
+                // SAFETY: hash_slot found the key at this node.
+                let v = unsafe { *(*tv).node.cast::<u8>().add(off as usize).cast::<TValue>() };
+                (node, None, off, v)
+            }
+        };
+        let ty = Ty::of(v).ok_or("NYI: value type")?;
+        if ty == Ty::Nil {
+            // A nil would consult __index.
+            self.guard_no_meta(t, tv, pc)?;
+        }
+        let snap = self.snap(pc);
+        let r = self.emit(Ins::Load {
+            ptr,
+            idx,
+            off,
+            ty,
+            snap,
+        });
+        self.write(dst, r);
+        Ok(())
+    }
+
+    /// `t[key] = val` for table `t` (ref, runtime table).
+    fn table_set(
+        &mut self,
+        t: Ref,
+        tv: *mut GcTab,
+        key: Key,
+        val: Ref,
+        pc: *const u32,
+    ) -> Result<(), Abort> {
+        let (ptr, idx, off, old) = match key {
+            Key::Int(kr, k) => match self.array_slot(t, tv, kr, k, pc) {
+                Some((arr, i)) => {
+                    // SAFETY: inside the live table's array part.
+                    let old = unsafe { *(*tv).array.add(k as usize) };
+                    (arr, Some(i), 0, old)
+                }
+                None => {
+                    // Outside the array part: the general store (growing the table).
+                    self.guard_no_meta(t, tv, pc)?;
+                    let snap = self.snap(pc);
+                    self.emit(Ins::TabSetInt {
+                        tab: t,
+                        key: kr,
+                        val,
+                        snap,
+                    });
+                    return Ok(());
+                }
+            },
+            Key::Str(s) => {
+                let (node, off) = self
+                    .hash_slot(t, tv, s, pc)
+                    .ok_or("NYI: store to a new key")?;
+                // SAFETY: hash_slot found the key at this node.
+                let old = unsafe { *(*tv).node.cast::<u8>().add(off as usize).cast::<TValue>() };
+                (node, None, off, old)
+            }
+        };
+        // SAFETY: live table.
+        let has_meta = unsafe { !(*tv).metatable.is_null() };
+        if !has_meta {
+            self.guard_no_meta(t, tv, pc)?;
+        } else if old.is_nil() {
+            return Err("NYI: store to a nil slot of a table with a metatable".into());
+        } else {
+            // A metatable's __newindex matters only for nil slots: guard it stays non-nil.
+            let bits = match idx {
+                Some(_) => None,
+                None => Some(self.emit(Ins::LoadBits { ptr, off })),
+            }
+            .ok_or("NYI: array store to a table with a metatable")?;
+            let nil = self.emit(Ins::KPtr(TValue::NIL.bits()));
+            self.guard(Cmp::Ne, Ty::Ptr, bits, nil, pc);
+        }
+        self.emit(Ins::TabWrite { tab: t });
+        self.emit(Ins::Store { ptr, idx, off, val });
+        Ok(())
+    }
+
+    /// The table in `slot`, as (ref, runtime table).
+    fn table_in(&mut self, slot: u32, pc: *const u32) -> Result<(Ref, *mut GcTab), Abort> {
+        let tv = self
+            .value(slot)
+            .as_tab()
+            .ok_or("NYI: indexing a non-table")?;
+        let t = self.read(slot, pc)?;
+        Ok((t, tv))
+    }
+
+    /// The frame's globals table, as (ref, runtime table).
+    fn env(&mut self) -> (Ref, *mut GcTab) {
+        // SAFETY: slot -2 of a Lua frame holds its function.
+        let env = unsafe { (*(*self.base.sub(2)).gc_ptr().cast::<GcFunc>()).env };
+        let f = self.emit(Ins::CurFunc);
+        let e = self.emit(Ins::FLoad {
+            obj: f,
+            field: Field::FuncEnv,
+        });
+        (e, env)
+    }
+
+    /// The address of upvalue `idx`'s value, and the upvalue.
+    fn upvalue(&mut self, idx: u32) -> (Ref, Ref) {
+        let f = self.emit(Ins::CurFunc);
+        let uv = self.emit(Ins::UvRef {
+            func: f,
+            idx: idx as u16,
+        });
+        let v = self.emit(Ins::FLoad {
+            obj: uv,
+            field: Field::UpvalV,
+        });
+        (v, uv)
+    }
+
+    /// The IR value of constant operand `d` of a USET*/ISEQ* form.
+    fn const_operand(&mut self, op: Op, d: u32) -> Result<Ref, Abort> {
+        Ok(match op {
+            Op::USETS | Op::ISEQS | Op::ISNES => self.kgc(kgc(self.pt, d), Ty::Str),
+            Op::USETN | Op::ISEQN | Op::ISNEN => self.knum(kn(self.pt, d)),
+            _ => self.emit(Ins::KPri(pri_ty(d))),
+        })
+    }
+
+    // ---- recording ------------------------------------------------------------------
 
     /// Record the instruction at `pc`, about to run.
     ///
@@ -158,17 +726,17 @@ impl Recorder {
     /// recorded frame.
     pub unsafe fn step(&mut self, pc: *const u32) -> Result<Step, Abort> {
         self.steps += 1;
-        if self.steps > MAX_RECORD {
+        if self.steps > MAX_RECORD || self.ins.len() > MAX_IR {
             return Err("trace too long".into());
         }
         if pc >= self.exit || (!self.is_loop && pc < self.body) {
             // A `break` (or `goto`) out of the loop on the recorded iteration. (A `while`
             // loop's condition sits before its `LOOP`, so only the exit bounds it.)
-            return Err("NYI: leaving the loop".into());
+            return Err("leaving loop in root trace".into());
         }
         if self.is_loop && pc == self.start {
             // Back at the top: one whole iteration recorded.
-            return Ok(Step::Done(self.finish()));
+            return self.finish().map(Step::Done);
         }
         // SAFETY: `pc` is the interpreter's current instruction in this prototype.
         let ins = unsafe { *pc };
@@ -178,7 +746,7 @@ impl Recorder {
         use Op::*;
         match op {
             MOV => {
-                let v = self.read(d)?;
+                let v = self.read(d, pc)?;
                 self.write(a, v);
             }
             KSHORT => {
@@ -189,13 +757,27 @@ impl Recorder {
                 let k = self.knum(kn(self.pt, d));
                 self.write(a, k);
             }
+            KSTR => {
+                let k = self.kgc(kgc(self.pt, d), Ty::Str);
+                self.write(a, k);
+            }
+            KPRI => {
+                let k = self.emit(Ins::KPri(pri_ty(d)));
+                self.write(a, k);
+            }
+            KNIL => {
+                let k = self.emit(Ins::KPri(Ty::Nil));
+                for s in a..=d {
+                    self.write(s, k);
+                }
+            }
             ADDVV | SUBVV | MULVV | DIVVV | MODVV | ADDVN | SUBVN | MULVN | DIVVN | MODVN
             | ADDNV | SUBNV | MULNV | DIVNV | MODNV | POW => {
-                let x = self.read(b)?;
+                let x = self.read_num(b, pc)?;
                 let (l, r) = match op {
                     ADDVN | SUBVN | MULVN | DIVVN | MODVN => (x, self.knum(kn(self.pt, c))),
                     ADDNV | SUBNV | MULNV | DIVNV | MODNV => (self.knum(kn(self.pt, c)), x),
-                    _ => (x, self.read(c)?),
+                    _ => (x, self.read_num(c, pc)?),
                 };
                 let v = self.emit(match op {
                     ADDVV | ADDVN | ADDNV => Ins::AddN(l, r),
@@ -208,198 +790,454 @@ impl Recorder {
                 self.write(a, v);
             }
             UNM => {
-                let x = self.read(d)?;
+                let x = self.read_num(d, pc)?;
                 let v = self.emit(Ins::NegN(x));
                 self.write(a, v);
             }
-            ISLT | ISGE | ISLE | ISGT | ISEQV | ISNEV | ISEQN | ISNEN => {
-                let x = self.read(a)?;
-                let xv = self.value(a).num();
-                let (y, yv) = if matches!(op, ISEQN | ISNEN) {
-                    let k = kn(self.pt, d);
-                    (self.knum(k), k)
+            LEN => {
+                let v = self.value(d);
+                let x = self.read(d, pc)?;
+                let n = if v.is_tab() {
+                    self.emit(Ins::TabLen { tab: x })
+                } else if v.is_str() {
+                    let len = self.emit(Ins::FLoad {
+                        obj: x,
+                        field: Field::StrLen,
+                    });
+                    self.emit(Ins::IntToNum(len))
                 } else {
-                    if !self.value(d).is_number() {
-                        return Err("NYI: comparison of non-numbers".into());
-                    }
-                    (self.read(d)?, self.value(d).num())
+                    return Err("NYI: length of a non-table".into());
                 };
-                if xv.is_nan() || yv.is_nan() {
-                    return Err("NYI: NaN in comparison".into());
+                self.write(a, n);
+            }
+            ISLT | ISGE | ISLE | ISGT => {
+                let (xv, yv) = (self.value(a), self.value(d));
+                if !xv.is_number() || !yv.is_number() {
+                    return Err("NYI: comparison of non-numbers".into());
                 }
+                let x = self.read_num(a, pc)?;
+                let y = self.read_num(d, pc)?;
+                let (xv, yv) = (xv.num(), yv.num());
                 // The guard that holds exactly when the interpreter goes the way it is
                 // about to go (NaN fails it, and the interpreter decides afresh).
                 let cmp = match op {
-                    ISLT | ISGE => {
-                        if xv < yv {
-                            Cmp::Lt
-                        } else {
-                            Cmp::Ge
-                        }
-                    }
-                    ISLE | ISGT => {
-                        if xv <= yv {
-                            Cmp::Le
-                        } else {
-                            Cmp::Gt
-                        }
-                    }
+                    ISLT | ISGE if xv < yv => Cmp::Lt,
+                    ISLT | ISGE if xv >= yv => Cmp::Ge,
+                    ISLE | ISGT if xv <= yv => Cmp::Le,
+                    ISLE | ISGT if xv > yv => Cmp::Gt,
+                    _ => return Err("NYI: NaN in comparison".into()),
+                };
+                self.guard(cmp, Ty::Num, x, y, pc);
+            }
+            ISEQV | ISNEV | ISEQS | ISNES | ISEQN | ISNEN | ISEQP | ISNEP => {
+                let xv = self.value(a);
+                let x = self.read(a, pc)?;
+                let (y, yv) = match op {
+                    ISEQV | ISNEV => (self.read(d, pc)?, self.value(d)),
                     _ => {
-                        if xv == yv {
-                            Cmp::Eq
-                        } else {
-                            Cmp::Ne
-                        }
+                        let yv = match op {
+                            ISEQS | ISNES => kgc(self.pt, d),
+                            ISEQN | ISNEN => TValue::from_f64(kn(self.pt, d)),
+                            _ => TValue(
+                                moonjet_gc::value::tag_of(d) | moonjet_gc::value::PAYLOAD_MASK,
+                            ),
+                        };
+                        (self.const_operand(op, d)?, yv)
                     }
                 };
-                let snap = self.snap(pc);
-                self.emit(Ins::Guard {
-                    cmp,
-                    ty: Ty::Num,
-                    a: x,
-                    b: y,
-                    snap,
-                });
+                self.record_equality(x, xv, y, yv, pc)?;
+            }
+            IST | ISF | ISTC | ISFC => {
+                // The operand's type is guarded, so its truth is known.
+                let v = self.read(d, pc)?;
+                if matches!(op, ISTC | ISFC) && (self.value(d).is_truthy() == (op == ISTC)) {
+                    self.write(a, v);
+                }
+            }
+            ISTYPE | ISNUM => {
+                // A type check the recorded types already decide.
+                self.read(a, pc)?;
+            }
+            NOT => {
+                let truthy = self.value(d).is_truthy();
+                self.read(d, pc)?;
+                let k = self.emit(Ins::KPri(if truthy { Ty::False } else { Ty::True }));
+                self.write(a, k);
             }
             JMP => {
                 // Forward jumps inside the body need nothing: the trace follows the path
                 // taken. A backward one is an inner loop, unless it closes this `while` or
                 // `repeat` loop (it leads back to the `LOOP`, through the condition).
                 if d < bc::JUMP_BIAS && !self.is_loop {
-                    return Err("NYI: inner loop".into());
+                    return Err("inner loop in root trace".into());
                 }
             }
+            UGET => {
+                let (ptr, _) = self.upvalue(d);
+                // SAFETY: the running closure's upvalue `d` (the bytecode's own operand).
+                let v = unsafe {
+                    let f = (*self.base.sub(2)).gc_ptr().cast::<GcFunc>();
+                    *(**GcFunc::lua_upvals(f).add(d as usize)).v
+                };
+                let ty = Ty::of(v).ok_or("NYI: upvalue type")?;
+                let snap = self.snap(pc);
+                let r = self.emit(Ins::Load {
+                    ptr,
+                    idx: None,
+                    off: 0,
+                    ty,
+                    snap,
+                });
+                self.write(a, r);
+            }
+            USETV | USETS | USETN | USETP => {
+                let val = if op == USETV {
+                    self.read(d, pc)?
+                } else {
+                    self.const_operand(op, d)?
+                };
+                let (ptr, uv) = self.upvalue(a);
+                self.emit(Ins::Store {
+                    ptr,
+                    idx: None,
+                    off: 0,
+                    val,
+                });
+                if self.ty(val).is_gc() {
+                    self.emit(Ins::UvBarrier { uv, val });
+                }
+            }
+            GGET | GSET => {
+                let (e, env) = self.env();
+                let key = Key::Str(kgc(self.pt, d).gc_ptr().cast());
+                if op == GGET {
+                    self.table_get(e, env, key, a, pc)?;
+                } else {
+                    let v = self.read(a, pc)?;
+                    self.table_set(e, env, key, v, pc)?;
+                }
+            }
+            TGETV | TGETS | TGETB | TGETR => {
+                let (t, tv) = self.table_in(b, pc)?;
+                let key = self.key_of(op, c, pc)?;
+                self.table_get(t, tv, key, a, pc)?;
+            }
+            TSETV | TSETS | TSETB | TSETR => {
+                let (t, tv) = self.table_in(b, pc)?;
+                let key = self.key_of(op, c, pc)?;
+                let v = self.read(a, pc)?;
+                self.table_set(t, tv, key, v, pc)?;
+            }
+            CALL => self.record_call(a, b, c, pc)?,
             FORL | JFORL if pc == self.start => return self.close(pc, a),
             LOOP | FORI | FORL | JFORL | ITERL | ITERC | ITERN => {
-                return Err("NYI: inner loop".into());
+                return Err("inner loop in root trace".into());
             }
-            _ => return Err(format!("NYI: bytecode {op:?}")),
+            _ => return Err(format!("NYI: bytecode {}", op as u8)),
         }
         Ok(Step::Continue)
     }
 
+    /// An equality test between `x` and `y` (runtime values `xv`, `yv`): a guard that
+    /// the interpreter's outcome holds, or nothing when the types decide it.
+    fn record_equality(
+        &mut self,
+        x: Ref,
+        xv: TValue,
+        y: Ref,
+        yv: TValue,
+        pc: *const u32,
+    ) -> Result<(), Abort> {
+        let (tx, ty) = (self.ty(x), self.ty(y));
+        let numeric = |t: Ty| matches!(t, Ty::Num | Ty::Int);
+        if numeric(tx) && numeric(ty) {
+            let (xn, yn) = (self.as_num(x)?, self.as_num(y)?);
+            let (a, b) = (xv.num(), yv.num());
+            if a.is_nan() || b.is_nan() {
+                return Err("NYI: NaN in comparison".into());
+            }
+            let cmp = if a == b { Cmp::Eq } else { Cmp::Ne };
+            self.guard(cmp, Ty::Num, xn, yn, pc);
+            return Ok(());
+        }
+        if tx != ty || tx.is_pri() {
+            // Different types are never equal; nil/false/true equal their own type.
+            return Ok(());
+        }
+        if tx == Ty::Tab && xv != yv {
+            // Two different tables may have __eq.
+            return Err("NYI: comparison of tables".into());
+        }
+        // Strings are interned, functions and tables compare by identity.
+        let cmp = if xv == yv { Cmp::Eq } else { Cmp::Ne };
+        self.guard(cmp, Ty::Ptr, x, y, pc);
+        Ok(())
+    }
+
+    /// `CALL a b c`: a math builtin becomes an IR operation; anything else aborts.
+    fn record_call(&mut self, a: u32, b: u32, c: u32, pc: *const u32) -> Result<(), Abort> {
+        let fv = self.value(a);
+        if !fv.is_func() {
+            return Err("NYI: call of a non-function".into());
+        }
+        // SAFETY: a live function value in the frame.
+        let ffid = unsafe { (*fv.gc_ptr().cast::<GcFunc>()).ffid };
+        let which = builtin_of(ffid).ok_or("NYI: call")?;
+        let nargs = c.checked_sub(1).ok_or("NYI: call with varargs")?;
+        let want = if matches!(which, Builtin::Min | Builtin::Max) {
+            2
+        } else {
+            1
+        };
+        if nargs != want || b != 2 {
+            return Err("NYI: unsupported variant of FastFunc".into());
+        }
+        // FR2: the arguments follow the function and the frame link.
+        let args: Vec<TValue> = (0..nargs).map(|i| self.value(a + 2 + i)).collect();
+        if !args.iter().all(|v| v.is_number()) {
+            return Err("NYI: unsupported variant of FastFunc".into());
+        }
+        let f = self.read(a, pc)?;
+        let kf = self.kgc(fv, Ty::Func);
+        self.guard(Cmp::Eq, Ty::Ptr, f, kf, pc);
+        let x = self.read_num(a + 2, pc)?;
+        let r = match which {
+            Builtin::Floor => self.emit(Ins::FloorN(x)),
+            Builtin::Ceil => self.emit(Ins::CeilN(x)),
+            Builtin::Sqrt => self.emit(Ins::SqrtN(x)),
+            Builtin::Abs => self.emit(Ins::AbsN(x)),
+            Builtin::Min | Builtin::Max => {
+                let y = self.read_num(a + 3, pc)?;
+                self.emit(if which == Builtin::Min {
+                    Ins::MinN(x, y)
+                } else {
+                    Ins::MaxN(x, y)
+                })
+            }
+        };
+        self.write(a, r);
+        Ok(())
+    }
+
     /// The loop's `FORL` at `pc`: the step and the exit test, then the trace.
     fn close(&mut self, pc: *const u32, a: u32) -> Result<Step, Abort> {
-        let idx = self.read(a)?;
-        let stop = self.read(a + 1)?;
-        let step = self.read(a + 2)?;
         let step_v = self.value(a + 2).num();
-        let snap = self.snap(pc);
-        let zero = self.knum(0.0);
+        let (ty, idx, stop, step) = if self.narrow_for {
+            let (i, s, st) = (
+                self.read_num(a, pc)?,
+                self.read_num(a + 1, pc)?,
+                self.read_num(a + 2, pc)?,
+            );
+            (
+                Ty::Int,
+                self.as_int(i, pc)?,
+                self.as_int(s, pc)?,
+                self.as_int(st, pc)?,
+            )
+        } else {
+            (
+                Ty::Num,
+                self.read_num(a, pc)?,
+                self.read_num(a + 1, pc)?,
+                self.read_num(a + 2, pc)?,
+            )
+        };
+        let zero = if ty == Ty::Int {
+            self.emit(Ins::KInt(0))
+        } else {
+            self.knum(0.0)
+        };
         // The direction is fixed for the loop: guard the step's sign, then the end.
         let (sign, end) = if step_v >= 0.0 {
             (Cmp::Ge, Cmp::Le)
         } else {
             (Cmp::Lt, Cmp::Ge)
         };
-        self.emit(Ins::Guard {
-            cmp: sign,
-            ty: Ty::Num,
-            a: step,
-            b: zero,
-            snap,
-        });
-        let next = self.emit(Ins::AddN(idx, step));
-        self.emit(Ins::Guard {
-            cmp: end,
-            ty: Ty::Num,
-            a: next,
-            b: stop,
-            snap,
-        });
+        self.guard(sign, ty, step, zero, pc);
+        let next = if ty == Ty::Int {
+            let snap = self.snap(pc);
+            self.emit(Ins::AddI {
+                a: idx,
+                b: step,
+                snap,
+            })
+        } else {
+            self.emit(Ins::AddN(idx, step))
+        };
+        self.guard(end, ty, next, stop, pc);
         self.write(a, next);
         self.write(a + 3, next);
-        Ok(Step::Done(self.finish()))
+        self.finish().map(Step::Done)
     }
 
-    /// Lay the recorded body out as a loop: entry loads, `Loop`, phis for the values
-    /// carried from one iteration to the next, the body, and stores of what it changed.
-    fn finish(&mut self) -> Trace {
-        let mut out: Vec<Ins> = Vec::new();
+    /// Lay the recorded iteration out as a loop.
+    fn finish(&mut self) -> Result<Trace, Abort> {
         let body_pc = self.pc_index(self.body);
+        if !self.opts.loop_opt {
+            return Ok(self.finish_unpeeled(body_pc));
+        }
+        let pre = std::mem::take(&mut self.ins);
+        let pre_snaps = std::mem::take(&mut self.snaps);
+        let written = std::mem::take(&mut self.written);
+        self.ins = pre.clone();
+        self.snaps = pre_snaps.clone();
+        self.ins.push(Ins::Loop);
+        // A phi for every slot the iteration changes: its value at the top of each
+        // iteration after the first.
+        let mut phis: BTreeMap<u16, Ref> = BTreeMap::new();
+        for (&slot, &r) in &written {
+            let ty = self.ty(r);
+            let p = self.push(Ins::Phi {
+                ty,
+                init: r,
+                next: 0,
+            });
+            phis.insert(slot, p);
+        }
+        let loop_snap = self.snaps.len() as SnapId;
+        self.snaps.push(Snapshot {
+            slots: phis.iter().map(|(&s, &p)| (s, p)).collect(),
+            pc: body_pc,
+        });
+        // Copy the iteration. `map` takes pre-roll refs to body refs; CSE may map a body
+        // instruction to its pre-roll twin (an invariant) or drop a repeated guard.
+        let mut map: Vec<Ref> = (0..pre.len() as Ref).collect();
+        let mut body_snaps: HashMap<SnapId, SnapId> = HashMap::new();
+        // Loads may be shared with the pre-roll only if nothing in the loop stores.
+        let stores = pre.iter().any(Ins::writes_memory);
+        if stores {
+            for k in self.cse_loads.drain(..) {
+                self.cse.remove(&k);
+            }
+        }
+        if pre.iter().any(|i| matches!(i, Ins::TabSetInt { .. })) {
+            self.cse.retain(|k, _| {
+                !(k.contains("TabArray")
+                    || k.contains("TabAsize")
+                    || k.contains("TabNode")
+                    || k.contains("TabHmask"))
+            });
+        }
+        for (i, ins) in pre.iter().enumerate() {
+            let mut new = *ins;
+            if let Ins::SLoad { slot, ty, .. } = *ins {
+                map[i] = match phis.get(&slot) {
+                    None => i as Ref, // unchanged by the loop: the pre-roll's value
+                    Some(&p) => {
+                        let pty = self.ty(p);
+                        if pty == ty {
+                            p
+                        } else if ty == Ty::Num && pty == Ty::Int {
+                            self.emit(Ins::IntToNum(p))
+                        } else {
+                            return Err("NYI: type instability".into());
+                        }
+                    }
+                };
+                continue;
+            }
+            for o in new.operands_mut() {
+                *o = map[*o as usize];
+            }
+            if let Some(s) = new.snap_mut() {
+                let body = match body_snaps.get(s) {
+                    Some(&b) => b,
+                    None => {
+                        let mut slots: BTreeMap<u16, Ref> = phis.clone();
+                        for &(slot, r) in &pre_snaps[*s as usize].slots {
+                            slots.insert(slot, map[r as usize]);
+                        }
+                        let b = self.snaps.len() as SnapId;
+                        self.snaps.push(Snapshot {
+                            slots: slots.into_iter().collect(),
+                            pc: pre_snaps[*s as usize].pc,
+                        });
+                        body_snaps.insert(*s, b);
+                        b
+                    }
+                };
+                *s = body;
+            }
+            if let Ins::Guard { .. } = new {
+                if self.opts.cse && self.cse.contains_key(&cse_key(&new)) {
+                    continue; // checked already: same operands, same outcome
+                }
+                let key = cse_key(&new);
+                let r = self.push(new);
+                self.cse.insert(key, r);
+                continue;
+            }
+            // Snapshots taken before the numbering here still name pre-roll values for
+            // these, which is right: `map` is only ever applied to operands.
+            map[i] = self.emit(new);
+        }
+        for (&slot, &p) in &phis {
+            let next = map[written[&slot] as usize];
+            if self.ty(next) != self.ty(p) {
+                return Err("NYI: type instability".into());
+            }
+            if let Ins::Phi { next: n, .. } = &mut self.ins[p as usize] {
+                *n = next;
+            }
+        }
+        Ok(Trace {
+            ins: std::mem::take(&mut self.ins),
+            snaps: std::mem::take(&mut self.snaps),
+            loop_snap,
+            gc_consts: std::mem::take(&mut self.gc_consts),
+        })
+    }
+
+    /// Without the loop optimisation: the iteration is the loop body itself, reading its
+    /// slots at the top of each iteration and storing what it changed at the end.
+    fn finish_unpeeled(&mut self, body_pc: u32) -> Trace {
+        let mut ins = vec![Ins::Loop];
+        let mut map: Vec<Ref> = Vec::with_capacity(self.ins.len());
+        for i in &self.ins {
+            let mut new = *i;
+            for o in new.operands_mut() {
+                *o = map[*o as usize];
+            }
+            if let Some(s) = new.snap_mut() {
+                *s += 1; // the loop snapshot comes first
+            }
+            map.push(ins.len() as Ref);
+            ins.push(new);
+        }
+        for (&slot, &r) in &self.written {
+            ins.push(Ins::SStore {
+                slot,
+                val: map[r as usize],
+            });
+        }
         let mut snaps = vec![Snapshot {
             slots: Vec::new(),
             pc: body_pc,
         }];
-        let mut map: Vec<Ref> = vec![0; self.ins.len()];
-        let mut loaded: BTreeMap<u16, Ref> = BTreeMap::new();
-        for (&slot, &ph) in &self.entry {
-            map[ph as usize] = out.len() as Ref;
-            loaded.insert(slot, out.len() as Ref);
-            out.push(Ins::SLoad { slot, snap: 0 });
-        }
-        out.push(Ins::Loop);
-        // Carried: read before written in the body, and written.
-        let mut phis: Vec<(u16, usize)> = Vec::new();
-        for (&slot, &ld) in &loaded {
-            if self.written.contains_key(&slot) {
-                let at = out.len();
-                map[self.entry[&slot] as usize] = at as Ref;
-                out.push(Ins::Phi {
-                    ty: Ty::Num,
-                    init: ld,
-                    next: 0,
-                });
-                phis.push((slot, at));
-            }
-        }
-        let m = |map: &Vec<Ref>, r: Ref| map[r as usize];
-        for (i, ins) in self.ins.iter().enumerate() {
-            if let Ins::SLoad { slot, .. } = ins {
-                if self.entry.get(slot) == Some(&(i as Ref)) {
-                    continue; // a placeholder, mapped above
-                }
-            }
-            let snap = |s: SnapId| s + 1; // body snapshots follow the entry one
-            let new = match *ins {
-                Ins::AddN(x, y) => Ins::AddN(m(&map, x), m(&map, y)),
-                Ins::SubN(x, y) => Ins::SubN(m(&map, x), m(&map, y)),
-                Ins::MulN(x, y) => Ins::MulN(m(&map, x), m(&map, y)),
-                Ins::DivN(x, y) => Ins::DivN(m(&map, x), m(&map, y)),
-                Ins::ModN(x, y) => Ins::ModN(m(&map, x), m(&map, y)),
-                Ins::PowN(x, y) => Ins::PowN(m(&map, x), m(&map, y)),
-                Ins::NegN(x) => Ins::NegN(m(&map, x)),
-                Ins::Guard {
-                    cmp,
-                    ty,
-                    a,
-                    b,
-                    snap: s,
-                } => Ins::Guard {
-                    cmp,
-                    ty,
-                    a: m(&map, a),
-                    b: m(&map, b),
-                    snap: snap(s),
-                },
-                other => other,
-            };
-            map[i] = out.len() as Ref;
-            out.push(new);
-        }
         for s in &self.snaps {
-            let slots = s
-                .slots
-                .iter()
-                .map(|&(slot, r)| (slot, m(&map, r)))
-                .collect();
-            snaps.push(Snapshot { slots, pc: s.pc });
-        }
-        for &(slot, at) in &phis {
-            let next = m(&map, self.written[&slot]);
-            if let Ins::Phi { next: n, .. } = &mut out[at] {
-                *n = next;
-            }
-        }
-        for (&slot, &r) in &self.written {
-            let val = m(&map, r);
-            out.push(Ins::SStore { slot, val });
+            snaps.push(Snapshot {
+                slots: s
+                    .slots
+                    .iter()
+                    .map(|&(slot, r)| (slot, map[r as usize]))
+                    .collect(),
+                pc: s.pc,
+            });
         }
         Trace {
-            ins: out,
+            ins,
             snaps,
             loop_snap: 0,
-            gc_consts: Vec::new(),
+            gc_consts: std::mem::take(&mut self.gc_consts),
         }
     }
+}
+
+/// A table key as recorded.
+#[derive(Clone, Copy)]
+enum Key {
+    /// An integer key: its IR value (Int) and runtime value.
+    Int(Ref, i64),
+    /// A constant string key.
+    Str(*mut GcStr),
 }

@@ -58,14 +58,17 @@ fn sum_loop() -> Trace {
     let type_exit = b.snap(&[]);
     let s = b.push(Ins::SLoad {
         slot: 0,
+        ty: Ty::Num,
         snap: type_exit,
     });
     let i = b.push(Ins::SLoad {
         slot: 1,
+        ty: Ty::Num,
         snap: type_exit,
     });
     let n = b.push(Ins::SLoad {
         slot: 2,
+        ty: Ty::Num,
         snap: type_exit,
     });
     let done_first = b.snap(&[(0, s), (1, i)]);
@@ -164,14 +167,17 @@ fn int_sum_loop() -> Trace {
     let type_exit = b.snap(&[]);
     let s = b.push(Ins::SLoad {
         slot: 0,
+        ty: Ty::Num,
         snap: type_exit,
     });
     let i = b.push(Ins::SLoad {
         slot: 1,
+        ty: Ty::Num,
         snap: type_exit,
     });
     let n = b.push(Ins::SLoad {
         slot: 2,
+        ty: Ty::Num,
         snap: type_exit,
     });
     let si = b.push(Ins::NumToInt {
@@ -289,10 +295,12 @@ fn compare_trace(cmp: Cmp) -> Trace {
     let type_exit = b.snap(&[]);
     let x = b.push(Ins::SLoad {
         slot: 0,
+        ty: Ty::Num,
         snap: type_exit,
     });
     let y = b.push(Ins::SLoad {
         slot: 1,
+        ty: Ty::Num,
         snap: type_exit,
     });
     let failed = b.snap(&[]);
@@ -339,6 +347,7 @@ fn nan_compare_semantics() {
                 Cmp::Ge => x >= y,
                 Cmp::Eq => x == y,
                 Cmp::Ne => x != y,
+                Cmp::ULt => unreachable!("not a double comparison"),
             };
             let mut slots = [num(x), num(y)];
             // SAFETY: two valid slots.
@@ -354,6 +363,7 @@ fn nan_canonicalised_on_exit() {
     let type_exit = b.snap(&[]);
     let x = b.push(Ins::SLoad {
         slot: 0,
+        ty: Ty::Num,
         snap: type_exit,
     });
     let neg = b.push(Ins::NegN(x));
@@ -400,10 +410,12 @@ fn math_trace() -> (Trace, SnapId) {
     let type_exit = b.snap(&[]);
     let x = b.push(Ins::SLoad {
         slot: 0,
+        ty: Ty::Num,
         snap: type_exit,
     });
     let y = b.push(Ins::SLoad {
         slot: 1,
+        ty: Ty::Num,
         snap: type_exit,
     });
     let m = b.push(Ins::ModN(x, y));
@@ -477,6 +489,7 @@ fn endless_loop() -> Trace {
     let type_exit = b.snap(&[]);
     let x = b.push(Ins::SLoad {
         slot: 0,
+        ty: Ty::Num,
         snap: type_exit,
     });
     let one = b.push(Ins::KNum(1.0));
@@ -613,14 +626,17 @@ fn calls_and_mixed_types_in_the_loop() {
     let type_exit = b.snap(&[]);
     let acc = b.push(Ins::SLoad {
         slot: 0,
+        ty: Ty::Num,
         snap: type_exit,
     });
     let i = b.push(Ins::SLoad {
         slot: 1,
+        ty: Ty::Num,
         snap: type_exit,
     });
     let n = b.push(Ins::SLoad {
         slot: 2,
+        ty: Ty::Num,
         snap: type_exit,
     });
     let ii = b.push(Ins::NumToInt {
@@ -683,10 +699,12 @@ fn phis_swap_through_the_back_edge() {
     let type_exit = b.snap(&[]);
     let a = b.push(Ins::SLoad {
         slot: 0,
+        ty: Ty::Num,
         snap: type_exit,
     });
     let bb = b.push(Ins::SLoad {
         slot: 1,
+        ty: Ty::Num,
         snap: type_exit,
     });
     let limit = b.push(Ins::KNum(1000.0));

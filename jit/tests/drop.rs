@@ -19,7 +19,11 @@ fn thousands_of_traces_compiled_and_dropped() {
     // x = x + 1 forever, with an exit through the loop snapshot only.
     let t = Trace {
         ins: vec![
-            Ins::SLoad { slot: 0, snap: 0 },
+            Ins::SLoad {
+                slot: 0,
+                ty: Ty::Num,
+                snap: 0,
+            },
             Ins::KNum(1.0),
             Ins::Loop,
             Ins::Phi {

@@ -1,0 +1,101 @@
+//! Functions compiled traces call for work too big to inline: table barriers, `#t`,
+//! growing a table, `pow`. They never run the collector (a trace keeps values in
+//! registers the collector cannot see), so nothing they do can free an object the trace
+//! still uses.
+
+use moonjet_gc::object::{GcHeader, GcTab, GcUpval};
+use moonjet_gc::{table, Heap, TValue};
+
+/// What compiled code gets besides the frame base (`#[repr(C)]`: the code reads its
+/// fields at fixed offsets).
+#[repr(C)]
+pub struct TraceCtx {
+    /// Non-zero: leave at the next loop header (Ctrl-C, the embedder's interrupt).
+    pub interrupt: *const u8,
+    /// The state's heap, for barriers and table growth (null in tests without one;
+    /// traces that need it are only run with one).
+    pub heap: *mut Heap,
+    /// The heap's allocation total and GC threshold: a trace that allocates leaves at its
+    /// loop header once a GC step is due, so the interpreter runs it.
+    pub gc_total: *const usize,
+    pub gc_threshold: *const usize,
+}
+
+pub const CTX_INTERRUPT: i32 = std::mem::offset_of!(TraceCtx, interrupt) as i32;
+pub const CTX_HEAP: i32 = std::mem::offset_of!(TraceCtx, heap) as i32;
+pub const CTX_GC_TOTAL: i32 = std::mem::offset_of!(TraceCtx, gc_total) as i32;
+pub const CTX_GC_THRESHOLD: i32 = std::mem::offset_of!(TraceCtx, gc_threshold) as i32;
+
+impl TraceCtx {
+    /// A context for running a trace in the state owning `heap`.
+    pub fn new(interrupt: *const u8, heap: &mut Heap) -> TraceCtx {
+        let (gc_total, gc_threshold) = heap.debt_words();
+        TraceCtx {
+            interrupt,
+            heap,
+            gc_total,
+            gc_threshold,
+        }
+    }
+
+    /// A context without a heap (GC never due), for traces that never touch it.
+    pub fn without_heap(interrupt: *const u8) -> TraceCtx {
+        static ZERO: usize = 0;
+        static MAX: usize = usize::MAX;
+        TraceCtx {
+            interrupt,
+            heap: std::ptr::null_mut(),
+            gc_total: &ZERO,
+            gc_threshold: &MAX,
+        }
+    }
+}
+
+pub extern "C" fn pow(a: f64, b: f64) -> f64 {
+    a.powf(b)
+}
+
+/// The backward barrier for a black table about to be written.
+///
+/// # Safety
+/// `heap` is the live heap owning the live table `t`.
+pub unsafe extern "C" fn tab_barrier(heap: *mut Heap, t: *mut GcTab) {
+    // SAFETY: caller promise.
+    unsafe { (*heap).barrier_back(t) }
+}
+
+/// The forward barrier for closed upvalue `uv` given value `bits`.
+///
+/// # Safety
+/// `heap` is the live heap owning the live upvalue `uv`; `bits` is a live GC value.
+pub unsafe extern "C" fn uv_barrier(heap: *mut Heap, uv: *mut GcUpval, bits: u64) {
+    // SAFETY: caller promise; barrier_forward checks the colours itself.
+    unsafe {
+        if (*uv).closed != 0 {
+            (*heap).barrier_forward(uv.cast::<GcHeader>(), TValue(bits));
+        }
+    }
+}
+
+/// `#t` for a table (tables' `#` has no metamethod in Lua 5.1).
+///
+/// # Safety
+/// `t` is a live table.
+pub unsafe extern "C" fn tab_len(t: *mut GcTab) -> f64 {
+    // SAFETY: caller promise.
+    unsafe { table::len(t) as f64 }
+}
+
+/// `t[key] = v` through the general path (may grow the table; never collects).
+/// Returns 0, or 1 if memory ran out (the trace then leaves and the interpreter raises
+/// the error).
+///
+/// # Safety
+/// `heap` is the live heap owning the live table `t`; `bits` is a live value.
+pub unsafe extern "C" fn tab_set_int(heap: *mut Heap, t: *mut GcTab, key: i32, bits: u64) -> u32 {
+    // SAFETY: caller promise.
+    match unsafe { table::set_int(&mut *heap, t, i64::from(key), TValue(bits)) } {
+        Ok(()) => 0,
+        Err(_) => 1,
+    }
+}
