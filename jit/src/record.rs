@@ -105,8 +105,9 @@ pub struct Recorder {
     written: BTreeMap<u16, Ref>,
     /// CSE table: key of an emitted instruction -> its ref.
     cse: HashMap<String, Ref>,
-    /// Keys in `cse` of memory reads (forgotten at each store).
-    cse_loads: Vec<String>,
+    /// Keys in `cse` of memory reads, with what they read (forgotten at stores that may
+    /// write it).
+    cse_loads: Vec<(String, Mem)>,
     gc_consts: Vec<TValue>,
     /// The `for` loop's index is narrowed to an integer.
     narrow_for: bool,
@@ -264,27 +265,13 @@ impl Recorder {
                 return r;
             }
             let r = self.push(i);
-            if i.reads_memory() {
-                self.cse_loads.push(key.clone());
+            if let Some(m) = self.mem_read(&i) {
+                self.cse_loads.push((key.clone(), m));
             }
             self.cse.insert(key, r);
             return r;
         }
-        if i.writes_memory() {
-            // Any store may alias any load: forget them all.
-            for k in self.cse_loads.drain(..) {
-                self.cse.remove(&k);
-            }
-            if matches!(i, Ins::TabSetInt { .. }) {
-                // The table may have been resized.
-                self.cse.retain(|k, _| {
-                    !(k.contains("TabArray")
-                        || k.contains("TabAsize")
-                        || k.contains("TabNode")
-                        || k.contains("TabHmask"))
-                });
-            }
-        }
+        self.invalidate(&i);
         let r = self.push(i);
         if let (Ins::Store { ptr, idx, off, val }, true) = (i, self.opts.fwd) {
             // A load of what was just stored is the stored value.
@@ -298,11 +285,74 @@ impl Recorder {
                     snap: 0,
                 };
                 let key = cse_key(&load);
-                self.cse_loads.push(key.clone());
+                let m = self.mem_at(ptr, idx, off);
+                self.cse_loads.push((key.clone(), m));
                 self.cse.insert(key, val);
             }
         }
         r
+    }
+
+    /// The memory at `ptr + 8*idx + off`, by what `ptr` is.
+    fn mem_at(&self, ptr: Ref, idx: Option<Ref>, off: i32) -> Mem {
+        match self.ins[ptr as usize] {
+            Ins::FLoad {
+                field: Field::TabArray,
+                ..
+            } => Mem::Array,
+            Ins::FLoad {
+                field: Field::TabNode,
+                ..
+            } if idx.is_none() => Mem::Hash(off),
+            // A closure's upvalues are distinct variables: one index never aliases
+            // another (all of a trace's upvalues are its frame function's).
+            Ins::FLoad {
+                field: Field::UpvalV,
+                obj,
+            } => match self.ins[obj as usize] {
+                Ins::UvRef { idx, .. } => Mem::Upval(idx),
+                _ => Mem::Any,
+            },
+            _ => Mem::Any,
+        }
+    }
+
+    /// What a memory-reading instruction reads.
+    fn mem_read(&self, i: &Ins) -> Option<Mem> {
+        match *i {
+            Ins::Load { ptr, idx, off, .. } => Some(self.mem_at(ptr, idx, off)),
+            // Node keys change only when a key is inserted (a table store call).
+            Ins::LoadBits { .. } => Some(Mem::Key),
+            Ins::TabLen { .. } => Some(Mem::Any),
+            _ => None,
+        }
+    }
+
+    /// Forget the loads (and, after a table store call, the table layout fields) that
+    /// instruction `i` may change.
+    fn invalidate(&mut self, i: &Ins) {
+        let written = match *i {
+            Ins::Store { ptr, idx, off, .. } => self.mem_at(ptr, idx, off),
+            Ins::TabSetInt { .. } => Mem::Any,
+            _ => return,
+        };
+        let cse = &mut self.cse;
+        self.cse_loads.retain(|(k, read)| {
+            let keep = !read.may_alias(written);
+            if !keep {
+                cse.remove(k);
+            }
+            keep
+        });
+        if matches!(i, Ins::TabSetInt { .. }) {
+            // The table may have been resized.
+            self.cse.retain(|k, _| {
+                !(k.contains("TabArray")
+                    || k.contains("TabAsize")
+                    || k.contains("TabNode")
+                    || k.contains("TabHmask"))
+            });
+        }
     }
 
     /// Constant folding and simplification: the ref `i` folds to, if any.
@@ -1103,20 +1153,10 @@ impl Recorder {
         // instruction to its pre-roll twin (an invariant) or drop a repeated guard.
         let mut map: Vec<Ref> = (0..pre.len() as Ref).collect();
         let mut body_snaps: HashMap<SnapId, SnapId> = HashMap::new();
-        // Loads may be shared with the pre-roll only if nothing in the loop stores.
-        let stores = pre.iter().any(Ins::writes_memory);
-        if stores {
-            for k in self.cse_loads.drain(..) {
-                self.cse.remove(&k);
-            }
-        }
-        if pre.iter().any(|i| matches!(i, Ins::TabSetInt { .. })) {
-            self.cse.retain(|k, _| {
-                !(k.contains("TabArray")
-                    || k.contains("TabAsize")
-                    || k.contains("TabNode")
-                    || k.contains("TabHmask"))
-            });
+        // A load may be shared with the pre-roll only if nothing in the loop may write
+        // what it reads.
+        for ins in &pre {
+            self.invalidate(ins);
         }
         for (i, ins) in pre.iter().enumerate() {
             let mut new = *ins;
@@ -1229,6 +1269,30 @@ impl Recorder {
             snaps,
             loop_snap: 0,
             gc_consts: std::mem::take(&mut self.gc_consts),
+        }
+    }
+}
+
+/// Memory a trace reads or writes, for alias analysis: an array part, one node slot of
+/// a hash part (by byte offset: the same offset in two node arrays may be one table
+/// seen twice), node keys (written only by inserting calls), an upvalue (by index), or
+/// anything.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Mem {
+    Array,
+    Hash(i32),
+    Key,
+    Upval(u16),
+    Any,
+}
+
+impl Mem {
+    /// Whether a store to `written` may change what a load from `self` reads.
+    fn may_alias(self, written: Mem) -> bool {
+        match (self, written) {
+            (Mem::Any, _) | (_, Mem::Any) => true,
+            (Mem::Key, _) | (_, Mem::Key) => false,
+            (a, b) => a == b,
         }
     }
 }
