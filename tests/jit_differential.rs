@@ -39,7 +39,7 @@ fn run(code: &str, jit: bool) -> (String, usize) {
         out.0.borrow_mut().extend_from_slice(&m);
     }
     st.flush();
-    let traces = if jit { st.jit_stats().0 } else { 0 };
+    let traces = if jit { st.jit_stats().traces } else { 0 };
     let text = String::from_utf8_lossy(&out.0.borrow()).into_owned();
     (text, traces)
 }

@@ -764,12 +764,11 @@ impl Heap {
                     self.sweep = null_mut();
                     self.sweeping_udata = false;
                     self.finalize_granted = 0;
-                    self.state = if self.mmudata_head.is_null() {
-                        self.cycles += 1;
-                        GcState::Pause
+                    if self.mmudata_head.is_null() {
+                        self.end_cycle();
                     } else {
-                        GcState::Finalize
-                    };
+                        self.state = GcState::Finalize;
+                    }
                 }
                 GCSWEEPMAX * GCSWEEPCOST
             }
@@ -778,12 +777,20 @@ impl Heap {
                     self.finalize_granted += 1;
                     GCFINALIZECOST
                 } else {
-                    self.cycles += 1;
-                    self.state = GcState::Pause;
+                    self.end_cycle();
                     0
                 }
             }
         }
+    }
+
+    /// A cycle is complete. Its end is a safe point for releasing the code of traces
+    /// taken out of service, unless trace code is running on this stack (then a later
+    /// cycle or an explicit reap does it).
+    fn end_cycle(&mut self) {
+        self.cycles += 1;
+        self.state = GcState::Pause;
+        self.reap_zombies_if_safe();
     }
 
     /// An incremental step sized by `stepmul` and the allocation debt. Returns true

@@ -178,6 +178,9 @@ pub struct Heap {
     pub(crate) traces: Vec<*mut GcTrace>,
     /// Traces taken out of service whose code is not released yet (via `gclist`).
     pub(crate) zombies: *mut GcHeader,
+    /// Activations of trace code on the Rust stack (entered and not yet left): while
+    /// nonzero, zombie code may still be executing and is not released.
+    pub(crate) running_traces: u32,
 }
 
 impl Heap {
@@ -229,6 +232,7 @@ impl Heap {
             free_roots: Vec::new(),
             traces: vec![null_mut()],
             zombies: null_mut(),
+            running_traces: 0,
         });
         // Creating these small fixed objects cannot pass an unlimited limit.
         crate::strtab::init(&mut h).expect("string table");

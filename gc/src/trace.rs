@@ -5,9 +5,12 @@
 //! the traces it links to. A registered trace nothing live can reach is taken out of
 //! service by the collector itself. Taking a trace out of service (`flush_trace`) removes
 //! it from the registry and puts it on the zombie list: from then on it keeps nothing
-//! alive, but its code is released only by `reap_zombies`, which the runtime calls at a
-//! safe point (no trace frame active). The sweep never frees a trace whose code is still
-//! there, so code is released exactly once, and only at reap.
+//! alive, but its code is released only by `reap_zombies`, at a safe point: no trace code
+//! running on the Rust stack. The JIT brackets every run of trace code with
+//! `trace_code_entered`/`trace_code_left`; the collector reaps at the end of each cycle
+//! when no trace is running, and the JIT after its flushes (`reap_zombies_if_safe`). The
+//! sweep never frees a trace whose code is still there, so code is released exactly
+//! once, and only at reap.
 
 use crate::heap::{GcResult, Heap, MemoryError};
 use crate::object::*;
@@ -95,6 +98,11 @@ impl Heap {
         self.traces.get(no as usize).copied().unwrap_or(null_mut())
     }
 
+    /// Every number a registered trace may have now (1 up to the highest ever given).
+    pub fn trace_numbers(&self) -> std::ops::Range<u32> {
+        1..self.traces.len() as u32
+    }
+
     /// Number of registered traces.
     pub fn live_traces(&self) -> usize {
         self.traces.iter().filter(|t| !t.is_null()).count()
@@ -147,6 +155,33 @@ impl Heap {
             o = unsafe { *gclist_of(o) };
         }
         n
+    }
+
+    /// Trace code is about to run on this stack: until the matching `trace_code_left`,
+    /// zombie code is not released (the running trace may be one).
+    pub fn trace_code_entered(&mut self) {
+        self.running_traces += 1;
+    }
+
+    /// The trace code entered last has returned.
+    pub fn trace_code_left(&mut self) {
+        debug_assert!(self.running_traces > 0, "trace_code_left without entry");
+        self.running_traces = self.running_traces.saturating_sub(1);
+    }
+
+    /// Activations of trace code on the stack.
+    pub fn running_traces(&self) -> u32 {
+        self.running_traces
+    }
+
+    /// Release zombie code if no trace code is running (a safe point); returns how many
+    /// traces' code was released.
+    pub fn reap_zombies_if_safe(&mut self) -> usize {
+        if self.running_traces == 0 && !self.zombies.is_null() {
+            self.reap_zombies()
+        } else {
+            0
+        }
     }
 
     /// Release the code of every zombie. Call only at a safe point: no native frame may

@@ -705,13 +705,15 @@ fn trace(
 }
 
 #[test]
-fn flushed_trace_code_is_released_only_at_reap_and_once() {
+fn flushed_trace_code_is_released_only_at_a_safe_point_and_once() {
     let mut h = heap();
     let (tr, released) = trace(&mut h, std::ptr::null_mut(), &[]);
     let no = unsafe { h.register_trace(tr) }.unwrap();
     assert_eq!(h.trace(no), tr);
     collect(&mut h);
     assert_eq!(released.get(), 0, "a registered trace is live");
+    // Trace code is running: flushing it must not free the code under its feet.
+    h.trace_code_entered();
     unsafe { h.flush_trace(tr) };
     assert!(h.trace(no).is_null());
     assert_eq!(h.zombie_count(), 1);
@@ -720,11 +722,28 @@ fn flushed_trace_code_is_released_only_at_reap_and_once() {
     assert_eq!(
         released.get(),
         0,
-        "zombie code survives collections until reaped"
+        "zombie code survives collections while trace code runs"
     );
-    assert_eq!(h.reap_zombies(), 1);
+    assert_eq!(h.reap_zombies_if_safe(), 0, "not a safe point");
+    h.trace_code_left();
+    assert_eq!(h.reap_zombies_if_safe(), 1);
     assert_eq!(released.get(), 1);
     assert_eq!(h.reap_zombies(), 0);
+    collect(&mut h);
+    assert_eq!(released.get(), 1, "never released twice");
+    assert_eq!(h.live_objects(), baseline());
+}
+
+#[test]
+fn the_end_of_a_cycle_releases_zombie_code_when_no_trace_runs() {
+    let mut h = heap();
+    let (tr, released) = trace(&mut h, std::ptr::null_mut(), &[]);
+    unsafe { h.register_trace(tr) }.unwrap();
+    unsafe { h.flush_trace(tr) };
+    assert_eq!(released.get(), 0, "flushing alone releases nothing");
+    collect(&mut h);
+    assert_eq!(released.get(), 1);
+    assert_eq!(h.zombie_count(), 0);
     collect(&mut h);
     assert_eq!(released.get(), 1, "never released twice");
     assert_eq!(h.live_objects(), baseline());
@@ -746,13 +765,16 @@ fn live_trace_keeps_its_constants_and_proto_alive() {
     assert_eq!(h.live_traces(), 1);
     assert_eq!(released.get(), 0);
     // The prototype dies: its trace is taken out of service and keeps nothing alive.
+    // (A running trace holds back the release of its code.)
+    h.trace_code_entered();
     h.remove_root(rp);
     collect(&mut h);
     assert_eq!(h.live_traces(), 0);
     assert_eq!(h.zombie_count(), 1);
     assert_eq!(released.get(), 0);
     assert_eq!(h.live_objects(), base + 1, "only the zombie itself remains");
-    h.reap_zombies();
+    h.trace_code_left();
+    h.reap_zombies_if_safe();
     assert_eq!(released.get(), 1);
     collect(&mut h);
     assert_eq!(h.live_objects(), base);

@@ -48,12 +48,14 @@ pub const fn set_b(i: Ins, b: u32) -> Ins {
     (i & 0x00ff_ffff) | (b << 24)
 }
 
-/// `i` with the JIT's loop patch undone: `JFORL`/`JLOOP` (which keep the operands) read as
-/// `FORL`/`LOOP` again, for dumping and verifying.
+/// `i` with the JIT's loop patches undone: `JFORL`/`JLOOP` (a compiled loop, which keep
+/// the operands) and `IFORL`/`ILOOP` (a blacklisted one) read as `FORL`/`LOOP` again, for
+/// dumping and verifying.
 pub const fn unpatched(i: Ins) -> Ins {
-    if op(i) == Op::JFORL as u8 {
+    let o = op(i);
+    if o == Op::JFORL as u8 || o == Op::IFORL as u8 {
         (i & !0xff) | Op::FORL as u32
-    } else if op(i) == Op::JLOOP as u8 {
+    } else if o == Op::JLOOP as u8 || o == Op::ILOOP as u8 {
         (i & !0xff) | Op::LOOP as u32
     } else {
         i

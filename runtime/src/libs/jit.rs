@@ -1,10 +1,13 @@
-//! The `jit` module while moonjet has no JIT: version and platform facts, switches that
-//! accept luajit's arguments (and reject what luajit rejects), `status()` false, and
-//! `jit.opt.start` validating luajit's optimisation flags and parameters.
+//! The `jit` module: version and platform facts; `on/off/flush` for the whole JIT, one
+//! function (and its nested functions) or one trace, with luajit's arguments and errors;
+//! `status()`; `jit.opt.start` validating luajit's optimisation flags and parameters and
+//! applying those the engine uses (`hotloop`, `maxtrace`).
 
 use super::new_lib;
+use crate::vm::jit_iface::{ProtoMode, Scope};
 use crate::vm::state::State;
 use crate::vm::LuaResult;
+use moonjet_gc::object::GcProto;
 use moonjet_gc::{GcFunc, GcStr, TValue};
 
 /// luajit's optimisation flags (`-O+fold`, `jit.opt.start("-cse")`).
@@ -79,44 +82,99 @@ pub fn open(st: &mut State) -> LuaResult<()> {
     Ok(())
 }
 
-/// The target of `jit.on/off/flush`: true for the whole engine, false for one function
-/// (`func`, or `true` for the calling Lua function; per-function switches are accepted
-/// and do not change anything yet).
-fn switch_target(st: &mut State) -> LuaResult<bool> {
+/// What `jit.on/off/flush` act on.
+enum Target {
+    /// No argument (or nil): the whole JIT.
+    Engine,
+    /// A Lua function's prototype (`true`: the calling function's), and whether its own
+    /// and/or its nested prototypes.
+    Proto(*mut GcProto, Scope),
+}
+
+/// luajit's reading of `jit.on/off/flush([func|true [, recursive]])`: a second boolean
+/// argument means "nested functions too" (`true`) or "only nested functions" (`false`).
+/// Errors come in luajit's order: an argument that is no function at all, then a `__gc`
+/// metamethod running, then a function that is not a Lua function.
+fn switch_target(st: &mut State) -> LuaResult<Target> {
     let v = st.arg(1);
-    let is_lua_fn = v.is_func() && {
-        // SAFETY: a live function argument.
-        unsafe { (*v.gc_ptr().cast::<GcFunc>()).is_lua() }
-    };
-    // `true`/`false` mean the calling function, which must be a Lua function.
-    let caller_is_lua =
-        v.is_bool() && crate::vm::debug::frame_at(st, 1).is_some_and(|f| f.is_lua());
-    if !(v.is_nil() || caller_is_lua || is_lua_fn) {
-        return Err(st.type_error(1, "function"));
+    if st.nargs() == 0 || v.is_nil() {
+        return Ok(Target::Engine);
     }
-    Ok(v.is_nil())
+    let func: Option<*mut GcFunc> = if v.is_func() {
+        Some(v.gc_ptr().cast())
+    } else if v.is_bool() && v.is_truthy() {
+        // `true`: the calling function (a native caller, like pcall, is refused below).
+        crate::vm::debug::frame_at(st, 1).map(|f| f.func())
+    } else {
+        None
+    };
+    let Some(func) = func else {
+        return Err(st.type_error(1, "function"));
+    };
+    // luajit looks for a __gc metamethod running before it looks at the function.
+    check_not_finalizing(st)?;
+    // SAFETY: a live function argument, or the function of a live frame.
+    let Some(pt) = (unsafe { (*func).is_lua().then(|| (*func).proto) }) else {
+        return Err(st.type_error(1, "function"));
+    };
+    let recursive = st.arg(2);
+    let scope = if st.nargs() >= 2 && recursive.is_bool() {
+        Scope {
+            this: recursive.is_truthy(),
+            nested: true,
+        }
+    } else {
+        Scope {
+            this: true,
+            nested: false,
+        }
+    };
+    Ok(Target::Proto(pt, scope))
+}
+
+/// luajit refuses to change the JIT from inside a `__gc` metamethod.
+fn check_not_finalizing(st: &mut State) -> LuaResult<()> {
+    if st.running_finalizers {
+        return Err(st.rt_error("bad action while in __gc metamethod"));
+    }
+    Ok(())
+}
+
+/// `jit.on/off/flush` after reading the arguments: the whole JIT (`engine`) or one
+/// prototype (`proto`).
+fn set_mode(st: &mut State, engine: impl FnOnce(&mut State), proto: ProtoMode) -> LuaResult<u32> {
+    match switch_target(st)? {
+        Target::Engine => {
+            check_not_finalizing(st)?;
+            engine(st)
+        }
+        // SAFETY: the prototype of a live function argument or frame.
+        Target::Proto(pt, scope) => unsafe { st.jit_set_proto_mode(pt, proto, scope) },
+    }
+    Ok(0)
 }
 
 fn on(st: &mut State) -> LuaResult<u32> {
-    if switch_target(st)? {
-        st.set_jit_enabled(true);
-    }
-    Ok(0)
+    set_mode(st, |st| st.set_jit_enabled(true), ProtoMode::On)
 }
 
 fn off(st: &mut State) -> LuaResult<u32> {
-    if switch_target(st)? {
-        st.set_jit_enabled(false);
-    }
-    Ok(0)
+    set_mode(st, |st| st.set_jit_enabled(false), ProtoMode::Off)
 }
 
-/// `jit.flush([func|true|trace number])`.
+/// `jit.flush([func|true [, recursive]])` or `jit.flush(trace number)`.
 fn flush(st: &mut State) -> LuaResult<u32> {
-    if st.arg(1).is_number() || switch_target(st)? {
-        st.jit_flush();
+    let v = st.arg(1);
+    if st.nargs() >= 1 && v.is_number() {
+        check_not_finalizing(st)?;
+        // luajit truncates the number to an integer; numbers that name no trace do nothing.
+        let no = v.num() as i32;
+        if no > 0 {
+            st.jit_flush_trace(no as u32);
+        }
+        return Ok(0);
     }
-    Ok(0)
+    set_mode(st, |st| st.jit_flush(), ProtoMode::Flush)
 }
 
 /// `jit.status()`: whether compiled code runs.
@@ -156,6 +214,13 @@ fn valid_opt(arg: &[u8]) -> bool {
     FLAGS.iter().any(|f| f.as_bytes() == name)
 }
 
+/// The digits of a `name=digits` parameter, saturating at `u32::MAX`.
+fn param_value(digits: &[u8]) -> u32 {
+    digits.iter().fold(0u32, |n, &d| {
+        n.saturating_mul(10).saturating_add(u32::from(d - b'0'))
+    })
+}
+
 fn opt_start(st: &mut State) -> LuaResult<u32> {
     for i in 1..=st.nargs() {
         let s = st.check_str(i)?;
@@ -169,12 +234,9 @@ fn opt_start(st: &mut State) -> LuaResult<u32> {
             return Err(st.rt_error(&msg));
         }
         if let Some(v) = arg.strip_prefix(b"hotloop=") {
-            let n: u32 = std::str::from_utf8(v)
-                .ok()
-                .and_then(|v| v.parse().ok())
-                .unwrap_or(0);
-            st.jit.hotloop = n.clamp(1, u16::MAX as u32) as u16;
-            st.jit.hotcount = [st.jit.hotloop; crate::vm::jit_iface::HOTCOUNT_SIZE];
+            st.jit.set_hotloop(param_value(v));
+        } else if let Some(v) = arg.strip_prefix(b"maxtrace=") {
+            st.jit.maxtrace = param_value(v);
         }
     }
     Ok(0)

@@ -1149,30 +1149,37 @@ unsafe fn run<const HOOKED: bool>(
                         }
                     }};
                 }
+                // Count the loop instruction at `pc - 1` towards recording; the borrow of
+                // its hot counter makes the loop hot.
+                macro_rules! jit_count {
+                    () => {{
+                        let here = pc.sub(1);
+                        let c = &mut st.jit.hotcount[jit_iface::hot_slot(here)];
+                        let (left, borrow) = c.overflowing_sub(jit_iface::HOTCOUNT_LOOP);
+                        *c = left;
+                        if borrow {
+                            save!();
+                            jit_iface::loop_hot(st, pt, base, here);
+                        }
+                    }};
+                }
                 // A loop instruction (`FORL` going on, `LOOP`) about to run the body: enter
                 // its trace (`$jop`), or count it towards recording (not if blacklisted,
-                // `$iop`; a `$jop` whose trace was flushed counts again).
+                // `$iop`; a `$jop` without a trace in service counts again).
                 macro_rules! jit_loop {
                     ($ins:expr, $jop:expr, $iop:expr) => {{
                         if st.jit.enabled {
-                            let here = pc.sub(1);
                             if bc::op($ins) == $jop as u8 {
                                 save!();
-                                if let Some(Some(p)) =
-                                    st.with_engine(|e, st| e.enter(st, base, here))
-                                {
+                                let here = pc.sub(1);
+                                if let Some(p) = jit_iface::enter_trace(st, pt, base, here) {
                                     pc = p;
                                     check_hooks!();
                                     continue;
                                 }
                             }
                             if bc::op($ins) != $iop as u8 {
-                                let c = &mut st.jit.hotcount[jit_iface::hot_slot(here)];
-                                *c = c.wrapping_sub(1);
-                                if *c == 0 {
-                                    save!();
-                                    jit_iface::loop_hot(st, pt, base, here);
-                                }
+                                jit_count!();
                             }
                         }
                     }};
@@ -1778,6 +1785,11 @@ unsafe fn run<const HOOKED: bool>(
                             *ra.add(3) = TValue::from_arith(i);
                             jit_loop!(ins, Op::JFORL, Op::IFORL);
                             pc = jump_target(pc, ins);
+                            check_hooks!();
+                        } else if st.jit.enabled && bc::op(ins) == Op::FORL as u8 {
+                            // A FORL counts when it leaves the loop too, as luajit's does (a
+                            // recording started here aborts: it leaves the loop).
+                            jit_count!();
                             check_hooks!();
                         }
                     }

@@ -1,24 +1,37 @@
 //! How the interpreter reaches the JIT: a trait object the state owns (dependency
 //! inversion: moonjet-jit depends on this crate, not the other way round), hot counters,
-//! and the loop instructions that enter traces.
+//! the loop instructions that enter traces, and the bytecode patches the JIT leaves.
 //!
 //! Flow: a `FORL` that loops (or a `LOOP`, the top of a `while`/`repeat` loop) counts
-//! down a hot counter; at zero the engine may start recording, which sets
+//! down a hot counter; when it runs out the engine may start recording, which sets
 //! [`mask::RECORD`] so the instrumented dispatch loop hands it each instruction before it
 //! runs. When the recorder comes back to that instruction it compiles the trace and turns
 //! it into `JFORL`/`JLOOP` (same operands); those enter the trace (`JFORL` after its loop
-//! step), which returns the bytecode position to go on at.
+//! step), which returns the bytecode position to go on at. A loop that keeps failing to
+//! record is blacklisted: `IFORL`/`ILOOP` never count again.
+//!
+//! Hot counting is luajit's: counters start at `2*hotloop - 1`, a loop's back-edge
+//! subtracts [`HOTCOUNT_LOOP`], and the borrow (the 56th back-edge with the default
+//! `hotloop`) makes the loop hot. The JIT's penalties for aborted recordings are counter
+//! values in the same units.
 
 use super::hook::mask;
 use super::state::State;
+use crate::bc::{self, Op};
+use crate::proto::flags;
 use moonjet_gc::object::GcProto;
+use moonjet_gc::value::itype;
 use moonjet_gc::TValue;
 use std::sync::atomic::Ordering;
 
 /// Loop iterations before a loop is recorded (luajit's `hotloop`).
 pub const HOTLOOP: u16 = 56;
+/// What a loop back-edge takes off its hot counter (luajit's `HOTCOUNT_LOOP`).
+pub const HOTCOUNT_LOOP: u16 = 2;
 /// Hot counters: a small table indexed by the loop instruction's address, as luajit's.
 pub const HOTCOUNT_SIZE: usize = 64;
+/// Traces alive at once before the cache is flushed (luajit's `maxtrace`).
+pub const MAXTRACE: u32 = 1000;
 
 /// What the recorder says after seeing an instruction.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -29,6 +42,19 @@ pub enum Recording {
     Stop,
 }
 
+/// Counters an engine reports (for tests, `-jv`-like tools and benchmarks).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct JitStats {
+    /// Traces made (installed) so far.
+    pub traces: usize,
+    /// Recordings aborted so far.
+    pub aborts: usize,
+    /// Loops blacklisted after repeated aborts.
+    pub blacklisted: usize,
+    /// Flushes of the whole trace cache (`jit.flush()`, a full cache).
+    pub flushes: usize,
+}
+
 /// The JIT as the interpreter sees it.
 ///
 /// # Safety (of the methods taking pointers)
@@ -36,8 +62,9 @@ pub enum Recording {
 /// and `pc` points at an instruction of `pt`'s bytecode.
 pub trait JitEngine {
     /// The loop of the `FORL` or `LOOP` at `pc` (in `pt`, frame at `base`) is hot and
-    /// about to run its body again: start recording it? (false: blacklisted or not
-    /// supported)
+    /// about to run its body again: start recording it? (false: not now, or not
+    /// supported). A recording the engine still holds is stale (the interpreter stopped
+    /// it) and is dropped.
     ///
     /// # Safety
     /// As for the trait.
@@ -62,21 +89,33 @@ pub trait JitEngine {
     /// Run the trace entered at the `JFORL` or `JLOOP` at `pc` (about to run the loop
     /// body; a `for` loop's control slots are updated). Returns where the interpreter goes
     /// on, or `None` if there is no trace there any more (then the body runs interpreted).
+    /// Callers go through [`enter_trace`], which marks trace code as running.
     ///
     /// # Safety
     /// As for the trait; the loop's control slots are up to date.
     unsafe fn enter(
         &mut self,
         st: &mut State,
+        pt: *mut GcProto,
         base: *mut TValue,
         pc: *const u32,
     ) -> Option<*const u32>;
-    /// `jit.flush()`: forget every trace.
-    fn flush(&mut self);
+    /// Drop a recording in progress, silently (the JIT was switched or flushed).
+    fn abandon_recording(&mut self, st: &mut State);
+    /// `jit.flush()` and a full trace cache: take every trace out of service, restore the
+    /// loop instructions they patched, forget all penalties.
+    fn flush_all(&mut self, st: &mut State);
+    /// Take the traces started in `pt` out of service (`jit.flush(func)`,
+    /// `jit.off(func)`), restoring its loop instructions.
+    ///
+    /// # Safety
+    /// `pt` is a live prototype.
+    unsafe fn flush_proto(&mut self, st: &mut State, pt: *mut GcProto);
+    /// `jit.flush(n)`: take root trace number `n` out of service, if there is one.
+    fn flush_trace(&mut self, st: &mut State, no: u32);
     /// `-jv`: report traces and aborts on stderr.
     fn set_verbose(&mut self, on: bool);
-    /// Counters for `jit.status`-style reports: (traces, aborts).
-    fn stats(&self) -> (usize, usize);
+    fn stats(&self) -> JitStats;
 }
 
 /// The JIT part of a state.
@@ -84,10 +123,12 @@ pub struct JitState {
     pub engine: Option<Box<dyn JitEngine>>,
     /// `jit.on()`/`jit.off()` (and a state without an engine is always off).
     pub enabled: bool,
-    /// Hot counters for loops, counting down to zero.
+    /// Hot counters for loops, counting down by [`HOTCOUNT_LOOP`] per back-edge.
     pub hotcount: [u16; HOTCOUNT_SIZE],
     /// `hotloop` as set by `jit.opt.start`.
     pub hotloop: u16,
+    /// `maxtrace` as set by `jit.opt.start`: traces alive at once before a flush.
+    pub maxtrace: u32,
 }
 
 impl Default for JitState {
@@ -95,15 +136,35 @@ impl Default for JitState {
         JitState {
             engine: None,
             enabled: false,
-            hotcount: [HOTLOOP; HOTCOUNT_SIZE],
+            hotcount: [hotcount_start(HOTLOOP); HOTCOUNT_SIZE],
             hotloop: HOTLOOP,
+            maxtrace: MAXTRACE,
         }
     }
+}
+
+/// A fresh counter: the borrow comes on the `hotloop`-th back-edge.
+fn hotcount_start(hotloop: u16) -> u16 {
+    hotloop.saturating_mul(HOTCOUNT_LOOP).saturating_sub(1)
 }
 
 #[inline(always)]
 pub(crate) fn hot_slot(pc: *const u32) -> usize {
     (pc as usize >> 2) & (HOTCOUNT_SIZE - 1)
+}
+
+impl JitState {
+    /// Set `hotloop` (at least 1, at most what a counter holds) and restart every counter.
+    pub fn set_hotloop(&mut self, hotloop: u32) {
+        self.hotloop = hotloop.clamp(1, (u16::MAX / HOTCOUNT_LOOP) as u32) as u16;
+        self.hotcount = [hotcount_start(self.hotloop); HOTCOUNT_SIZE];
+    }
+
+    /// Let the loop at `pc` count `n` more units (back-edges take [`HOTCOUNT_LOOP`])
+    /// before it is hot again: a penalty after an aborted recording.
+    pub fn set_hotcount(&mut self, pc: *const u32, n: u16) {
+        self.hotcount[hot_slot(pc)] = n;
+    }
 }
 
 impl State {
@@ -121,15 +182,20 @@ impl State {
     /// Turn the JIT on or off (no effect without an engine).
     pub fn set_jit_enabled(&mut self, on: bool) {
         self.jit.enabled = on && self.jit.engine.is_some();
-        if !self.jit.enabled {
-            self.stop_recording();
-        }
+        self.abandon_recording();
     }
 
     pub(crate) fn stop_recording(&self) {
         self.hook
             .interrupt_word()
             .fetch_and(!mask::RECORD, Ordering::Relaxed);
+    }
+
+    /// Stop a recording in progress, if any, without a word (luajit does so on any
+    /// change of the JIT's mode).
+    pub fn abandon_recording(&mut self) {
+        self.stop_recording();
+        self.with_engine(|e, st| e.abandon_recording(st));
     }
 
     /// Run `f` with the engine taken out of the state (it gets the state itself).
@@ -150,16 +216,162 @@ impl State {
         }
     }
 
-    /// (traces made, recordings aborted) so far.
-    pub fn jit_stats(&self) -> (usize, usize) {
-        self.jit.engine.as_ref().map_or((0, 0), |e| e.stats())
+    /// The engine's counters (all zero without an engine).
+    pub fn jit_stats(&self) -> JitStats {
+        self.jit
+            .engine
+            .as_ref()
+            .map_or(JitStats::default(), |e| e.stats())
+    }
+
+    /// Traces in service (registered), and traces out of service whose code is not
+    /// released yet.
+    pub fn jit_trace_counts(&self) -> (usize, usize) {
+        (self.heap.live_traces(), self.heap.zombie_count())
     }
 
     /// `jit.flush()`.
     pub fn jit_flush(&mut self) {
-        self.stop_recording();
-        self.with_engine(|e, _| e.flush());
+        self.abandon_recording();
+        self.with_engine(|e, st| e.flush_all(st));
     }
+
+    /// `jit.flush(n)`.
+    pub fn jit_flush_trace(&mut self, no: u32) {
+        self.abandon_recording();
+        self.with_engine(|e, st| e.flush_trace(st, no));
+    }
+
+    /// `jit.on/off/flush(func [, recursive])` on the prototype `pt`: to it itself
+    /// (`scope.this`) and/or to every prototype nested in it (`scope.nested`).
+    ///
+    /// # Safety
+    /// `pt` is a live prototype.
+    pub unsafe fn jit_set_proto_mode(&mut self, pt: *mut GcProto, mode: ProtoMode, scope: Scope) {
+        self.abandon_recording();
+        let mut todo: Vec<(*mut GcProto, bool)> = vec![(pt, scope.this)];
+        while let Some((p, apply)) = todo.pop() {
+            // SAFETY: `pt` is live (caller promise) and keeps its nested prototypes,
+            // which are GC constants of their parents, alive.
+            unsafe {
+                if apply {
+                    self.set_one_proto_mode(p, mode);
+                }
+                if scope.nested && (*p).flags & flags::CHILD as u32 != 0 {
+                    for i in 0..(*p).sizekgc as usize {
+                        let k = *(*p).kgc.add(i);
+                        if k.has_itype(itype::PROTO) {
+                            todo.push((k.gc_ptr().cast(), true));
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// # Safety
+    /// `pt` is a live prototype.
+    unsafe fn set_one_proto_mode(&mut self, pt: *mut GcProto, mode: ProtoMode) {
+        // SAFETY: caller promise.
+        unsafe {
+            match mode {
+                ProtoMode::On => {
+                    (*pt).flags &= !(flags::NOJIT as u32);
+                    reenable_proto(pt);
+                }
+                ProtoMode::Off | ProtoMode::Flush => {
+                    if mode == ProtoMode::Off {
+                        (*pt).flags |= flags::NOJIT as u32;
+                    }
+                    self.with_engine(|e, st| e.flush_proto(st, pt));
+                }
+            }
+        }
+    }
+}
+
+/// What `jit.on/off/flush(func)` does to a prototype.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ProtoMode {
+    /// Compile it again (undo `Off` and blacklisting).
+    On,
+    /// Flush its traces and never compile it.
+    Off,
+    /// Flush its traces.
+    Flush,
+}
+
+/// Which prototypes `jit.on/off/flush(func, recursive)` affects.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Scope {
+    /// The function's own prototype.
+    pub this: bool,
+    /// Every prototype nested in it, at any depth.
+    pub nested: bool,
+}
+
+/// Never count the loop at `pc` again: `FORL` (or a stale `JFORL`) becomes `IFORL`,
+/// `LOOP`/`JLOOP` becomes `ILOOP` (luajit's blacklisting). The prototype is flagged so
+/// that `jit.on(func)` knows to undo it.
+///
+/// # Safety
+/// `pc` points at a loop instruction of the live prototype `pt`.
+pub unsafe fn blacklist_loop(pt: *mut GcProto, pc: *const u32) {
+    // SAFETY: caller promise; only the opcode byte changes, the operands stay.
+    unsafe {
+        let p = pc as *mut u32;
+        let iop = match Op::from_u8(bc::op(*p)) {
+            Some(Op::FORL | Op::JFORL) => Op::IFORL,
+            Some(Op::LOOP | Op::JLOOP) => Op::ILOOP,
+            _ => return,
+        };
+        *p = (*p & !0xff) | iop as u32;
+        (*pt).flags |= flags::ILOOP as u32;
+    }
+}
+
+/// Undo blacklisting in `pt`: every `IFORL`/`ILOOP` counts again.
+///
+/// # Safety
+/// `pt` is a live prototype.
+pub unsafe fn reenable_proto(pt: *mut GcProto) {
+    // SAFETY: caller promise: `bc` holds `sizebc` instructions.
+    unsafe {
+        if (*pt).flags & flags::ILOOP as u32 == 0 {
+            return;
+        }
+        (*pt).flags &= !(flags::ILOOP as u32);
+        for i in 0..(*pt).sizebc as usize {
+            let p = (*pt).bc.add(i);
+            let op = match Op::from_u8(bc::op(*p)) {
+                Some(Op::IFORL) => Op::FORL,
+                Some(Op::ILOOP) => Op::LOOP,
+                _ => continue,
+            };
+            *p = (*p & !0xff) | op as u32;
+        }
+    }
+}
+
+/// The `JFORL`/`JLOOP` at `pc` (in `pt`, frame at `base`): run its trace. Trace code is
+/// marked as running meanwhile, so no zombie's code is released under it.
+///
+/// # Safety
+/// As for [`JitEngine::enter`].
+#[inline]
+pub(crate) unsafe fn enter_trace(
+    st: &mut State,
+    pt: *mut GcProto,
+    base: *mut TValue,
+    pc: *const u32,
+) -> Option<*const u32> {
+    st.heap.trace_code_entered();
+    // SAFETY: forwarded caller promise.
+    let next = st
+        .with_engine(|e, st| unsafe { e.enter(st, pt, base, pc) })
+        .flatten();
+    st.heap.trace_code_left();
+    next
 }
 
 /// A `FORL`/`LOOP` loop is about to run its body again and got hot: start recording it.
@@ -174,9 +386,16 @@ pub(crate) unsafe fn loop_hot(
     base: *mut TValue,
     pc: *const u32,
 ) -> bool {
-    let slot = hot_slot(pc);
-    st.jit.hotcount[slot] = st.jit.hotloop;
+    st.jit
+        .set_hotcount(pc, st.jit.hotloop.saturating_mul(HOTCOUNT_LOOP));
     if st.hook.mask() & mask::RECORD != 0 {
+        return false;
+    }
+    // SAFETY: `pt` is the running prototype (caller promise).
+    if unsafe { (*pt).flags } & flags::NOJIT as u32 != 0 {
+        // `jit.off(func)`: patched lazily, as luajit does, the first time it gets hot.
+        // SAFETY: `pc` is this prototype's loop instruction.
+        unsafe { blacklist_loop(pt, pc) };
         return false;
     }
     let start = st

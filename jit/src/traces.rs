@@ -1,0 +1,269 @@
+//! Installed traces are GC objects (`GcTrace`): the heap's trace registry gives each its
+//! number (the one `-jv` prints), keeps it alive while its start prototype lives, and
+//! takes it out of service when that prototype dies. The trace object owns a
+//! [`TraceData`] (its `TraceCode`): the machine code and what the engine needs to run it.
+//!
+//! The engine finds a loop's trace through [`TraceIndex`]: loop instruction address ->
+//! trace number, checked against the registry on every use, because a trace may have been
+//! taken out of service behind the engine's back (the collector does so when the
+//! prototype dies), and a dead prototype's memory, its trace number and even its trace
+//! object's memory may all be reused by new ones.
+//!
+//! Retiring a trace: restore the loop instruction it patched (`JFORL` -> `FORL`,
+//! `JLOOP` -> `LOOP`) and flush it to the heap's zombie list. Its code is released later,
+//! at a safe point (see `Heap::reap_zombies_if_safe`), so no reference to a
+//! [`TraceData`] may be held across anything that can run the collector; [`TraceIndex`]
+//! hands them out borrowed from the heap, which makes the compiler check that.
+
+use crate::backend::CompiledTrace;
+use crate::ir::Snapshot;
+use moonjet_gc::object::GcProto;
+use moonjet_gc::{GcTrace, Heap, TValue, TraceCode};
+use moonjet_runtime::bc::{self, Op};
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+
+/// What the engine keeps for one trace. Owned by the trace object, dropped when the
+/// collector releases its code.
+pub struct TraceData {
+    pub code: CompiledTrace,
+    /// The loop instruction the trace starts at (and is entered from).
+    pub start: *const u32,
+    /// That instruction's opcode before the trace patched it (`FORL` or `LOOP`).
+    start_op: Op,
+    /// Where each snapshot resumes, as addresses in the prototype's bytecode.
+    pub resume: Vec<*const u32>,
+}
+
+impl TraceData {
+    /// # Safety
+    /// `start` is the `FORL`/`LOOP` (or `JFORL`/`JLOOP`) of the live prototype `pt`, and
+    /// the snapshots' positions are indices into `pt`'s bytecode.
+    pub unsafe fn new(
+        code: CompiledTrace,
+        pt: *mut GcProto,
+        start: *const u32,
+        snaps: &[Snapshot],
+    ) -> TraceData {
+        // SAFETY: caller promise.
+        let (start_op, resume) = unsafe {
+            let op = bc::op(bc::unpatched(*start));
+            let start_op = if op == Op::LOOP as u8 {
+                Op::LOOP
+            } else {
+                Op::FORL
+            };
+            let resume = snaps
+                .iter()
+                .map(|s| (*pt).bc.add(s.pc as usize) as *const u32)
+                .collect();
+            (start_op, resume)
+        };
+        TraceData {
+            code,
+            start,
+            start_op,
+            resume,
+        }
+    }
+
+    /// The opcode that enters the trace.
+    fn entry_op(&self) -> Op {
+        match self.start_op {
+            Op::LOOP => Op::JLOOP,
+            _ => Op::JFORL,
+        }
+    }
+
+    /// Make the loop instruction enter the trace.
+    ///
+    /// # Safety
+    /// The prototype holding `start` is alive.
+    unsafe fn patch_start(&self) {
+        let p = self.start as *mut u32;
+        // SAFETY: caller promise; JFORL/JLOOP keep the operands, so only the opcode
+        // byte changes.
+        unsafe { *p = (*p & !0xff) | self.entry_op() as u32 };
+    }
+
+    /// Give the loop instruction back its own opcode, unless something else (blacklisting)
+    /// rewrote it since.
+    ///
+    /// # Safety
+    /// The prototype holding `start` is alive.
+    unsafe fn restore_start(&self) {
+        let p = self.start as *mut u32;
+        // SAFETY: caller promise; only the opcode byte changes.
+        unsafe {
+            if bc::op(*p) == self.entry_op() as u8 {
+                *p = (*p & !0xff) | self.start_op as u32;
+            }
+        }
+    }
+}
+
+impl TraceCode for TraceData {
+    fn release(self: Box<Self>) {
+        // Unmaps the machine code and frees the resume table.
+        drop(self);
+    }
+}
+
+/// Why a trace could not be put into service.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum InstallError {
+    /// The trace object could not be allocated (memory limit).
+    NoMemory,
+    /// Every trace number is taken.
+    RegistryFull,
+}
+
+/// A hasher for addresses: they are unique and spread already, so a multiply is enough
+/// (the engine looks a loop up each time the loop is entered).
+#[derive(Default)]
+pub struct AddressHasher(u64);
+
+impl Hasher for AddressHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0.rotate_left(8) ^ u64::from(b)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        }
+    }
+
+    fn write_usize(&mut self, n: usize) {
+        self.0 = (n as u64 >> 2).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+}
+
+/// The engine's index of traces in service.
+#[derive(Default)]
+pub struct TraceIndex {
+    /// Trace number by the address of the loop instruction that enters it. Entries whose
+    /// trace went out of service are dropped when met, and all at once when they pile up.
+    by_pc: HashMap<usize, u32, BuildHasherDefault<AddressHasher>>,
+}
+
+/// The registered trace `no` and its data, if there is one.
+fn in_service(heap: &Heap, no: u32) -> Option<(*mut GcTrace, &TraceData)> {
+    let tr = heap.trace(no);
+    if tr.is_null() {
+        return None;
+    }
+    // SAFETY: registered traces are live and still have their code (the registry
+    // accepts only traces with code, and code is released only from the zombie list,
+    // whose traces are unregistered); `ext` points at that code's boxed TraceData (set
+    // by `TraceIndex::install` before registering). It lives until the heap releases it,
+    // which takes `&mut Heap`, so borrowing it from `heap` is sound.
+    unsafe {
+        if (*tr).code.is_none() || (*tr).ext.is_null() {
+            return None;
+        }
+        Some((tr, &*((*tr).ext as *const TraceData)))
+    }
+}
+
+impl TraceIndex {
+    /// Make `data` a trace object started in `pt`, embedding `gc_consts`, register it,
+    /// and patch its loop instruction to enter it. Returns its number.
+    ///
+    /// # Safety
+    /// `pt` is live and `data` was made for it.
+    pub unsafe fn install(
+        &mut self,
+        heap: &mut Heap,
+        pt: *mut GcProto,
+        data: TraceData,
+        gc_consts: &[TValue],
+    ) -> Result<u32, InstallError> {
+        let data = Box::new(data);
+        let data_ptr: *const TraceData = &*data;
+        let start = data.start;
+        // new_trace never runs the collector: nothing here can be freed meanwhile.
+        let tr = heap
+            .new_trace(pt, gc_consts, data)
+            .map_err(|_| InstallError::NoMemory)?;
+        // SAFETY: `tr` is the live trace just made; the box behind `data_ptr` is owned by
+        // it and does not move.
+        unsafe {
+            (*tr).ext = data_ptr as *mut std::ffi::c_void;
+            let Some(no) = heap.register_trace(tr) else {
+                // Out of service at once: its code goes at the next safe point.
+                heap.flush_trace(tr);
+                return Err(InstallError::RegistryFull);
+            };
+            (*data_ptr).patch_start();
+            self.by_pc.insert(start as usize, no);
+            self.prune(heap);
+            Ok(no)
+        }
+    }
+
+    /// The trace entered at `pc` of the running prototype `pt`, if one is in service.
+    pub fn lookup<'h>(
+        &mut self,
+        heap: &'h Heap,
+        pt: *mut GcProto,
+        pc: *const u32,
+    ) -> Option<&'h TraceData> {
+        let no = *self.by_pc.get(&(pc as usize))?;
+        match in_service(heap, no) {
+            // SAFETY: a registered trace is live.
+            Some((tr, data)) if data.start == pc && unsafe { (*tr).startpt } == pt => Some(data),
+            _ => {
+                self.by_pc.remove(&(pc as usize));
+                None
+            }
+        }
+    }
+
+    /// Drop the entries of traces no longer in service once they outnumber the live ones.
+    fn prune(&mut self, heap: &Heap) {
+        if self.by_pc.len() > 2 * heap.live_traces() + 16 {
+            self.by_pc.retain(|&pc, &mut no| {
+                in_service(heap, no).is_some_and(|(_, d)| d.start as usize == pc)
+            });
+        }
+    }
+
+    /// Take every trace out of service.
+    pub fn flush_all(&mut self, heap: &mut Heap) {
+        for no in heap.trace_numbers() {
+            if let Some((_, data)) = in_service(heap, no) {
+                // SAFETY: a registered trace's start prototype is not freed: the
+                // collector takes a trace out of service before it frees its prototype.
+                unsafe { data.restore_start() };
+            }
+        }
+        heap.flush_all_traces();
+        self.by_pc.clear();
+    }
+
+    /// Take the traces started in `pt` out of service.
+    pub fn flush_proto(&mut self, heap: &mut Heap, pt: *mut GcProto) {
+        for no in heap.trace_numbers() {
+            let tr = heap.trace(no);
+            // SAFETY: registered traces are live.
+            if !tr.is_null() && unsafe { (*tr).startpt } == pt {
+                self.retire(heap, no);
+            }
+        }
+    }
+
+    /// Take trace `no` out of service, if it is in service.
+    pub fn retire(&mut self, heap: &mut Heap, no: u32) {
+        let Some((tr, data)) = in_service(heap, no) else {
+            return;
+        };
+        let start = data.start;
+        // SAFETY: as in `flush_all`; `tr` is registered, hence live.
+        unsafe {
+            data.restore_start();
+            heap.flush_trace(tr);
+        }
+        self.by_pc.remove(&(start as usize));
+    }
+}
