@@ -402,3 +402,27 @@ fn jv_shows_locations_as_luajit_does() {
          [TRACE   3 file.lua:1 loop]\n[TRACE   4 0xADDR:1 loop]\n"
     );
 }
+
+#[test]
+fn a_for_loop_counts_when_it_leaves_too() {
+    // luajit counts every FORL: a 56-iteration loop gets hot as it leaves, and the
+    // recording then aborts on the instruction after it ("leaving loop in root trace at
+    // x56.lua:5"); the counts of a loop run again and again add up.
+    let script = "local s = 0\nfor i = 1, 56 do\n  s = s + i\nend\nprint(s)\n";
+    let (out, err) = moonjet("x56", &["-jv"], "x56.lua", script, false);
+    assert_eq!(out, "1596\n");
+    let lines: Vec<&str> = err.lines().collect();
+    assert_eq!(lines.len(), 1, "{err}");
+    assert!(lines[0].starts_with("[TRACE --- x56.lua:2 -- "), "{err}");
+    assert!(lines[0].ends_with(" at x56.lua:5]"), "{err}");
+    // An inner loop of 7 iterations: its 56th FORL is the last of the 8th run, so the
+    // recording leaves the loop at once (luajit: "[TRACE --- nested.lua:3 -- leaving
+    // loop in root trace at nested.lua:2]").
+    let nested = "local s = 0\nfor j = 1, 9 do\n  for i = 1, 7 do s = s + i end\nend\nprint(s)\n";
+    let (out, err) = moonjet("nested", &["-jv"], "nested.lua", nested, false);
+    assert_eq!(out, "252\n");
+    let lines: Vec<&str> = err.lines().collect();
+    assert_eq!(lines.len(), 1, "{err}");
+    assert!(lines[0].starts_with("[TRACE --- nested.lua:3 -- "), "{err}");
+    assert!(lines[0].ends_with(" at nested.lua:2]"), "{err}");
+}
