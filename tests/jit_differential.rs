@@ -26,12 +26,20 @@ impl Write for Captured {
 
 /// Run `code` with or without the JIT; its output, or the error.
 fn run(code: &str, jit: bool) -> (String, usize) {
+    run_with(code, jit.then_some(""))
+}
+
+/// Run `code` interpreted (`None`) or with the JIT at hotloop=1 and the optimisation
+/// flags `opts` (as `jit.opt.start` takes them, e.g. `'-loop'`; empty: the defaults).
+fn run_with(code: &str, opts: Option<&str>) -> (String, usize) {
+    let jit = opts.is_some();
     let mut st = State::with_stress(false);
     let out = Captured::default();
     st.out = Box::new(out.clone());
-    if jit {
+    if let Some(opts) = opts {
         st.set_jit(Box::new(moonjet_jit::engine::Engine::new()));
-        st.exec(b"jit.opt.start('hotloop=1')", b"=setup").unwrap();
+        let setup = format!("jit.opt.start('hotloop=1'{opts})");
+        st.exec(setup.as_bytes(), b"=setup").unwrap();
     }
     if let Err(e) = st.exec(code.as_bytes(), b"=prog") {
         let m = st.display_value(e);
@@ -197,6 +205,27 @@ proptest! {
 }
 
 #[test]
+fn every_optimisation_setting_prints_what_the_interpreter_prints() {
+    // Each optimisation switched off alone, and none at all (-O0), on generated loops.
+    let settings = [
+        ", '-fold'",
+        ", '-cse'",
+        ", '-fwd'",
+        ", '-narrow'",
+        ", '-loop'",
+        ", '0'",
+    ];
+    let mut runner = proptest::test_runner::TestRunner::deterministic();
+    for n in 0..120 {
+        let code = program().new_tree(&mut runner).unwrap().current();
+        let setting = settings[n % settings.len()];
+        let (plain, _) = run_with(&code, None);
+        let (jitted, _) = run_with(&code, Some(setting));
+        assert_eq!(plain, jitted, "setting {setting}, program:\n{code}");
+    }
+}
+
+#[test]
 fn most_generated_loops_are_compiled() {
     // Runs the property's generator on its own, counting compiled loops.
     let mut runner = proptest::test_runner::TestRunner::deterministic();
@@ -241,7 +270,7 @@ fn loops_the_recorder_cannot_handle_still_run_interpreted() {
 #[test]
 fn flushed_loops_are_compiled_again_and_off_means_off() {
     let code = "local function f() local s = 0 for i = 1, 200 do s = s + i end return s end\n\
-                print(f()) jit.flush() print(f()) jit.off() print(f(), jit.status()) jit.on() print(f(), jit.status())";
+                print(f()) jit.flush() print(f()) jit.off() print(f(), (jit.status())) jit.on() print(f(), (jit.status()))";
     let (plain, _) = run(code, false);
     let (jitted, traces) = run(code, true);
     assert_eq!(

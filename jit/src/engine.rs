@@ -72,8 +72,6 @@ pub struct Engine {
     stats: JitStats,
     /// `-jv` or `MOONJET_JIT_VERBOSE=1`: one line per trace, abort and flush on stderr.
     verbose: bool,
-    /// Optimisations the recorder runs.
-    opts: Opts,
 }
 
 impl Engine {
@@ -207,7 +205,7 @@ impl JitEngine for Engine {
             return false;
         }
         // SAFETY: `pc` is the loop's FORL or LOOP (trait contract).
-        let rec = unsafe { Recorder::new(pt, base, pc, self.opts) };
+        let rec = unsafe { Recorder::new(pt, base, pc, Opts::from_flags(st.jit.opt_flags)) };
         self.recording = Some(ActiveRecording { rec, pt, start: pc });
         self.root_recorded_proto(st, pt);
         true

@@ -54,6 +54,28 @@ pub struct Opts {
     pub loop_opt: bool,
 }
 
+impl Opts {
+    /// The optimisations `jit.opt.start`'s flags turn on (bit i: flag i of
+    /// `moonjet_runtime::libs::jit::FLAGS`). `dce` is Cranelift's; `dse`, `abc`, `sink`
+    /// and `fuse` are accepted and have no pass of their own yet.
+    pub fn from_flags(flags: u16) -> Opts {
+        use moonjet_runtime::libs::jit::FLAGS;
+        let on = |name: &str| {
+            FLAGS
+                .iter()
+                .position(|f| *f == name)
+                .is_some_and(|b| flags & (1 << b) != 0)
+        };
+        Opts {
+            fold: on("fold"),
+            cse: on("cse"),
+            fwd: on("fwd"),
+            narrow: on("narrow"),
+            loop_opt: on("loop"),
+        }
+    }
+}
+
 impl Default for Opts {
     fn default() -> Self {
         Opts {

@@ -10,8 +10,9 @@ use crate::vm::LuaResult;
 use moonjet_gc::object::GcProto;
 use moonjet_gc::{GcFunc, GcStr, TValue};
 
-/// luajit's optimisation flags (`-O+fold`, `jit.opt.start("-cse")`).
-const FLAGS: &[&str] = &[
+/// luajit's optimisation flags (`-O+fold`, `jit.opt.start("-cse")`), in the order of
+/// their bits in `JitState::opt_flags` and of `jit.status()`.
+pub const FLAGS: &[&str] = &[
     "fold", "cse", "dce", "fwd", "dse", "narrow", "loop", "abc", "sink", "fuse",
 ];
 /// luajit's optimisation parameters (`hotloop=56`).
@@ -178,9 +179,32 @@ fn flush(st: &mut State) -> LuaResult<u32> {
 }
 
 /// `jit.status()`: whether compiled code runs.
+/// `jit.status()`: whether the JIT is on, then the optimisation flags that are.
 fn status(st: &mut State) -> LuaResult<u32> {
     st.push_bool(st.jit_enabled())?;
-    Ok(1)
+    let mut n = 1;
+    for (bit, name) in FLAGS.iter().enumerate() {
+        if st.jit.opt_flags & (1 << bit) != 0 {
+            st.push_bytes(name.as_bytes())?;
+            n += 1;
+        }
+    }
+    Ok(n)
+}
+
+/// The flags optimisation level `n` turns on (luajit's -O0..-O3).
+fn level_flags(n: u8) -> u16 {
+    let on = |names: &[&str]| {
+        names.iter().fold(0u16, |m, name| {
+            m | FLAGS.iter().position(|f| f == name).map_or(0, |b| 1 << b)
+        })
+    };
+    match n {
+        0 => 0,
+        1 => on(&["fold", "cse", "dce"]),
+        2 => on(&["fold", "cse", "dce", "narrow", "loop"]),
+        _ => on(FLAGS),
+    }
 }
 
 fn security(st: &mut State) -> LuaResult<u32> {
@@ -222,6 +246,9 @@ fn param_value(digits: &[u8]) -> u32 {
 }
 
 fn opt_start(st: &mut State) -> LuaResult<u32> {
+    if st.nargs() == 0 {
+        st.jit.opt_flags = level_flags(3);
+    }
     for i in 1..=st.nargs() {
         let s = st.check_str(i)?;
         // SAFETY: a live string argument.
@@ -237,6 +264,24 @@ fn opt_start(st: &mut State) -> LuaResult<u32> {
             st.jit.set_hotloop(param_value(v));
         } else if let Some(v) = arg.strip_prefix(b"maxtrace=") {
             st.jit.maxtrace = param_value(v);
+        } else if arg.len() == 1 && arg[0].is_ascii_digit() {
+            st.jit.opt_flags = level_flags(arg[0] - b'0');
+        } else if !arg.contains(&b'=') {
+            let (on, name) = match arg {
+                [b'+', rest @ ..] => (true, rest),
+                [b'-', rest @ ..] => (false, rest),
+                [b'n', b'o', rest @ ..] if FLAGS.iter().any(|f| f.as_bytes() == rest) => {
+                    (false, rest)
+                }
+                _ => (true, arg),
+            };
+            if let Some(bit) = FLAGS.iter().position(|f| f.as_bytes() == name) {
+                if on {
+                    st.jit.opt_flags |= 1 << bit;
+                } else {
+                    st.jit.opt_flags &= !(1 << bit);
+                }
+            }
         }
     }
     Ok(0)

@@ -129,6 +129,8 @@ pub struct JitState {
     pub hotloop: u16,
     /// `maxtrace` as set by `jit.opt.start`: traces alive at once before a flush.
     pub maxtrace: u32,
+    /// Optimisation flags on (bit i: `libs::jit::FLAGS[i]`); all by default (-O3).
+    pub opt_flags: u16,
 }
 
 impl Default for JitState {
@@ -139,6 +141,7 @@ impl Default for JitState {
             hotcount: [hotcount_start(HOTLOOP); HOTCOUNT_SIZE],
             hotloop: HOTLOOP,
             maxtrace: MAXTRACE,
+            opt_flags: u16::MAX,
         }
     }
 }
