@@ -1034,7 +1034,7 @@ pub(crate) unsafe fn execute_with(
     loop {
         // SAFETY: forwarded (module invariants).
         let step = unsafe {
-            if st.hook.mask() == 0 {
+            if !st.hook.hooked() {
                 run::<false>(st, base, pc, multres)?
             } else {
                 run::<true>(st, base, pc, multres)?
@@ -1109,10 +1109,50 @@ unsafe fn run<const HOOKED: bool>(
         // At control transfers: hand over to the other loop if hooks were set or cleared.
         macro_rules! check_hooks {
             () => {
-                if (st.hook.mask() != 0) != HOOKED {
+                if st.hook.hooked() != HOOKED {
                     return Ok(Step::Switch(base, pc, multres));
                 }
             };
+        }
+        // At loop back-edges (`pc` is where the loop goes on, `$here` the loop
+        // instruction): with the JIT off and no hooks the mask is exactly `JIT_OFF`, so
+        // the plain loop pays one compare for the JIT and the hooks together. With the
+        // JIT on, `$jit` runs: it counts the loop or enters its trace.
+        macro_rules! back_edge {
+            ($jit:ident, $here:expr) => {{
+                let m = st.hook.mask();
+                if m != hook::mask::JIT_OFF {
+                    if m & hook::mask::JIT_OFF == 0 {
+                        $jit!($here);
+                    }
+                    check_hooks!();
+                }
+            }};
+        }
+        // A loop with the JIT on counts towards recording.
+        macro_rules! hotcount {
+            ($here:expr) => {{
+                let here = $here;
+                let c = &mut st.jit.hotcount[jit_iface::hot_slot(here)];
+                *c = c.wrapping_sub(1);
+                if *c == 0 {
+                    jit_iface::loop_hot(st, pt, base, here);
+                }
+            }};
+        }
+        // A compiled loop with the JIT on runs its trace.
+        macro_rules! enter_trace {
+            ($here:expr) => {{
+                if let Some(p) = jit_iface::enter_loop(st, pt, base, $here) {
+                    pc = p;
+                }
+            }};
+        }
+        // A blacklisted loop is not counted.
+        macro_rules! no_jit {
+            ($here:expr) => {{
+                let _ = $here;
+            }};
         }
 
         loop {
@@ -1149,31 +1189,21 @@ unsafe fn run<const HOOKED: bool>(
                         }
                     }};
                 }
-                // A loop instruction (`FORL` going on, `LOOP`) about to run the body: enter
-                // its trace (`$jop`), or count it towards recording (not if blacklisted,
-                // `$iop`; a `$jop` whose trace was flushed counts again).
-                macro_rules! jit_loop {
-                    ($ins:expr, $jop:expr, $iop:expr) => {{
-                        if st.jit.enabled {
+                // FORL and its JIT forms: step the loop; going on, `$jit` (see back_edge).
+                macro_rules! forl {
+                    ($jit:ident, $a:expr, $ins:expr) => {{
+                        let ra = base.add($a as usize);
+                        let step = (*ra.add(2)).num();
+                        let i = (*ra).num() + step;
+                        let stop = (*ra.add(1)).num();
+                        *ra = TValue::from_arith(i);
+                        // Two plain branches: the direction is almost always predicted.
+                        let go_on = if step >= 0.0 { i <= stop } else { stop <= i };
+                        if go_on {
+                            *ra.add(3) = TValue::from_arith(i);
                             let here = pc.sub(1);
-                            if bc::op($ins) == $jop as u8 {
-                                save!();
-                                if let Some(Some(p)) =
-                                    st.with_engine(|e, st| e.enter(st, base, here))
-                                {
-                                    pc = p;
-                                    check_hooks!();
-                                    continue;
-                                }
-                            }
-                            if bc::op($ins) != $iop as u8 {
-                                let c = &mut st.jit.hotcount[jit_iface::hot_slot(here)];
-                                *c = c.wrapping_sub(1);
-                                if *c == 0 {
-                                    save!();
-                                    jit_iface::loop_hot(st, pt, base, here);
-                                }
-                            }
+                            pc = jump_target(pc, $ins);
+                            back_edge!($jit, here);
                         }
                     }};
                 }
@@ -1766,21 +1796,10 @@ unsafe fn run<const HOOKED: bool>(
                             pc = jump_target(pc, ins);
                         }
                     }
-                    Op::FORL | Op::IFORL | Op::JFORL => {
-                        let ra = base.add(a as usize);
-                        let step = (*ra.add(2)).num();
-                        let i = (*ra).num() + step;
-                        let stop = (*ra.add(1)).num();
-                        *ra = TValue::from_arith(i);
-                        // Two plain branches: the direction is almost always predicted.
-                        let go_on = if step >= 0.0 { i <= stop } else { stop <= i };
-                        if go_on {
-                            *ra.add(3) = TValue::from_arith(i);
-                            jit_loop!(ins, Op::JFORL, Op::IFORL);
-                            pc = jump_target(pc, ins);
-                            check_hooks!();
-                        }
-                    }
+                    // FORL, IFORL and JFORL are separate arms so that none tests its opcode.
+                    Op::FORL => forl!(hotcount, a, ins),
+                    Op::JFORL => forl!(enter_trace, a, ins),
+                    Op::IFORL => forl!(no_jit, a, ins),
                     Op::ITERL | Op::IITERL | Op::JITERL => {
                         let v = r!(a);
                         if !v.is_nil() {
@@ -1789,10 +1808,9 @@ unsafe fn run<const HOOKED: bool>(
                             check_hooks!();
                         }
                     }
-                    Op::LOOP | Op::ILOOP | Op::JLOOP => {
-                        jit_loop!(ins, Op::JLOOP, Op::ILOOP);
-                        check_hooks!()
-                    }
+                    Op::LOOP => back_edge!(hotcount, pc.sub(1)),
+                    Op::JLOOP => back_edge!(enter_trace, pc.sub(1)),
+                    Op::ILOOP => back_edge!(no_jit, pc.sub(1)),
                     Op::JMP => {
                         pc = jump_target(pc, ins);
                         check_hooks!();

@@ -81,9 +81,9 @@ pub trait JitEngine {
 
 /// The JIT part of a state.
 pub struct JitState {
+    /// On or off is [`mask::JIT_OFF`] in the hook mask, where the dispatch loop's
+    /// back-edges see it with the hook bits (a state without an engine is always off).
     pub engine: Option<Box<dyn JitEngine>>,
-    /// `jit.on()`/`jit.off()` (and a state without an engine is always off).
-    pub enabled: bool,
     /// Hot counters for loops, counting down to zero.
     pub hotcount: [u16; HOTCOUNT_SIZE],
     /// `hotloop` as set by `jit.opt.start`.
@@ -94,7 +94,6 @@ impl Default for JitState {
     fn default() -> Self {
         JitState {
             engine: None,
-            enabled: false,
             hotcount: [HOTLOOP; HOTCOUNT_SIZE],
             hotloop: HOTLOOP,
         }
@@ -110,18 +109,19 @@ impl State {
     /// Install a JIT engine and turn it on.
     pub fn set_jit(&mut self, engine: Box<dyn JitEngine>) {
         self.jit.engine = Some(engine);
-        self.jit.enabled = true;
+        self.hook.set_jit_off(false);
     }
 
     /// Whether compiled code runs (an engine is installed and `jit.on`).
     pub fn jit_enabled(&self) -> bool {
-        self.jit.enabled && self.jit.engine.is_some()
+        self.hook.mask() & mask::JIT_OFF == 0 && self.jit.engine.is_some()
     }
 
     /// Turn the JIT on or off (no effect without an engine).
     pub fn set_jit_enabled(&mut self, on: bool) {
-        self.jit.enabled = on && self.jit.engine.is_some();
-        if !self.jit.enabled {
+        let on = on && self.jit.engine.is_some();
+        self.hook.set_jit_off(!on);
+        if !on {
             self.stop_recording();
         }
     }
@@ -162,6 +162,35 @@ impl State {
     }
 }
 
+/// The `JFORL`/`JLOOP` at `pc` is about to run its loop body, with the JIT on: run its
+/// trace (`Some`: where the interpreter goes on). A trace that was flushed counts the
+/// loop again, as a `FORL`/`LOOP` would. Out of line: a trace entry is rare next to the
+/// iterations the trace runs, and the dispatch loop's registers are for the interpreter.
+///
+/// # Safety
+/// As for [`JitEngine`]: the interpreter's live prototype, frame and loop instruction,
+/// whose control slots are up to date.
+#[inline(never)]
+pub(crate) unsafe fn enter_loop(
+    st: &mut State,
+    pt: *mut GcProto,
+    base: *mut TValue,
+    pc: *const u32,
+) -> Option<*const u32> {
+    st.savedpc = pc.wrapping_add(1);
+    // SAFETY: forwarded caller promise.
+    if let Some(Some(p)) = st.with_engine(|e, st| unsafe { e.enter(st, base, pc) }) {
+        return Some(p);
+    }
+    let c = &mut st.jit.hotcount[hot_slot(pc)];
+    *c = c.wrapping_sub(1);
+    if *c == 0 {
+        // SAFETY: forwarded caller promise.
+        unsafe { loop_hot(st, pt, base, pc) };
+    }
+    None
+}
+
 /// A `FORL`/`LOOP` loop is about to run its body again and got hot: start recording it.
 /// Returns true if recording started.
 ///
@@ -174,6 +203,7 @@ pub(crate) unsafe fn loop_hot(
     base: *mut TValue,
     pc: *const u32,
 ) -> bool {
+    st.savedpc = pc.wrapping_add(1);
     let slot = hot_slot(pc);
     st.jit.hotcount[slot] = st.jit.hotloop;
     if st.hook.mask() & mask::RECORD != 0 {
