@@ -146,6 +146,18 @@ pub(crate) unsafe fn precall(
     }
 }
 
+/// The plain loop set up a Lua call and found a hook set: run the call hook as `precall`
+/// would have (`pc` is the callee's first instruction, its frame is `(*st.l).base`).
+#[cold]
+#[inline(never)]
+fn hook_after_call(st: &mut State, pc: *const u32) -> LuaResult<()> {
+    if st.hook.mask() & hook::mask::CALL != 0 {
+        st.savedpc = pc;
+        hook::call_hook(st, b"call", None)?;
+    }
+    Ok(())
+}
+
 /// `pcall(f, ...)`/`xpcall(f, h, ...)`: turn the native's own frame into a pcall frame
 /// and call `f` above it.
 #[cold]
@@ -1615,6 +1627,39 @@ unsafe fn run<const HOOKED: bool>(
                         };
                         save!();
                         let func = base.add(a as usize);
+                        // The common call, a Lua function with fixed parameters whose frame
+                        // fits the stack, is set up here; the rest goes through `precall`.
+                        // The hooked loop always takes `precall` (it runs call hooks).
+                        let fv = *func;
+                        if !HOOKED && fv.is_func() {
+                            let f = fv.gc_ptr().cast::<GcFunc>();
+                            if (*f).is_lua() {
+                                let npt = (*f).proto;
+                                let fs = (*npt).framesize as usize;
+                                let nb = func.add(2);
+                                if (*npt).flags & flags::VARARG as u32 == 0
+                                    && nb.add(fs + STACK_EXTRA) <= (*l).maxstack
+                                {
+                                    *func.add(1) = TValue(pc as u64);
+                                    for i in nargs..(*npt).numparams as usize {
+                                        *nb.add(i) = TValue::NIL;
+                                    }
+                                    (*l).base = nb;
+                                    (*l).top = nb.add(fs);
+                                    base = nb;
+                                    pc = (*npt).bc.add(1);
+                                    reload!();
+                                    if st.hook.hooked() {
+                                        // A hook was set (by an interrupt, say): run the
+                                        // call hook `precall` would have run, then switch.
+                                        tr!(hook_after_call(st, pc));
+                                        base = (*l).base;
+                                        return Ok(Step::Switch(base, pc, multres));
+                                    }
+                                    continue;
+                                }
+                            }
+                        }
                         match tr!(precall(st, func, nargs, pc as u64)) {
                             Pre::Lua(b, p) => {
                                 base = b;
