@@ -1074,7 +1074,7 @@ unsafe fn run<const HOOKED: bool>(
     st: &mut State,
     mut base: *mut TValue,
     mut pc: *const u32,
-    mut multres: usize,
+    multres: usize,
 ) -> LuaResult<Step> {
     // SAFETY: module invariants (see the top of this file).
     unsafe {
@@ -1082,6 +1082,22 @@ unsafe fn run<const HOOKED: bool>(
         let mut pt = proto_of(base);
         let mut kgc = (*pt).kgc;
         let mut kn = (*pt).kn;
+        // MULTRES (the count of the last multiple results, or of VARG's values) is read
+        // by few instructions: it lives in this volatile stack slot rather than in a
+        // register the allocator would shuffle at every dispatch. The pointer is to a
+        // local of this call, valid until it returns.
+        let mut multres_slot = multres;
+        let mr: *mut usize = std::ptr::addr_of_mut!(multres_slot);
+        macro_rules! multres {
+            () => {
+                mr.read_volatile()
+            };
+        }
+        macro_rules! set_multres {
+            ($n:expr) => {
+                mr.write_volatile($n)
+            };
+        }
 
         macro_rules! reload {
             () => {{
@@ -1122,7 +1138,7 @@ unsafe fn run<const HOOKED: bool>(
         macro_rules! check_hooks {
             () => {
                 if st.hook.hooked() != HOOKED {
-                    return Ok(Step::Switch(base, pc, multres));
+                    return Ok(Step::Switch(base, pc, multres!()));
                 }
             };
         }
@@ -1175,7 +1191,7 @@ unsafe fn run<const HOOKED: bool>(
                             Ret::Lua(b, p, n) => {
                                 base = b;
                                 pc = p;
-                                multres = n;
+                                set_multres!(n);
                                 reload!();
                                 check_hooks!();
                                 continue;
@@ -1612,7 +1628,7 @@ unsafe fn run<const HOOKED: bool>(
                         save!();
                         let t = r!(a - 1).gc_ptr().cast::<GcTab>();
                         let start = (knum!(bc::d(ins)).to_bits() & 0xffff_ffff) as i64;
-                        for i in 0..multres {
+                        for i in 0..multres!() {
                             let v = r!(a as usize + i);
                             tr!(st.raw_set(t, TValue::from_f64((start + i as i64) as f64), v));
                         }
@@ -1621,7 +1637,7 @@ unsafe fn run<const HOOKED: bool>(
                     Op::CALL | Op::CALLM => {
                         // CALL: C = args + 1; CALLM: C fixed args before the MULTRES ones.
                         let nargs = if bc::op(ins) == Op::CALLM as u8 {
-                            bc::c(ins) as usize + multres
+                            bc::c(ins) as usize + multres!()
                         } else {
                             bc::c(ins) as usize - 1
                         };
@@ -1648,13 +1664,15 @@ unsafe fn run<const HOOKED: bool>(
                                     (*l).top = nb.add(fs);
                                     base = nb;
                                     pc = (*npt).bc.add(1);
-                                    reload!();
+                                    pt = npt;
+                                    kgc = (*pt).kgc;
+                                    kn = (*pt).kn;
                                     if st.hook.hooked() {
                                         // A hook was set (by an interrupt, say): run the
                                         // call hook `precall` would have run, then switch.
                                         tr!(hook_after_call(st, pc));
                                         base = (*l).base;
-                                        return Ok(Step::Switch(base, pc, multres));
+                                        return Ok(Step::Switch(base, pc, multres!()));
                                     }
                                     continue;
                                 }
@@ -1673,7 +1691,7 @@ unsafe fn run<const HOOKED: bool>(
                                     // A native called right here returned: its results
                                     // go to the call slot (the stack may have moved).
                                     base = results_to_lua(l, nb, (*l).top.sub(n), n, ins);
-                                    multres = n;
+                                    set_multres!(n);
                                     st.check_finalizers();
                                     check_hooks!();
                                     continue;
@@ -1686,7 +1704,7 @@ unsafe fn run<const HOOKED: bool>(
                     }
                     Op::CALLT | Op::CALLMT => {
                         let nargs = if bc::op(ins) == Op::CALLMT as u8 {
-                            bc::d(ins) as usize + multres
+                            bc::d(ins) as usize + multres!()
                         } else {
                             bc::d(ins) as usize - 1
                         };
@@ -1788,7 +1806,7 @@ unsafe fn run<const HOOKED: bool>(
                             } else {
                                 std::ptr::copy(src, dst, nvar);
                             }
-                            multres = nvar;
+                            set_multres!(nvar);
                             let t = base.add(a as usize + nvar);
                             if t > (*l).top {
                                 (*l).top = t;
@@ -1803,7 +1821,7 @@ unsafe fn run<const HOOKED: bool>(
                     Op::RET0 | Op::RET1 | Op::RET | Op::RETM => {
                         let mut n = bc::d(ins) as usize - 1;
                         if bc::op(ins) == Op::RETM as u8 {
-                            n = bc::d(ins) as usize + multres;
+                            n = bc::d(ins) as usize + multres!();
                         }
                         save!();
                         if HOOKED && st.hook.mask() & hook::mask::RET != 0 {
@@ -1817,7 +1835,7 @@ unsafe fn run<const HOOKED: bool>(
                             let rpc = link as *const u32;
                             base = results_to_lua(l, base, base.add(a as usize), n, *rpc.sub(1));
                             pc = rpc;
-                            multres = n;
+                            set_multres!(n);
                             reload!();
                             check_hooks!();
                             continue;
@@ -1878,7 +1896,7 @@ unsafe fn run<const HOOKED: bool>(
                 Unwound::Continue(Ret::Lua(b, p, n)) => {
                     base = b;
                     pc = p;
-                    multres = n;
+                    set_multres!(n);
                     reload!();
                     check_hooks!();
                 }
