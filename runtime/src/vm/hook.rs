@@ -22,13 +22,19 @@ pub mod mask {
     pub const INTERRUPT: u8 = 0x80;
     /// Not a hook event: the trace recorder sees each instruction (see `jit_iface`).
     pub const RECORD: u8 = 0x40;
+    /// Not a hook event: the JIT is off (no engine, or `jit.off`). Inverted ("off", not
+    /// "on") so that the interpreter-only state is one value of the byte: the plain
+    /// loop's back-edges test "JIT on, hook, interrupt or recording" with one compare
+    /// against `JIT_OFF`, and compiled traces (which only run with the bit clear) still
+    /// leave at any nonzero byte.
+    pub const JIT_OFF: u8 = 0x20;
 }
 
 /// The state's hook settings. The hook function itself lives in a heap root slot
 /// (`State::hook_root`) so the collector sees it.
 pub struct HookState {
-    /// Events that call the hook, plus [`mask::INTERRUPT`]; 0 when neither is set.
-    /// Atomic because a signal handler may set the interrupt bit.
+    /// Events that call the hook, plus [`mask::INTERRUPT`], [`mask::RECORD`] and
+    /// [`mask::JIT_OFF`]. Atomic because a signal handler may set the interrupt bit.
     mask: AtomicU8,
     /// Instructions between count events (0: no count events).
     pub count: u32,
@@ -44,7 +50,7 @@ pub struct HookState {
 impl HookState {
     pub fn new() -> HookState {
         HookState {
-            mask: AtomicU8::new(0),
+            mask: AtomicU8::new(mask::JIT_OFF),
             count: 0,
             left: 0,
             active: false,
@@ -54,10 +60,26 @@ impl HookState {
 }
 
 impl HookState {
-    /// The current mask (hook events and the interrupt bit).
+    /// The current mask (hook events and the interrupt, recording and JIT-off bits).
     #[inline(always)]
     pub fn mask(&self) -> u8 {
         self.mask.load(Ordering::Relaxed)
+    }
+
+    /// Whether the hooked dispatch loop must run: a hook is set, or an interrupt or a
+    /// recording is under way.
+    #[inline(always)]
+    pub fn hooked(&self) -> bool {
+        self.mask() & !mask::JIT_OFF != 0
+    }
+
+    /// Set or clear [`mask::JIT_OFF`].
+    pub(crate) fn set_jit_off(&self, off: bool) {
+        if off {
+            self.mask.fetch_or(mask::JIT_OFF, Ordering::Relaxed);
+        } else {
+            self.mask.fetch_and(!mask::JIT_OFF, Ordering::Relaxed);
+        }
     }
 
     /// The word a signal handler sets [`mask::INTERRUPT`] in (with `fetch_or`, which is
@@ -84,7 +106,7 @@ impl State {
         if f.is_nil() || mask == 0 {
             mask = 0;
         }
-        let keep = self.hook.mask() & (mask::INTERRUPT | mask::RECORD);
+        let keep = self.hook.mask() & (mask::INTERRUPT | mask::RECORD | mask::JIT_OFF);
         self.hook.mask.store(mask | keep, Ordering::Relaxed);
         self.hook.count = if mask & mask::COUNT != 0 { count } else { 0 };
         self.hook.left = self.hook.count;

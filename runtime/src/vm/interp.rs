@@ -146,6 +146,18 @@ pub(crate) unsafe fn precall(
     }
 }
 
+/// The plain loop set up a Lua call and found a hook set: run the call hook as `precall`
+/// would have (`pc` is the callee's first instruction, its frame is `(*st.l).base`).
+#[cold]
+#[inline(never)]
+fn hook_after_call(st: &mut State, pc: *const u32) -> LuaResult<()> {
+    if st.hook.mask() & hook::mask::CALL != 0 {
+        st.savedpc = pc;
+        hook::call_hook(st, b"call", None)?;
+    }
+    Ok(())
+}
+
 /// `pcall(f, ...)`/`xpcall(f, h, ...)`: turn the native's own frame into a pcall frame
 /// and call `f` above it.
 #[cold]
@@ -1034,7 +1046,7 @@ pub(crate) unsafe fn execute_with(
     loop {
         // SAFETY: forwarded (module invariants).
         let step = unsafe {
-            if st.hook.mask() == 0 {
+            if !st.hook.hooked() {
                 run::<false>(st, base, pc, multres)?
             } else {
                 run::<true>(st, base, pc, multres)?
@@ -1062,7 +1074,7 @@ unsafe fn run<const HOOKED: bool>(
     st: &mut State,
     mut base: *mut TValue,
     mut pc: *const u32,
-    mut multres: usize,
+    multres: usize,
 ) -> LuaResult<Step> {
     // SAFETY: module invariants (see the top of this file).
     unsafe {
@@ -1070,6 +1082,22 @@ unsafe fn run<const HOOKED: bool>(
         let mut pt = proto_of(base);
         let mut kgc = (*pt).kgc;
         let mut kn = (*pt).kn;
+        // MULTRES (the count of the last multiple results, or of VARG's values) is read
+        // by few instructions: it lives in this volatile stack slot rather than in a
+        // register the allocator would shuffle at every dispatch. The pointer is to a
+        // local of this call, valid until it returns.
+        let mut multres_slot = multres;
+        let mr: *mut usize = std::ptr::addr_of_mut!(multres_slot);
+        macro_rules! multres {
+            () => {
+                mr.read_volatile()
+            };
+        }
+        macro_rules! set_multres {
+            ($n:expr) => {
+                mr.write_volatile($n)
+            };
+        }
 
         macro_rules! reload {
             () => {{
@@ -1109,10 +1137,52 @@ unsafe fn run<const HOOKED: bool>(
         // At control transfers: hand over to the other loop if hooks were set or cleared.
         macro_rules! check_hooks {
             () => {
-                if (st.hook.mask() != 0) != HOOKED {
-                    return Ok(Step::Switch(base, pc, multres));
+                if st.hook.hooked() != HOOKED {
+                    return Ok(Step::Switch(base, pc, multres!()));
                 }
             };
+        }
+        // At loop back-edges (`pc` is where the loop goes on, `$here` the loop
+        // instruction): with the JIT off and no hooks the mask is exactly `JIT_OFF`, so
+        // the plain loop pays one compare for the JIT and the hooks together. With the
+        // JIT on, `$jit` runs: it counts the loop or enters its trace.
+        macro_rules! back_edge {
+            ($jit:ident, $here:expr) => {{
+                let m = st.hook.mask();
+                if m != hook::mask::JIT_OFF {
+                    if m & hook::mask::JIT_OFF == 0 {
+                        $jit!($here);
+                    }
+                    check_hooks!();
+                }
+            }};
+        }
+        // A loop with the JIT on counts towards recording.
+        macro_rules! hotcount {
+            ($here:expr) => {{
+                jit_iface::count_loop(st, pt, base, $here);
+            }};
+        }
+        // A FORL leaving its loop counts too, as luajit's does (a recording started there
+        // aborts: it leaves the loop).
+        macro_rules! exit_count {
+            ($here:expr) => {{
+                back_edge!(hotcount, $here);
+            }};
+        }
+        // A compiled loop with the JIT on runs its trace.
+        macro_rules! enter_trace {
+            ($here:expr) => {{
+                if let Some(p) = jit_iface::enter_loop(st, pt, base, $here) {
+                    pc = p;
+                }
+            }};
+        }
+        // A blacklisted loop is not counted.
+        macro_rules! no_jit {
+            ($here:expr) => {{
+                let _ = $here;
+            }};
         }
 
         loop {
@@ -1123,7 +1193,7 @@ unsafe fn run<const HOOKED: bool>(
                             Ret::Lua(b, p, n) => {
                                 base = b;
                                 pc = p;
-                                multres = n;
+                                set_multres!(n);
                                 reload!();
                                 check_hooks!();
                                 continue;
@@ -1149,38 +1219,24 @@ unsafe fn run<const HOOKED: bool>(
                         }
                     }};
                 }
-                // Count the loop instruction at `pc - 1` towards recording; the borrow of
-                // its hot counter makes the loop hot.
-                macro_rules! jit_count {
-                    () => {{
-                        let here = pc.sub(1);
-                        let c = &mut st.jit.hotcount[jit_iface::hot_slot(here)];
-                        let (left, borrow) = c.overflowing_sub(jit_iface::HOTCOUNT_LOOP);
-                        *c = left;
-                        if borrow {
-                            save!();
-                            jit_iface::loop_hot(st, pt, base, here);
-                        }
-                    }};
-                }
-                // A loop instruction (`FORL` going on, `LOOP`) about to run the body: enter
-                // its trace (`$jop`), or count it towards recording (not if blacklisted,
-                // `$iop`; a `$jop` without a trace in service counts again).
-                macro_rules! jit_loop {
-                    ($ins:expr, $jop:expr, $iop:expr) => {{
-                        if st.jit.enabled {
-                            if bc::op($ins) == $jop as u8 {
-                                save!();
-                                let here = pc.sub(1);
-                                if let Some(p) = jit_iface::enter_trace(st, pt, base, here) {
-                                    pc = p;
-                                    check_hooks!();
-                                    continue;
-                                }
-                            }
-                            if bc::op($ins) != $iop as u8 {
-                                jit_count!();
-                            }
+                // FORL and its JIT forms: step the loop; going on, `$jit` (see back_edge); leaving,
+                // `$on_exit`.
+                macro_rules! forl {
+                    ($jit:ident, $on_exit:ident, $a:expr, $ins:expr) => {{
+                        let ra = base.add($a as usize);
+                        let step = (*ra.add(2)).num();
+                        let i = (*ra).num() + step;
+                        let stop = (*ra.add(1)).num();
+                        *ra = TValue::from_arith(i);
+                        // Two plain branches: the direction is almost always predicted.
+                        let go_on = if step >= 0.0 { i <= stop } else { stop <= i };
+                        if go_on {
+                            *ra.add(3) = TValue::from_arith(i);
+                            let here = pc.sub(1);
+                            pc = jump_target(pc, $ins);
+                            back_edge!($jit, here);
+                        } else {
+                            $on_exit!(pc.sub(1));
                         }
                     }};
                 }
@@ -1577,7 +1633,7 @@ unsafe fn run<const HOOKED: bool>(
                         save!();
                         let t = r!(a - 1).gc_ptr().cast::<GcTab>();
                         let start = (knum!(bc::d(ins)).to_bits() & 0xffff_ffff) as i64;
-                        for i in 0..multres {
+                        for i in 0..multres!() {
                             let v = r!(a as usize + i);
                             tr!(st.raw_set(t, TValue::from_f64((start + i as i64) as f64), v));
                         }
@@ -1586,12 +1642,47 @@ unsafe fn run<const HOOKED: bool>(
                     Op::CALL | Op::CALLM => {
                         // CALL: C = args + 1; CALLM: C fixed args before the MULTRES ones.
                         let nargs = if bc::op(ins) == Op::CALLM as u8 {
-                            bc::c(ins) as usize + multres
+                            bc::c(ins) as usize + multres!()
                         } else {
                             bc::c(ins) as usize - 1
                         };
                         save!();
                         let func = base.add(a as usize);
+                        // The common call, a Lua function with fixed parameters whose frame
+                        // fits the stack, is set up here; the rest goes through `precall`.
+                        // The hooked loop always takes `precall` (it runs call hooks).
+                        let fv = *func;
+                        if !HOOKED && fv.is_func() {
+                            let f = fv.gc_ptr().cast::<GcFunc>();
+                            if (*f).is_lua() {
+                                let npt = (*f).proto;
+                                let fs = (*npt).framesize as usize;
+                                let nb = func.add(2);
+                                if (*npt).flags & flags::VARARG as u32 == 0
+                                    && nb.add(fs + STACK_EXTRA) <= (*l).maxstack
+                                {
+                                    *func.add(1) = TValue(pc as u64);
+                                    for i in nargs..(*npt).numparams as usize {
+                                        *nb.add(i) = TValue::NIL;
+                                    }
+                                    (*l).base = nb;
+                                    (*l).top = nb.add(fs);
+                                    base = nb;
+                                    pc = (*npt).bc.add(1);
+                                    pt = npt;
+                                    kgc = (*pt).kgc;
+                                    kn = (*pt).kn;
+                                    if st.hook.hooked() {
+                                        // A hook was set (by an interrupt, say): run the
+                                        // call hook `precall` would have run, then switch.
+                                        tr!(hook_after_call(st, pc));
+                                        base = (*l).base;
+                                        return Ok(Step::Switch(base, pc, multres!()));
+                                    }
+                                    continue;
+                                }
+                            }
+                        }
                         match tr!(precall(st, func, nargs, pc as u64)) {
                             Pre::Lua(b, p) => {
                                 base = b;
@@ -1605,7 +1696,7 @@ unsafe fn run<const HOOKED: bool>(
                                     // A native called right here returned: its results
                                     // go to the call slot (the stack may have moved).
                                     base = results_to_lua(l, nb, (*l).top.sub(n), n, ins);
-                                    multres = n;
+                                    set_multres!(n);
                                     st.check_finalizers();
                                     check_hooks!();
                                     continue;
@@ -1618,7 +1709,7 @@ unsafe fn run<const HOOKED: bool>(
                     }
                     Op::CALLT | Op::CALLMT => {
                         let nargs = if bc::op(ins) == Op::CALLMT as u8 {
-                            bc::d(ins) as usize + multres
+                            bc::d(ins) as usize + multres!()
                         } else {
                             bc::d(ins) as usize - 1
                         };
@@ -1720,7 +1811,7 @@ unsafe fn run<const HOOKED: bool>(
                             } else {
                                 std::ptr::copy(src, dst, nvar);
                             }
-                            multres = nvar;
+                            set_multres!(nvar);
                             let t = base.add(a as usize + nvar);
                             if t > (*l).top {
                                 (*l).top = t;
@@ -1735,7 +1826,7 @@ unsafe fn run<const HOOKED: bool>(
                     Op::RET0 | Op::RET1 | Op::RET | Op::RETM => {
                         let mut n = bc::d(ins) as usize - 1;
                         if bc::op(ins) == Op::RETM as u8 {
-                            n = bc::d(ins) as usize + multres;
+                            n = bc::d(ins) as usize + multres!();
                         }
                         save!();
                         if HOOKED && st.hook.mask() & hook::mask::RET != 0 {
@@ -1749,7 +1840,7 @@ unsafe fn run<const HOOKED: bool>(
                             let rpc = link as *const u32;
                             base = results_to_lua(l, base, base.add(a as usize), n, *rpc.sub(1));
                             pc = rpc;
-                            multres = n;
+                            set_multres!(n);
                             reload!();
                             check_hooks!();
                             continue;
@@ -1773,26 +1864,10 @@ unsafe fn run<const HOOKED: bool>(
                             pc = jump_target(pc, ins);
                         }
                     }
-                    Op::FORL | Op::IFORL | Op::JFORL => {
-                        let ra = base.add(a as usize);
-                        let step = (*ra.add(2)).num();
-                        let i = (*ra).num() + step;
-                        let stop = (*ra.add(1)).num();
-                        *ra = TValue::from_arith(i);
-                        // Two plain branches: the direction is almost always predicted.
-                        let go_on = if step >= 0.0 { i <= stop } else { stop <= i };
-                        if go_on {
-                            *ra.add(3) = TValue::from_arith(i);
-                            jit_loop!(ins, Op::JFORL, Op::IFORL);
-                            pc = jump_target(pc, ins);
-                            check_hooks!();
-                        } else if st.jit.enabled && bc::op(ins) == Op::FORL as u8 {
-                            // A FORL counts when it leaves the loop too, as luajit's does (a
-                            // recording started here aborts: it leaves the loop).
-                            jit_count!();
-                            check_hooks!();
-                        }
-                    }
+                    // FORL, IFORL and JFORL are separate arms so that none tests its opcode.
+                    Op::FORL => forl!(hotcount, exit_count, a, ins),
+                    Op::JFORL => forl!(enter_trace, no_jit, a, ins),
+                    Op::IFORL => forl!(no_jit, no_jit, a, ins),
                     Op::ITERL | Op::IITERL | Op::JITERL => {
                         let v = r!(a);
                         if !v.is_nil() {
@@ -1801,10 +1876,9 @@ unsafe fn run<const HOOKED: bool>(
                             check_hooks!();
                         }
                     }
-                    Op::LOOP | Op::ILOOP | Op::JLOOP => {
-                        jit_loop!(ins, Op::JLOOP, Op::ILOOP);
-                        check_hooks!()
-                    }
+                    Op::LOOP => back_edge!(hotcount, pc.sub(1)),
+                    Op::JLOOP => back_edge!(enter_trace, pc.sub(1)),
+                    Op::ILOOP => back_edge!(no_jit, pc.sub(1)),
                     Op::JMP => {
                         pc = jump_target(pc, ins);
                         check_hooks!();
@@ -1827,7 +1901,7 @@ unsafe fn run<const HOOKED: bool>(
                 Unwound::Continue(Ret::Lua(b, p, n)) => {
                     base = b;
                     pc = p;
-                    multres = n;
+                    set_multres!(n);
                     reload!();
                     check_hooks!();
                 }

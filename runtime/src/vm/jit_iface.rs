@@ -120,9 +120,9 @@ pub trait JitEngine {
 
 /// The JIT part of a state.
 pub struct JitState {
+    /// On or off is [`mask::JIT_OFF`] in the hook mask, where the dispatch loop's
+    /// back-edges see it with the hook bits (a state without an engine is always off).
     pub engine: Option<Box<dyn JitEngine>>,
-    /// `jit.on()`/`jit.off()` (and a state without an engine is always off).
-    pub enabled: bool,
     /// Hot counters for loops, counting down by [`HOTCOUNT_LOOP`] per back-edge.
     pub hotcount: [u16; HOTCOUNT_SIZE],
     /// `hotloop` as set by `jit.opt.start`.
@@ -137,7 +137,6 @@ impl Default for JitState {
     fn default() -> Self {
         JitState {
             engine: None,
-            enabled: false,
             hotcount: [hotcount_start(HOTLOOP); HOTCOUNT_SIZE],
             hotloop: HOTLOOP,
             maxtrace: MAXTRACE,
@@ -174,17 +173,18 @@ impl State {
     /// Install a JIT engine and turn it on.
     pub fn set_jit(&mut self, engine: Box<dyn JitEngine>) {
         self.jit.engine = Some(engine);
-        self.jit.enabled = true;
+        self.hook.set_jit_off(false);
     }
 
     /// Whether compiled code runs (an engine is installed and `jit.on`).
     pub fn jit_enabled(&self) -> bool {
-        self.jit.enabled && self.jit.engine.is_some()
+        self.hook.mask() & mask::JIT_OFF == 0 && self.jit.engine.is_some()
     }
 
     /// Turn the JIT on or off (no effect without an engine).
     pub fn set_jit_enabled(&mut self, on: bool) {
-        self.jit.enabled = on && self.jit.engine.is_some();
+        let on = on && self.jit.engine.is_some();
+        self.hook.set_jit_off(!on);
         self.abandon_recording();
     }
 
@@ -356,25 +356,56 @@ pub unsafe fn reenable_proto(pt: *mut GcProto) {
     }
 }
 
-/// The `JFORL`/`JLOOP` at `pc` (in `pt`, frame at `base`): run its trace. Trace code is
-/// marked as running meanwhile, so no zombie's code is released under it.
+/// The `JFORL`/`JLOOP` at `pc` is about to run its loop body, with the JIT on: run its
+/// trace (`Some`: where the interpreter goes on). Trace code is marked as running
+/// meanwhile, so no zombie's code is released under it. A loop whose trace is no longer
+/// in service counts again, as a `FORL`/`LOOP` would. Out of line: a trace entry is rare
+/// next to the iterations the trace runs, and the dispatch loop's registers are for the
+/// interpreter.
 ///
 /// # Safety
-/// As for [`JitEngine::enter`].
-#[inline]
-pub(crate) unsafe fn enter_trace(
+/// As for [`JitEngine`]: the interpreter's live prototype, frame and loop instruction,
+/// whose control slots are up to date.
+#[inline(never)]
+pub(crate) unsafe fn enter_loop(
     st: &mut State,
     pt: *mut GcProto,
     base: *mut TValue,
     pc: *const u32,
 ) -> Option<*const u32> {
+    st.savedpc = pc.wrapping_add(1);
     st.heap.trace_code_entered();
     // SAFETY: forwarded caller promise.
     let next = st
         .with_engine(|e, st| unsafe { e.enter(st, pt, base, pc) })
         .flatten();
     st.heap.trace_code_left();
+    if next.is_none() {
+        // SAFETY: forwarded caller promise.
+        unsafe { count_loop(st, pt, base, pc) };
+    }
     next
+}
+
+/// Count one back-edge of the loop at `pc` (with the JIT on); the borrow of its hot
+/// counter makes it hot.
+///
+/// # Safety
+/// As for [`JitEngine`]: the interpreter's live prototype, frame and loop instruction.
+#[inline(always)]
+pub(crate) unsafe fn count_loop(
+    st: &mut State,
+    pt: *mut GcProto,
+    base: *mut TValue,
+    pc: *const u32,
+) {
+    let c = &mut st.jit.hotcount[hot_slot(pc)];
+    let (left, borrow) = c.overflowing_sub(HOTCOUNT_LOOP);
+    *c = left;
+    if borrow {
+        // SAFETY: forwarded caller promise.
+        unsafe { loop_hot(st, pt, base, pc) };
+    }
 }
 
 /// A `FORL`/`LOOP` loop is about to run its body again and got hot: start recording it.
@@ -389,6 +420,7 @@ pub(crate) unsafe fn loop_hot(
     base: *mut TValue,
     pc: *const u32,
 ) -> bool {
+    st.savedpc = pc.wrapping_add(1);
     st.jit
         .set_hotcount(pc, st.jit.hotloop.saturating_mul(HOTCOUNT_LOOP));
     if st.hook.mask() & mask::RECORD != 0 {
