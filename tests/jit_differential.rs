@@ -1,28 +1,15 @@
 //! The JIT must never change a result: generated loop programs over numbers, tables,
 //! globals, upvalues, math builtins and branches (with tables changing type or gaining
-//! metatables mid-loop) run interpreted and with every loop compiled as early as possible (hotloop=1), and
-//! print the same.
+//! metatables mid-loop) run interpreted and with every loop compiled as early as
+//! possible (hotloop=1), and print the same.
 #![cfg(feature = "jit")]
 
+mod common;
+
+use common::Captured;
 use moonjet_runtime::vm::State;
 use proptest::prelude::*;
 use proptest::strategy::ValueTree;
-use std::cell::RefCell;
-use std::io::Write;
-use std::rc::Rc;
-
-#[derive(Clone, Default)]
-struct Captured(Rc<RefCell<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-        self.0.borrow_mut().extend_from_slice(b);
-        Ok(b.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
 
 /// Run `code` with or without the JIT; its output, or the error.
 fn run(code: &str, jit: bool) -> (String, usize) {

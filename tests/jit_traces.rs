@@ -7,26 +7,11 @@
 
 mod common;
 
+use common::Captured;
 use moonjet_runtime::vm::jit_iface::JitStats;
 use moonjet_runtime::vm::State;
-use std::cell::RefCell;
-use std::io::Write;
 use std::path::PathBuf;
 use std::process::Command;
-use std::rc::Rc;
-
-#[derive(Clone, Default)]
-struct Captured(Rc<RefCell<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-        self.0.borrow_mut().extend_from_slice(b);
-        Ok(b.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
 
 /// A state with the JIT (or without), printing into a buffer.
 struct Run {
@@ -137,15 +122,17 @@ fn flush_retires_every_trace_and_loops_compile_again() {
     }
 }
 
+/// `s` summed by five loops in a row: five traces, one per line 2-6.
+fn five_sum_loops() -> String {
+    format!(
+        "local s = 0\n{}",
+        "for i = 1, 100 do s = s + i end\n".repeat(5)
+    )
+}
+
 #[test]
 fn a_full_trace_cache_is_flushed() {
-    let code = "local s = 0\n\
-                for i = 1, 100 do s = s + i end\n\
-                for i = 1, 100 do s = s + i end\n\
-                for i = 1, 100 do s = s + i end\n\
-                for i = 1, 100 do s = s + i end\n\
-                for i = 1, 100 do s = s + i end\n\
-                print(s)";
+    let code = &format!("{}print(s)", five_sum_loops());
     let plain = interpreted(&[code]);
     // luajit: maxtrace=2 makes traces 1 and 2, flushes at the third loop (which then
     // runs interpreted), and makes traces 1 and 2 again for the last two.
@@ -341,15 +328,10 @@ fn moonjet(test: &str, args: &[&str], name: &str, text: &str, stress: bool) -> (
 
 #[test]
 fn jv_reports_flushes_and_numbers_traces_from_the_registry() {
-    let script = "local s = 0\n\
-                  for i = 1, 100 do s = s + i end\n\
-                  for i = 1, 100 do s = s + i end\n\
-                  for i = 1, 100 do s = s + i end\n\
-                  for i = 1, 100 do s = s + i end\n\
-                  for i = 1, 100 do s = s + i end\n\
-                  print(s)\n\
-                  jit.flush()\n\
-                  for i = 1, 100 do s = s + i end\n";
+    let script = &format!(
+        "{}print(s)\njit.flush()\nfor i = 1, 100 do s = s + i end\n",
+        five_sum_loops()
+    );
     for stress in [false, true] {
         let (out, err) = moonjet("mt", &["-jv", "-Omaxtrace=2"], "mt.lua", script, stress);
         assert_eq!(out, "25250\n");

@@ -22,7 +22,7 @@ use cranelift_codegen::ir::condcodes::{FloatCC, IntCC};
 use cranelift_codegen::ir::immediates::Ieee64;
 use cranelift_codegen::ir::types::{F64, I32, I64, I8};
 use cranelift_codegen::ir::{
-    AbiParam, Block, BlockArg, ExternalName, Function, InstBuilder, LibCall, MemFlagsData,
+    AbiParam, Block, BlockArg, ExternalName, Function, Inst, InstBuilder, LibCall, MemFlagsData,
     Signature, Type, UserFuncName, Value,
 };
 use cranelift_codegen::isa::{OwnedTargetIsa, TargetFrontendConfig, TargetIsa};
@@ -35,7 +35,9 @@ use crate::code::ExecMemory;
 use crate::ir::{Cmp, Field, Ins, Ref, SnapId, Trace, Ty};
 use crate::shims::{self, TraceCtx};
 use moonjet_gc::object::offsets;
-use moonjet_gc::value::{tag_of, top_of, ITYPE_SHIFT, PAYLOAD_MASK};
+use moonjet_gc::value::{
+    tag_of, top_of, CANONICAL_NAN as CANON_NAN, ITYPE_SHIFT, PAYLOAD_MASK, TOP_NUMBER_LIMIT,
+};
 
 /// Why a trace could not be compiled. The IR checks run before any Cranelift IR is
 /// built, so a malformed trace is an error here, never a panic inside Cranelift.
@@ -535,20 +537,14 @@ fn cranelift_ty(ty: Ty) -> Type {
     }
 }
 
-/// The boxed bits of nil, false or true.
+/// The boxed bits of nil, false or true (`check` lets only those reach here).
 fn pri_bits(ty: Ty) -> u64 {
-    match ty {
-        Ty::Nil => moonjet_gc::TValue::NIL.bits(),
-        Ty::False => moonjet_gc::TValue::FALSE.bits(),
-        _ => moonjet_gc::TValue::TRUE.bits(),
-    }
+    ty.pri_value().map_or(0, |v| v.bits())
 }
 
-/// The canonical quiet NaN a trace stores for any NaN it computed: an arbitrary NaN's
-/// payload could look like a NaN-boxed tag.
-const CANON_NAN: u64 = 0xFFF8_0000_0000_0000;
-/// A slot holds a number iff `(bits >> 47) < 0x1FFF2`, i.e. `bits < 0x1FFF2 << 47`.
-const NUMBER_LIMIT: u64 = 0x1FFF2 << 47;
+/// A slot holds a number iff its top 17 bits are below `TOP_NUMBER_LIMIT`, i.e. the
+/// whole word is below this.
+const NUMBER_LIMIT: u64 = TOP_NUMBER_LIMIT << ITYPE_SHIFT;
 
 struct Translator<'a, 't> {
     b: FunctionBuilder<'a>,
@@ -623,25 +619,30 @@ impl<'a, 't> Translator<'a, 't> {
         self.b.switch_to_block(cont);
     }
 
-    /// Calls `f` (an absolute address) with `args`, returning its results.
-    fn call(
-        &mut self,
-        f: usize,
-        args: &[Value],
-        params: &[Type],
-        ret: Option<Type>,
-    ) -> Option<Value> {
+    /// Calls the C function at `f` with `args` (its parameter types are theirs) and
+    /// result type `ret`.
+    fn call_inst(&mut self, f: *const (), args: &[Value], ret: Option<Type>) -> Inst {
         let mut sig = Signature::new(self.config.default_call_conv);
-        for &p in params {
-            sig.params.push(AbiParam::new(p));
+        for &a in args {
+            sig.params
+                .push(AbiParam::new(self.b.func.dfg.value_type(a)));
         }
-        if let Some(r) = ret {
-            sig.returns.push(AbiParam::new(r));
-        }
+        sig.returns.extend(ret.map(AbiParam::new));
         let sigref = self.b.import_signature(sig);
         let callee = self.b.ins().iconst(self.ptr, f as i64);
-        let call = self.b.ins().call_indirect(sigref, callee, args);
-        self.b.inst_results(call).first().copied()
+        self.b.ins().call_indirect(sigref, callee, args)
+    }
+
+    /// Calls `f` for its effect.
+    fn call(&mut self, f: *const (), args: &[Value]) {
+        self.call_inst(f, args, None);
+    }
+
+    /// Calls `f` for its result, of type `ret`.
+    fn call_for(&mut self, f: *const (), args: &[Value], ret: Type) -> Value {
+        let call = self.call_inst(f, args, Some(ret));
+        // The signature has one result.
+        self.b.inst_results(call)[0]
     }
 
     fn run(mut self) {
@@ -854,7 +855,10 @@ impl<'a, 't> Translator<'a, 't> {
                     Field::TabHmask => self.b.ins().load(I32, fl, o, offsets::TAB_HMASK as i32),
                     Field::FuncEnv => self.b.ins().load(I64, fl, o, offsets::FUNC_ENV as i32),
                     Field::UpvalV => self.b.ins().load(I64, fl, o, offsets::UPVAL_V as i32),
-                    Field::StrLen => self.b.ins().load(I32, fl, o, offsets::STR_LEN as i32),
+                    Field::StrLen => {
+                        let len = self.b.ins().load(I64, fl, o, offsets::STR_LEN as i32);
+                        self.b.ins().fcvt_from_uint(F64, len)
+                    }
                 }
             }
             Ins::UvRef { func, idx } => {
@@ -895,12 +899,7 @@ impl<'a, 't> Translator<'a, 't> {
                 self.b.ins().brif(black, slow, &[], cont, &[]);
                 self.b.switch_to_block(slow);
                 let heap = self.heap;
-                self.call(
-                    shims::tab_barrier as *const () as usize,
-                    &[heap, t],
-                    &[I64, I64],
-                    None,
-                );
+                self.call(shims::tab_barrier as *const (), &[heap, t]);
                 self.b.ins().jump(cont, &[]);
                 self.b.switch_to_block(cont);
                 return;
@@ -909,23 +908,12 @@ impl<'a, 't> Translator<'a, 't> {
                 let u = self.vals[uv as usize];
                 let bits = self.boxed_bits(val);
                 let heap = self.heap;
-                self.call(
-                    shims::uv_barrier as *const () as usize,
-                    &[heap, u, bits],
-                    &[I64, I64, I64],
-                    None,
-                );
+                self.call(shims::uv_barrier as *const (), &[heap, u, bits]);
                 return;
             }
             Ins::TabLen { tab } => {
                 let t = self.vals[tab as usize];
-                self.call(
-                    shims::tab_len as *const () as usize,
-                    &[t],
-                    &[I64],
-                    Some(F64),
-                )
-                .unwrap_or(t)
+                self.call_for(shims::tab_len as *const (), &[t], F64)
             }
             Ins::TabSetInt {
                 tab,
@@ -940,14 +928,7 @@ impl<'a, 't> Translator<'a, 't> {
                     self.vals[key as usize],
                     bits,
                 ];
-                let failed = self
-                    .call(
-                        shims::tab_set_int as *const () as usize,
-                        &args,
-                        &[I64, I64, I32, I64],
-                        Some(I32),
-                    )
-                    .unwrap_or(bits);
+                let failed = self.call_for(shims::tab_set_int as *const (), &args, I32);
                 self.guard_false(failed, snap);
                 return;
             }
@@ -976,9 +957,7 @@ impl<'a, 't> Translator<'a, 't> {
             }
             Ins::PowN(a, b) => {
                 let args = [self.vals[a as usize], self.vals[b as usize]];
-                let f: extern "C" fn(f64, f64) -> f64 = shims::pow;
-                let r = self.call(f as usize, &args, &[F64, F64], Some(F64));
-                r.unwrap_or(args[0])
+                self.call_for(shims::pow as *const (), &args, F64)
             }
             Ins::NegN(a) => self.b.ins().fneg(self.vals[a as usize]),
             Ins::FloorN(a) => self.b.ins().floor(self.vals[a as usize]),

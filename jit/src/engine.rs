@@ -72,12 +72,15 @@ pub struct Engine {
     stats: JitStats,
     /// `-jv` or `MOONJET_JIT_VERBOSE=1`: one line per trace, abort and flush on stderr.
     verbose: bool,
+    /// `MOONJET_JIT_DUMP=1`: each trace's IR and snapshots on stderr.
+    dump: bool,
 }
 
 impl Engine {
     pub fn new() -> Engine {
         Engine {
             verbose: std::env::var_os("MOONJET_JIT_VERBOSE").is_some_and(|v| v == "1"),
+            dump: std::env::var_os("MOONJET_JIT_DUMP").is_some_and(|v| v == "1"),
             ..Engine::default()
         }
     }
@@ -153,12 +156,7 @@ impl Engine {
             // SAFETY: caller promise.
             Err(e) => {
                 return unsafe {
-                    self.abort(
-                        st,
-                        (pt, start),
-                        (pt, start),
-                        &format!("compile error: {e:?}"),
-                    )
+                    self.abort(st, (pt, start), (pt, start), &format!("compile error: {e}"))
                 }
             }
         };
@@ -233,7 +231,7 @@ impl JitEngine for Engine {
         match unsafe { r.rec.step(pc) } {
             Ok(Step::Continue) => Recording::Continue,
             Ok(Step::Done(trace)) => {
-                if std::env::var_os("MOONJET_JIT_DUMP").is_some() {
+                if self.dump {
                     eprintln!("---- TRACE IR\n{}", trace.dump());
                 }
                 // SAFETY: the recorded prototype runs (in_frame above).
@@ -263,7 +261,7 @@ impl JitEngine for Engine {
         // SAFETY: the trace was recorded for the frame layout of this prototype, whose
         // frame is at `base`; it touches only slots below the frame size and objects its
         // guards checked, all live in this state's heap. The caller
-        // (`jit_iface::enter_trace`) has marked trace code as running, so its code is not
+        // (`jit_iface::enter_loop`) has marked trace code as running, so its code is not
         // released while it runs.
         let exit = unsafe { t.code.run_with(base.cast(), &ctx) };
         t.resume.get(exit as usize).copied()

@@ -76,7 +76,18 @@ impl Ty {
 
     /// A type whose only value is a constant (nil, false, true).
     pub fn is_pri(self) -> bool {
-        matches!(self, Ty::Nil | Ty::False | Ty::True)
+        self.pri_value().is_some()
+    }
+
+    /// That constant, for nil, false and true.
+    pub fn pri_value(self) -> Option<moonjet_gc::TValue> {
+        use moonjet_gc::TValue;
+        match self {
+            Ty::Nil => Some(TValue::NIL),
+            Ty::False => Some(TValue::FALSE),
+            Ty::True => Some(TValue::TRUE),
+            _ => None,
+        }
     }
 
     /// A GC object held as its address.
@@ -135,7 +146,7 @@ pub enum Field {
     FuncEnv,
     /// `upval.v`: where the upvalue's value lives (Ptr).
     UpvalV,
-    /// `str.len` (Int).
+    /// `str.len` (Num: a length needs not fit an i32).
     StrLen,
 }
 
@@ -143,7 +154,8 @@ impl Field {
     pub fn ty(self) -> Ty {
         match self {
             Field::TabArray | Field::TabMeta | Field::TabNode | Field::UpvalV => Ty::Ptr,
-            Field::TabAsize | Field::TabHmask | Field::StrLen => Ty::Int,
+            Field::TabAsize | Field::TabHmask => Ty::Int,
+            Field::StrLen => Ty::Num,
             Field::FuncEnv => Ty::Tab,
         }
     }
@@ -369,18 +381,8 @@ impl Ins {
 
     /// The snapshot the instruction may leave through.
     pub fn snap(&self) -> Option<SnapId> {
-        use Ins::*;
-        match *self {
-            SLoad { snap, .. }
-            | Load { snap, .. }
-            | TabSetInt { snap, .. }
-            | AddI { snap, .. }
-            | SubI { snap, .. }
-            | MulI { snap, .. }
-            | NumToInt { snap, .. }
-            | Guard { snap, .. } => Some(snap),
-            _ => None,
-        }
+        let mut c = *self;
+        c.snap_mut().map(|s| *s)
     }
 
     pub fn snap_mut(&mut self) -> Option<&mut SnapId> {

@@ -346,6 +346,7 @@ impl Recorder {
             // Node keys change only when a key is inserted (a table store call).
             Ins::LoadBits { .. } => Some(Mem::Key),
             Ins::TabLen { .. } => Some(Mem::Any),
+            Ins::FLoad { field, .. } if field.resizable() => Some(Mem::Layout),
             _ => None,
         }
     }
@@ -366,15 +367,6 @@ impl Recorder {
             }
             keep
         });
-        if matches!(i, Ins::TabSetInt { .. }) {
-            // The table may have been resized.
-            self.cse.retain(|k, _| {
-                !(k.contains("TabArray")
-                    || k.contains("TabAsize")
-                    || k.contains("TabNode")
-                    || k.contains("TabHmask"))
-            });
-        }
     }
 
     /// Constant folding and simplification: the ref `i` folds to, if any.
@@ -453,10 +445,16 @@ impl Recorder {
     fn kgc(&mut self, v: TValue, ty: Ty) -> Ref {
         let addr = v.payload();
         let r = self.emit(Ins::KGc { addr, ty });
+        self.keep_alive(v);
+        r
+    }
+
+    /// The trace's code embeds GC value `v` (an address or a key's bits): the trace
+    /// object keeps it alive.
+    fn keep_alive(&mut self, v: TValue) {
         if !self.gc_consts.contains(&v) {
             self.gc_consts.push(v);
         }
-        r
     }
 
     /// A snapshot of the state before the instruction at `pc` (the last one again if
@@ -612,8 +610,7 @@ impl Recorder {
             ptr: node,
             off: off + offsets::NODE_KEY as i32,
         });
-        // The key's bits are those of a GC constant the trace keeps alive.
-        self.gc_consts.push(kv);
+        self.keep_alive(kv);
         let kk = self.emit(Ins::KPtr(kv.bits()));
         self.guard(Cmp::Eq, Ty::Ptr, kb, kk, pc);
         Some((node, off + offsets::NODE_VAL as i32))
@@ -780,13 +777,25 @@ impl Recorder {
         (v, uv)
     }
 
-    /// The IR value of constant operand `d` of a USET*/ISEQ* form.
-    fn const_operand(&mut self, op: Op, d: u32) -> Result<Ref, Abort> {
-        Ok(match op {
-            Op::USETS | Op::ISEQS | Op::ISNES => self.kgc(kgc(self.pt, d), Ty::Str),
-            Op::USETN | Op::ISEQN | Op::ISNEN => self.knum(kn(self.pt, d)),
-            _ => self.emit(Ins::KPri(pri_ty(d))),
-        })
+    /// Constant operand `d` of a USET*/ISEQ* form: its IR value and the value itself.
+    fn const_operand(&mut self, op: Op, d: u32) -> (Ref, TValue) {
+        match op {
+            Op::USETS | Op::ISEQS | Op::ISNES => {
+                let v = kgc(self.pt, d);
+                (self.kgc(v, Ty::Str), v)
+            }
+            Op::USETN | Op::ISEQN | Op::ISNEN => {
+                let x = kn(self.pt, d);
+                (self.knum(x), TValue::from_f64(x))
+            }
+            _ => {
+                let ty = pri_ty(d);
+                (
+                    self.emit(Ins::KPri(ty)),
+                    ty.pri_value().unwrap_or(TValue::NIL),
+                )
+            }
+        }
     }
 
     // ---- recording ------------------------------------------------------------------
@@ -872,11 +881,10 @@ impl Recorder {
                 let n = if v.is_tab() {
                     self.emit(Ins::TabLen { tab: x })
                 } else if v.is_str() {
-                    let len = self.emit(Ins::FLoad {
+                    self.emit(Ins::FLoad {
                         obj: x,
                         field: Field::StrLen,
-                    });
-                    self.emit(Ins::IntToNum(len))
+                    })
                 } else {
                     return Err("NYI: length of a non-table".into());
                 };
@@ -906,16 +914,7 @@ impl Recorder {
                 let x = self.read(a, pc)?;
                 let (y, yv) = match op {
                     ISEQV | ISNEV => (self.read(d, pc)?, self.value(d)),
-                    _ => {
-                        let yv = match op {
-                            ISEQS | ISNES => kgc(self.pt, d),
-                            ISEQN | ISNEN => TValue::from_f64(kn(self.pt, d)),
-                            _ => TValue(
-                                moonjet_gc::value::tag_of(d) | moonjet_gc::value::PAYLOAD_MASK,
-                            ),
-                        };
-                        (self.const_operand(op, d)?, yv)
-                    }
+                    _ => self.const_operand(op, d),
                 };
                 self.record_equality(x, xv, y, yv, pc)?;
             }
@@ -966,7 +965,7 @@ impl Recorder {
                 let val = if op == USETV {
                     self.read(d, pc)?
                 } else {
-                    self.const_operand(op, d)?
+                    self.const_operand(op, d).0
                 };
                 let (ptr, uv) = self.upvalue(a);
                 self.emit(Ins::Store {
@@ -1148,11 +1147,11 @@ impl Recorder {
         if !self.opts.loop_opt {
             return Ok(self.finish_unpeeled(body_pc));
         }
-        let pre = std::mem::take(&mut self.ins);
-        let pre_snaps = std::mem::take(&mut self.snaps);
+        // The pre-roll stays at the start of `ins`; these copies are what the body is
+        // built from.
+        let pre = self.ins.clone();
+        let pre_snaps = self.snaps.clone();
         let written = std::mem::take(&mut self.written);
-        self.ins = pre.clone();
-        self.snaps = pre_snaps.clone();
         self.ins.push(Ins::Loop);
         // A phi for every slot the iteration changes: its value at the top of each
         // iteration after the first.
@@ -1297,13 +1296,15 @@ impl Recorder {
 
 /// Memory a trace reads or writes, for alias analysis: an array part, one node slot of
 /// a hash part (by byte offset: the same offset in two node arrays may be one table
-/// seen twice), node keys (written only by inserting calls), an upvalue (by index), or
-/// anything.
+/// seen twice), node keys and table layout (both changed only by inserting calls), an
+/// upvalue (by index), or anything.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Mem {
     Array,
     Hash(i32),
     Key,
+    /// A table's parts and their sizes (array, asize, node, hmask).
+    Layout,
     Upval(u16),
     Any,
 }
@@ -1313,7 +1314,8 @@ impl Mem {
     fn may_alias(self, written: Mem) -> bool {
         match (self, written) {
             (Mem::Any, _) | (_, Mem::Any) => true,
-            (Mem::Key, _) | (_, Mem::Key) => false,
+            // Only a table store call (Any) inserts keys or resizes a table.
+            (Mem::Key | Mem::Layout, _) | (_, Mem::Key | Mem::Layout) => false,
             (a, b) => a == b,
         }
     }

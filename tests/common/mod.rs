@@ -1,5 +1,25 @@
 //! Helpers shared by the command's integration tests.
 
+#![allow(dead_code)] // each test binary uses its own subset
+
+use std::cell::RefCell;
+use std::io::Write;
+use std::rc::Rc;
+
+/// An output sink for `State::out` whose bytes the test can read afterwards.
+#[derive(Clone, Default)]
+pub struct Captured(pub Rc<RefCell<Vec<u8>>>);
+
+impl Write for Captured {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        self.0.borrow_mut().extend_from_slice(b);
+        Ok(b.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
 /// `s` with every `0x...` address written as `0xADDR` (addresses vary between runs).
 pub fn without_addresses(s: &str) -> String {
     let mut out = String::new();

@@ -178,7 +178,6 @@ fn flush(st: &mut State) -> LuaResult<u32> {
     set_mode(st, |st| st.jit_flush(), ProtoMode::Flush)
 }
 
-/// `jit.status()`: whether compiled code runs.
 /// `jit.status()`: whether the JIT is on, then the optimisation flags that are.
 fn status(st: &mut State) -> LuaResult<u32> {
     st.push_bool(st.jit_enabled())?;
@@ -222,27 +221,40 @@ fn security(st: &mut State) -> LuaResult<u32> {
     }
 }
 
-/// Is `arg` one luajit's `jit.opt.start` accepts?
-fn valid_opt(arg: &[u8]) -> bool {
-    if arg.len() == 1 && arg[0].is_ascii_digit() {
-        return true;
-    }
-    if let Some(eq) = arg.iter().position(|&c| c == b'=') {
-        let (name, value) = (&arg[..eq], &arg[eq + 1..]);
-        return PARAMS.iter().any(|p| p.as_bytes() == name) && value.iter().all(u8::is_ascii_digit);
-    }
-    let name = match arg.first() {
-        Some(b'+') | Some(b'-') => &arg[1..],
-        _ => arg.strip_prefix(b"no").unwrap_or(arg),
-    };
-    FLAGS.iter().any(|f| f.as_bytes() == name)
+/// One argument of `jit.opt.start`, as luajit reads it.
+enum OptArg<'a> {
+    /// `"0"`..`"9"`: an optimisation level (3 and above mean 3).
+    Level(u8),
+    /// `name=digits`: a parameter (value saturating at `u32::MAX`).
+    Param(&'a [u8], u32),
+    /// `+name`, `-name`, `noname` or `name`: flag number `bit` off or on.
+    Flag(usize, bool),
 }
 
-/// The digits of a `name=digits` parameter, saturating at `u32::MAX`.
-fn param_value(digits: &[u8]) -> u32 {
-    digits.iter().fold(0u32, |n, &d| {
-        n.saturating_mul(10).saturating_add(u32::from(d - b'0'))
-    })
+/// `arg` as a `jit.opt.start` argument, or `None` if luajit refuses it.
+fn parse_opt(arg: &[u8]) -> Option<OptArg<'_>> {
+    if let [d @ b'0'..=b'9'] = arg {
+        return Some(OptArg::Level(d - b'0'));
+    }
+    if let Some(eq) = arg.iter().position(|&c| c == b'=') {
+        let (name, digits) = (&arg[..eq], &arg[eq + 1..]);
+        if !PARAMS.iter().any(|p| p.as_bytes() == name) || !digits.iter().all(u8::is_ascii_digit) {
+            return None;
+        }
+        let value = digits.iter().fold(0u32, |n, &d| {
+            n.saturating_mul(10).saturating_add(u32::from(d - b'0'))
+        });
+        return Some(OptArg::Param(name, value));
+    }
+    let flag = |name: &[u8]| FLAGS.iter().position(|f| f.as_bytes() == name);
+    match arg {
+        [b'+', name @ ..] => flag(name).map(|b| OptArg::Flag(b, true)),
+        [b'-', name @ ..] => flag(name).map(|b| OptArg::Flag(b, false)),
+        [b'n', b'o', name @ ..] if flag(name).is_some() => {
+            flag(name).map(|b| OptArg::Flag(b, false))
+        }
+        name => flag(name).map(|b| OptArg::Flag(b, true)),
+    }
 }
 
 fn opt_start(st: &mut State) -> LuaResult<u32> {
@@ -253,35 +265,20 @@ fn opt_start(st: &mut State) -> LuaResult<u32> {
         let s = st.check_str(i)?;
         // SAFETY: a live string argument.
         let arg = unsafe { GcStr::bytes(s) };
-        if !valid_opt(arg) {
-            let msg = format!(
-                "unknown or malformed optimization flag '{}'",
-                String::from_utf8_lossy(arg)
-            );
-            return Err(st.rt_error(&msg));
-        }
-        if let Some(v) = arg.strip_prefix(b"hotloop=") {
-            st.jit.set_hotloop(param_value(v));
-        } else if let Some(v) = arg.strip_prefix(b"maxtrace=") {
-            st.jit.maxtrace = param_value(v);
-        } else if arg.len() == 1 && arg[0].is_ascii_digit() {
-            st.jit.opt_flags = level_flags(arg[0] - b'0');
-        } else if !arg.contains(&b'=') {
-            let (on, name) = match arg {
-                [b'+', rest @ ..] => (true, rest),
-                [b'-', rest @ ..] => (false, rest),
-                [b'n', b'o', rest @ ..] if FLAGS.iter().any(|f| f.as_bytes() == rest) => {
-                    (false, rest)
-                }
-                _ => (true, arg),
-            };
-            if let Some(bit) = FLAGS.iter().position(|f| f.as_bytes() == name) {
-                if on {
-                    st.jit.opt_flags |= 1 << bit;
-                } else {
-                    st.jit.opt_flags &= !(1 << bit);
-                }
+        match parse_opt(arg) {
+            None => {
+                let msg = format!(
+                    "unknown or malformed optimization flag '{}'",
+                    String::from_utf8_lossy(arg)
+                );
+                return Err(st.rt_error(&msg));
             }
+            Some(OptArg::Level(n)) => st.jit.opt_flags = level_flags(n),
+            Some(OptArg::Param(b"hotloop", v)) => st.jit.set_hotloop(v),
+            Some(OptArg::Param(b"maxtrace", v)) => st.jit.maxtrace = v,
+            Some(OptArg::Param(..)) => {}
+            Some(OptArg::Flag(bit, true)) => st.jit.opt_flags |= 1 << bit,
+            Some(OptArg::Flag(bit, false)) => st.jit.opt_flags &= !(1 << bit),
         }
     }
     Ok(0)
