@@ -1,7 +1,8 @@
 //! The JIT must never change a result: generated loop programs over numbers, tables,
 //! globals, upvalues, math builtins and branches (with tables changing type or gaining
 //! metatables mid-loop) run interpreted and with every loop compiled as early as
-//! possible (hotloop=1), and print the same.
+//! possible (hotloop=1), also with a side trace from every exit taken (hotexit=1), and
+//! print the same.
 #![cfg(feature = "jit")]
 
 mod common;
@@ -152,8 +153,9 @@ fn program() -> impl Strategy<Value = String> {
         prop::collection::vec(stmt(), 1..5),
         0..3usize,
         any::<bool>(),
+        any::<bool>(),
     )
-        .prop_map(|(ka, kb, kc, start, len, step, body, kind, wrapped)| {
+        .prop_map(|(ka, kb, kc, start, len, step, body, kind, wrapped, nested)| {
             let stop = if step > 0 { start + len } else { start - len };
             let cmp = if step > 0 { "<=" } else { ">=" };
             let body = body.join("\n  ");
@@ -166,6 +168,13 @@ fn program() -> impl Strategy<Value = String> {
                 _ => format!(
                     "local i = {start}\nrepeat\n  {body}\n  i = i + {step}\nuntil not (i {cmp} {stop})"
                 ),
+            };
+            // In an outer loop: an inner trace, and side traces that go round the outer
+            // loop back into it.
+            let lp = if nested {
+                format!("for k = 1, 4 do\n{lp}\nend")
+            } else {
+                lp
             };
             let setup = format!(
                 "local a, b, c = {ka}, {kb}, {kc}\nlocal s = 0\n\
@@ -187,7 +196,10 @@ proptest! {
     fn compiled_loops_print_what_the_interpreter_prints(code in program()) {
         let (plain, _) = run(&code, false);
         let (jitted, _) = run(&code, true);
-        prop_assert_eq!(plain, jitted, "program:\n{}", code);
+        prop_assert_eq!(&plain, &jitted, "program:\n{}", code);
+        // Every exit that is taken once grows a side trace.
+        let (sided, _) = run_with(&code, Some(", 'hotexit=1'"));
+        prop_assert_eq!(plain, sided, "hotexit=1, program:\n{}", code);
     }
 }
 

@@ -408,3 +408,107 @@ fn a_for_loop_counts_when_it_leaves_too() {
     assert!(lines[0].starts_with("[TRACE --- nested.lua:3 -- "), "{err}");
     assert!(lines[0].ends_with(" at nested.lua:2]"), "{err}");
 }
+
+// ---- side traces -------------------------------------------------------------------
+
+/// A loop with a branch that flips every third iteration, and a nested loop.
+const SIDE_SCRIPT: &str = "local s = 0\n\
+                           for i = 1, 300 do\n\
+                           \x20 if i % 3 == 0 then s = s + 1 else s = s + 2 end\n\
+                           end\n\
+                           local t = 0\n\
+                           for i = 1, 100 do\n\
+                           \x20 for j = 1, 100 do t = t + j end\n\
+                           end\n\
+                           print(s, t)\n";
+
+#[test]
+fn hot_exits_grow_side_traces_that_link_back_as_luajit_shows_them() {
+    for stress in [false, true] {
+        let (out, err) = moonjet("side", &["-jv"], "side.lua", SIDE_SCRIPT, stress);
+        assert_eq!(out, "500\t505000\n");
+        // luajit 2.1 printed the same traces, parents, locations and links; only the
+        // exit numbers differ (they are snapshot numbers, and our snapshots are not
+        // laid out as luajit's): (1/1), (1/5) and (4/3) there.
+        assert_eq!(
+            err,
+            "[TRACE   1 side.lua:2 loop]\n[TRACE   2 (1/1) side.lua:3 -> 1]\n\
+             [TRACE   3 (1/6) side.lua:3 -> 1]\n[TRACE   4 side.lua:7 loop]\n\
+             [TRACE   5 (4/5) side.lua:6 -> 4]\n",
+            "stress {stress}"
+        );
+    }
+    // A side trace of a side trace; traces ending in a return leave to the interpreter.
+    let script = "local function f(n)\n\
+                  \x20 local x = 0\n\
+                  \x20 for j = 1, n do x = x + j end\n\
+                  \x20 return x\n\
+                  end\n\
+                  local s = 0\n\
+                  for i = 1, 100 do s = s + f(100) end\n\
+                  print(s)\n";
+    let (out, err) = moonjet("ret", &["-jv"], "ret.lua", script, false);
+    assert_eq!(out, "505000\n");
+    let lines: Vec<&str> = err.lines().collect();
+    assert_eq!(lines[0], "[TRACE   1 ret.lua:3 loop]", "{err}");
+    assert!(
+        lines.contains(&"[TRACE   2 (1/5) ret.lua:4 interpreter]"),
+        "{err}"
+    );
+}
+
+#[test]
+fn side_traces_keep_results_and_go_with_their_root() {
+    let chunks = [
+        "function F(n) local s, t = 0, 0\n\
+           for i = 1, n do\n\
+             if i % 2 == 0 then s = s + i elseif i % 3 == 0 then t = t + 1 else s = s - 1 end\n\
+           end\n\
+           return s, t end\n\
+         print(F(1000))",
+        "jit.flush(2) print(F(1000))",
+        "jit.flush(1) print(F(10))",
+        "print(F(1000))",
+    ];
+    let plain = interpreted(&chunks);
+    for stress in [false, true] {
+        let mut r = Run::new(true, stress);
+        assert_eq!(r.exec(chunks[0]), plain[0]);
+        let (live, _) = r.traces();
+        // As luajit: the root trace, side traces for the other two branches from the
+        // pre-roll, and one from the loop body.
+        assert_eq!(live, 4);
+        assert_eq!(r.exec(chunks[1]), plain[1]);
+        assert_eq!(r.traces().0, live, "a side trace's number flushes nothing");
+        assert_eq!(r.exec(chunks[2]), plain[2]);
+        assert_eq!(
+            r.traces(),
+            (0, 0),
+            "the root trace took its side traces along"
+        );
+        assert_eq!(r.exec(chunks[3]), plain[3]);
+        // (Which iteration is recorded depends on the hot counters, so the side traces
+        // may differ.)
+        assert!(r.traces().0 >= 2, "compiled again, with side traces");
+    }
+}
+
+#[test]
+fn an_exit_whose_side_trace_keeps_aborting_is_given_up_after_tryside_tries() {
+    // The other branch calls a Lua function, which the recorder cannot follow yet.
+    let script = "local function g(x) return x end\n\
+                  local s = 0\n\
+                  for i = 1, 3000 do\n\
+                  \x20 if i % 2 == 0 then s = s + 1 else s = s + g(i) end\n\
+                  end\n\
+                  print(s)\n";
+    for (args, tries) in [(&["-jv"][..], 4), (&["-jv", "-Otryside=2"][..], 2)] {
+        let (out, err) = moonjet("tryside", args, "tryside.lua", script, false);
+        assert_eq!(out, "2251500\n");
+        let side_aborts = err
+            .lines()
+            .filter(|l| l.starts_with("[TRACE --- (1/"))
+            .count();
+        assert_eq!(side_aborts, tries, "{args:?}: {err}");
+    }
+}

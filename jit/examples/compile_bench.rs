@@ -67,6 +67,7 @@ fn sum_loop() -> Trace {
             snap(&[(0, 8), (1, 9)]),
         ],
         loop_snap: 3,
+        link_snap: None,
         gc_consts: Vec::new(),
     }
 }
@@ -127,6 +128,7 @@ fn long_trace(rounds: usize) -> Trace {
         ins,
         snaps,
         loop_snap: 1,
+        link_snap: None,
         gc_consts: Vec::new(),
     }
 }

@@ -372,16 +372,23 @@ fn check(trace: &Trace) -> Result<Shape, CompileError> {
         .iter()
         .enumerate()
         .filter(|(_, i)| matches!(i, Ins::Loop));
-    let loop_start = match (loops.next(), loops.next()) {
-        (Some((i, _)), None) => i,
+    let loop_start = match (loops.next(), loops.next(), trace.link_snap) {
+        (Some((i, _)), None, None) => i,
+        // A side trace: straight-line code that leaves through its link snapshot.
+        (None, None, Some(_)) => ins.len(),
         _ => return Err(CompileError::NoLoop),
     };
-    let phis_end = loop_start
-        + 1
-        + ins[loop_start + 1..]
-            .iter()
-            .take_while(|i| matches!(i, Ins::Phi { .. }))
-            .count();
+    let phis_end = match ins.get(loop_start + 1..) {
+        Some(after) => {
+            loop_start
+                + 1
+                + after
+                    .iter()
+                    .take_while(|i| matches!(i, Ins::Phi { .. }))
+                    .count()
+        }
+        None => loop_start,
+    };
     if u32::try_from(ins.len()).is_err() {
         return Err(CompileError::BadIns {
             at: u32::MAX,
@@ -408,8 +415,12 @@ fn check(trace: &Trace) -> Result<Shape, CompileError> {
         }
         Ok(())
     };
-    // The interrupt exit is at the loop header, after the phis.
-    snap_ok(trace.loop_snap, phis_end)?;
+    match trace.link_snap {
+        // The link exit comes after everything.
+        Some(link) => snap_ok(link, ins.len())?,
+        // The interrupt exit is at the loop header, after the phis.
+        None => snap_ok(trace.loop_snap, phis_end)?,
+    }
     for (i, op) in ins.iter().enumerate() {
         let at = i as Ref;
         let bad = |why| Err(CompileError::BadIns { at, why });
@@ -683,6 +694,14 @@ impl<'a, 't> Translator<'a, 't> {
         for (i, op) in trace.ins[..loop_start].iter().enumerate() {
             self.ins(i, op);
         }
+        if let Some(link) = trace.link_snap {
+            // No loop: leave through the link snapshot.
+            self.store_snapshot(link);
+            let k = self.b.ins().iconst(I32, i64::from(link));
+            self.b.ins().return_(&[k]);
+            self.finish_exits();
+            return;
+        }
 
         // The loop header: one block parameter per phi.
         let header = self.b.create_block();
@@ -721,7 +740,11 @@ impl<'a, 't> Translator<'a, 't> {
             })
             .collect();
         self.b.ins().jump(header, &next);
+        self.finish_exits();
+    }
 
+    /// Fill in the exit blocks and finish the function.
+    fn finish_exits(mut self) {
         for (block, snap) in std::mem::take(&mut self.exits) {
             self.b.switch_to_block(block);
             self.store_snapshot(snap);

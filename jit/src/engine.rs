@@ -5,13 +5,15 @@
 //! ([`crate::penalty`]), and retires traces (`jit.flush`, a full trace cache).
 
 use crate::backend;
+use crate::ir::SnapId;
 use crate::penalty::{Penalties, Penalty};
 use crate::record::{Opts, Recorder, Step};
 use crate::shims::TraceCtx;
-use crate::traces::{InstallError, TraceData, TraceIndex};
+use crate::traces::{InstallError, Kind, TraceData, TraceIndex, TraceRef};
 use moonjet_gc::object::GcProto;
 use moonjet_gc::value::itype;
 use moonjet_gc::{RootId, TValue};
+use moonjet_runtime::bc::{self, Op};
 use moonjet_runtime::vm::jit_iface::{self, JitEngine, JitStats, Recording};
 use moonjet_runtime::vm::State;
 
@@ -54,11 +56,44 @@ fn location(pt: *mut GcProto, pc: *const u32) -> String {
 /// A recording under way.
 struct ActiveRecording {
     rec: Recorder,
-    /// The prototype and loop instruction it started at. The prototype is kept alive by
-    /// the engine's GC root while the recording lasts: the frame may be unwound (an error)
-    /// before the recorder notices.
+    /// The prototype and instruction it started at (a root trace's loop instruction, a
+    /// side trace's first). The prototype is kept alive by the engine's GC root while the
+    /// recording lasts: the frame may be unwound (an error) before the recorder notices.
     pt: *mut GcProto,
     start: *const u32,
+    /// A side trace's parent and the exit it starts at.
+    parent: Option<(TraceRef, SnapId)>,
+}
+
+/// The trace entered by the instruction at `pc`, if it is a loop instruction of a
+/// trace in service (`JFORL`, `JLOOP`) or the `FORI` of such a `JFORL`: its reference
+/// and where it is entered (its loop body).
+///
+/// # Safety
+/// `pc` points at an instruction of the live prototype `pt`.
+unsafe fn entered_trace(
+    traces: &mut TraceIndex,
+    st: &State,
+    pt: *mut GcProto,
+    pc: *const u32,
+) -> Option<(TraceRef, *const u32)> {
+    // SAFETY: caller promise; a FORI's jump leads just past its FORL, in the bytecode.
+    let at = unsafe {
+        let ins = *pc;
+        match Op::from_u8(bc::op(ins))? {
+            Op::JFORL | Op::JLOOP => pc,
+            Op::FORI | Op::JFORI => {
+                let forl = bc::jump_target(pc.add(1), ins).sub(1);
+                if bc::op(*forl) != Op::JFORL as u8 {
+                    return None;
+                }
+                forl
+            }
+            _ => return None,
+        }
+    };
+    let (r, data) = traces.lookup(&st.heap, pt, at)?;
+    Some((r, data.entry))
 }
 
 #[derive(Default)]
@@ -74,6 +109,8 @@ pub struct Engine {
     verbose: bool,
     /// `MOONJET_JIT_DUMP=1`: each trace's IR and snapshots on stderr.
     dump: bool,
+    /// The last trace serial given out (see [`TraceRef`]).
+    serial: u64,
 }
 
 impl Engine {
@@ -108,27 +145,41 @@ impl Engine {
         r
     }
 
-    /// The recording of the loop at `start` (in `pt`) aborted at `at` (in `at_pt`):
-    /// report it and penalise the loop, blacklisting it after too many tries.
+    /// `(parent/exit) ` before a side trace's location in `-jv` lines.
+    fn side_label(parent: Option<(TraceRef, SnapId)>) -> String {
+        parent.map_or(String::new(), |(p, exit)| format!("({}/{exit}) ", p.no))
+    }
+
+    /// The recording that started at `start` (in `pt`; a side trace of `parent`) aborted
+    /// at `at` (in `at_pt`): report it and penalise the loop, blacklisting it after too
+    /// many tries, or count the side trace's try at its exit.
     ///
     /// # Safety
     /// `pt` and `at_pt` are live and hold `start` and `at`.
     unsafe fn abort(
         &mut self,
         st: &mut State,
-        (pt, start): (*mut GcProto, *const u32),
+        (pt, start, parent): (*mut GcProto, *const u32, Option<(TraceRef, SnapId)>),
         (at_pt, at): (*mut GcProto, *const u32),
         why: &str,
     ) {
         self.stats.aborts += 1;
         if self.verbose {
-            let from = location(pt, start);
+            let from = format!("{}{}", Self::side_label(parent), location(pt, start));
             let here = location(at_pt, at);
-            if here == from {
+            if here == location(pt, start) {
                 eprintln!("[TRACE --- {from} -- {why}]");
             } else {
                 eprintln!("[TRACE --- {from} -- {why} at {here}]");
             }
+        }
+        if let Some((p, exit)) = parent {
+            // The exit counts again from zero; after `tryside` tries it is given up.
+            if let Some(x) = TraceIndex::get(&st.heap, p).and_then(|d| d.exits.get(exit as usize)) {
+                x.hits.set(0);
+                x.tries.set(x.tries.get().saturating_add(1));
+            }
+            return;
         }
         match self.penalties.penalise(start) {
             Penalty::Wait(units) => st.jit.set_hotcount(start, units),
@@ -140,28 +191,55 @@ impl Engine {
         }
     }
 
-    /// A recording closed: compile it, make it a trace object and let its loop enter it.
+    /// A recording closed: compile it, make it a trace object, and let its loop enter it
+    /// (a root trace) or link its parent's exit to it (a side trace, which links to
+    /// `link`, the trace it ends by entering, if any).
     ///
     /// # Safety
-    /// `pt` is live and `start` is the loop instruction the trace was recorded from.
+    /// `r` is the closed recording, whose prototype is live.
     unsafe fn install(
         &mut self,
         st: &mut State,
-        pt: *mut GcProto,
-        start: *const u32,
+        r: &ActiveRecording,
         trace: crate::ir::Trace,
+        link: Option<TraceRef>,
     ) {
+        let (pt, start, parent) = (r.pt, r.start, r.parent);
         let code = match backend::compile(&trace) {
             Ok(c) => c,
             // SAFETY: caller promise.
             Err(e) => {
                 return unsafe {
-                    self.abort(st, (pt, start), (pt, start), &format!("compile error: {e}"))
+                    self.abort(
+                        st,
+                        (pt, start, parent),
+                        (pt, start),
+                        &format!("compile error: {e}"),
+                    )
                 }
             }
         };
+        let side = match parent {
+            None => None,
+            Some((p, exit)) => match TraceIndex::get(&st.heap, p) {
+                Some(d) => Some(Kind::Side {
+                    root: d.root(p.no),
+                    parent: p.no,
+                    exit,
+                }),
+                // The parent was retired while this was recorded: nothing would enter it.
+                None => return,
+            },
+        };
+        let entry = if side.is_some() {
+            start
+        } else {
+            r.rec.entry_pc()
+        };
+        self.serial += 1;
         // SAFETY: caller promise; snapshot positions index this prototype's bytecode.
-        let data = unsafe { TraceData::new(code, pt, start, &trace.snaps) };
+        let data = unsafe { TraceData::new(code, self.serial, pt, (start, entry), side, &trace) };
+        let serial = data.serial;
         // SAFETY: as above.
         match unsafe {
             self.traces
@@ -169,16 +247,61 @@ impl Engine {
         } {
             Ok(no) => {
                 self.stats.traces += 1;
+                let me = TraceRef { no, serial };
+                if let (Some((p, exit)), Some(link_snap)) = (parent, trace.link_snap) {
+                    if let Some(d) = TraceIndex::get(&st.heap, me) {
+                        d.exits[link_snap as usize].link.set(link);
+                    }
+                    if let Some(x) =
+                        TraceIndex::get(&st.heap, p).and_then(|d| d.exits.get(exit as usize))
+                    {
+                        x.link.set(Some(me));
+                    }
+                }
                 if self.verbose {
-                    eprintln!("[TRACE {no:3} {} loop]", location(pt, start));
+                    let how = match (parent, link) {
+                        (None, _) => "loop".to_string(),
+                        (Some(_), Some(to)) => format!("-> {}", to.no),
+                        (Some(_), None) => "interpreter".to_string(),
+                    };
+                    eprintln!(
+                        "[TRACE {no:3} {}{} {how}]",
+                        Self::side_label(parent),
+                        location(pt, start)
+                    );
                 }
             }
             Err(InstallError::NoMemory) => {
                 // SAFETY: caller promise.
-                unsafe { self.abort(st, (pt, start), (pt, start), "not enough memory") }
+                unsafe { self.abort(st, (pt, start, parent), (pt, start), "not enough memory") }
             }
             Err(InstallError::RegistryFull) => self.flush_all(st),
         }
+    }
+
+    /// Exit `exit` of trace `parent` got hot: record a side trace from where it resumes,
+    /// `resume`, in the frame at `base` running `pt`.
+    fn start_side(
+        &mut self,
+        st: &mut State,
+        (pt, base, resume): (*mut GcProto, *mut TValue, *const u32),
+        parent: TraceRef,
+        exit: SnapId,
+    ) {
+        self.end_recording(st);
+        if st.heap.live_traces() >= Self::maxtrace(st) {
+            self.flush_all(st);
+            return;
+        }
+        let rec = Recorder::new_side(pt, base, resume, Opts::from_flags(st.jit.opt_flags));
+        self.recording = Some(ActiveRecording {
+            rec,
+            pt,
+            start: resume,
+            parent: Some((parent, exit)),
+        });
+        self.root_recorded_proto(st, pt);
+        st.begin_recording();
     }
 
     /// Traces allowed in service at once.
@@ -204,7 +327,12 @@ impl JitEngine for Engine {
         }
         // SAFETY: `pc` is the loop's FORL or LOOP (trait contract).
         let rec = unsafe { Recorder::new(pt, base, pc, Opts::from_flags(st.jit.opt_flags)) };
-        self.recording = Some(ActiveRecording { rec, pt, start: pc });
+        self.recording = Some(ActiveRecording {
+            rec,
+            pt,
+            start: pc,
+            parent: None,
+        });
         self.root_recorded_proto(st, pt);
         true
     }
@@ -216,10 +344,10 @@ impl JitEngine for Engine {
         base: *mut TValue,
         pc: *const u32,
     ) -> Recording {
-        let Some(r) = self.recording.as_mut() else {
+        let Some(r) = self.recording.as_ref() else {
             return Recording::Stop;
         };
-        let started = (r.pt, r.start);
+        let started = (r.pt, r.start, r.parent);
         if !r.rec.in_frame(pt, base) {
             // Code of another function (a hook, an error handler): not part of this loop.
             // SAFETY: the recorded prototype is rooted until `end_recording`; `pt` runs.
@@ -227,16 +355,22 @@ impl JitEngine for Engine {
             self.end_recording(st);
             return Recording::Stop;
         }
+        // SAFETY: `pc` is an instruction of the running prototype `pt` (trait contract).
+        let link = unsafe { entered_trace(&mut self.traces, st, pt, pc) };
+        let Some(r) = self.recording.as_mut() else {
+            return Recording::Stop;
+        };
         // SAFETY: forwarded trait contract.
-        match unsafe { r.rec.step(pc) } {
+        match unsafe { r.rec.step(pc, link.map(|(_, entry)| entry)) } {
             Ok(Step::Continue) => Recording::Continue,
             Ok(Step::Done(trace)) => {
                 if self.dump {
                     eprintln!("---- TRACE IR\n{}", trace.dump());
                 }
-                // SAFETY: the recorded prototype runs (in_frame above).
-                unsafe { self.install(st, started.0, started.1, trace) };
-                self.end_recording(st);
+                if let Some(r) = self.end_recording(st) {
+                    // SAFETY: the recorded prototype runs (in_frame above).
+                    unsafe { self.install(st, &r, trace, link.map(|(to, _)| to)) };
+                }
                 Recording::Stop
             }
             Err(why) => {
@@ -256,15 +390,53 @@ impl JitEngine for Engine {
         pc: *const u32,
     ) -> Option<*const u32> {
         let interrupt = st.hook.interrupt_word().as_ptr() as *const u8;
+        let (hotexit, tryside) = (st.jit.hotexit, st.jit.tryside);
         let ctx = TraceCtx::new(interrupt, &mut st.heap);
-        let t = self.traces.lookup(&st.heap, pt, pc)?;
-        // SAFETY: the trace was recorded for the frame layout of this prototype, whose
-        // frame is at `base`; it touches only slots below the frame size and objects its
-        // guards checked, all live in this state's heap. The caller
-        // (`jit_iface::enter_loop`) has marked trace code as running, so its code is not
-        // released while it runs.
-        let exit = unsafe { t.code.run_with(base.cast(), &ctx) };
-        t.resume.get(exit as usize).copied()
+        let (mut cur, mut t) = self.traces.lookup(&st.heap, pt, pc)?;
+        // Run traces, following links from exit to trace, until an exit leads back to
+        // the interpreter. Every exit has written its snapshot's slots: between traces
+        // all live values are in the frame, so an interrupt or a due GC step can be
+        // served by the interpreter from there.
+        let (exit, resume, hot) = loop {
+            // SAFETY: the trace was recorded for the frame layout of this prototype,
+            // whose frame is at `base` (side traces too: they start in the frame their
+            // parent leaves); it touches only slots below the frame size and objects its
+            // guards checked, all live in this state's heap. The caller (`enter_loop`)
+            // has marked trace code as running, so its code is not released while it
+            // runs.
+            let exit = unsafe { t.code.run_with(base.cast(), &ctx) };
+            let x = t.exits.get(exit as usize)?;
+            let resume = *t.resume.get(exit as usize)?;
+            if let Some(to) = x.link.get() {
+                // SAFETY: the interrupt byte lives as long as the state.
+                if unsafe { *interrupt } != 0 {
+                    break (exit, resume, false);
+                }
+                if ctx.gc_due() {
+                    // Every live value is in the frame now, as at an interpreter
+                    // instruction: a safe point for the GC step the trace's allocations
+                    // made due. (It cannot retire these traces: their prototype runs.)
+                    st.heap.gc_check();
+                }
+                match TraceIndex::get(&st.heap, to) {
+                    Some(next) => {
+                        (cur, t) = (to, next);
+                        continue;
+                    }
+                    None => break (exit, resume, false),
+                }
+            }
+            let mut hot = false;
+            if x.countable && x.tries.get() < tryside {
+                x.hits.set(x.hits.get().saturating_add(1));
+                hot = x.hits.get() >= hotexit;
+            }
+            break (exit, resume, hot);
+        };
+        if hot {
+            self.start_side(st, (pt, base, resume), cur, exit);
+        }
+        Some(resume)
     }
 
     fn abandon_recording(&mut self, st: &mut State) {
@@ -289,9 +461,10 @@ impl JitEngine for Engine {
     }
 
     fn flush_trace(&mut self, st: &mut State, no: u32) {
-        // Every trace is a root trace so far; side traces will have to be refused here.
+        // As luajit: a root trace goes with its side traces; a side trace's number does
+        // nothing.
         self.end_recording(st);
-        self.traces.retire(&mut st.heap, no);
+        self.traces.retire_root(&mut st.heap, no);
         st.heap.reap_zombies_if_safe();
     }
 

@@ -488,6 +488,10 @@ pub struct Trace {
     /// The snapshot to leave through when an interrupt is requested (taken at the loop
     /// header: the state at the start of an iteration).
     pub loop_snap: SnapId,
+    /// A trace without a loop (a side trace) ends by leaving through this snapshot: the
+    /// state on entry to the trace it links to (or where the interpreter goes on).
+    /// `None` for a trace with a loop.
+    pub link_snap: Option<SnapId>,
     /// The GC objects the trace's code embeds (table keys, constant tables, functions it
     /// was specialised to): the trace object keeps them alive.
     pub gc_consts: Vec<moonjet_gc::TValue>,
@@ -524,6 +528,9 @@ impl Trace {
             let guard = if ins.snap().is_some() { '>' } else { ' ' };
             let ty = ins.ty().map_or("   ", Ty::name);
             let _ = writeln!(out, "{i:04} {guard} {ty} {}", describe(ins));
+        }
+        if let Some(s) = self.link_snap {
+            snap_line(&mut out, s);
         }
         out
     }

@@ -117,6 +117,12 @@ pub struct Recorder {
     exit: *const u32,
     /// A `LOOP` loop (else a `for` loop).
     is_loop: bool,
+    /// A side trace: recorded from a hot exit of another trace (`start`) until it reaches
+    /// the entry of a trace to link to, or a return, where it leaves to the interpreter.
+    /// It has no loop of its own; loops it passes through uncompiled are unrolled once.
+    side: bool,
+    /// Loop instructions a side trace passed (a second pass would unroll a loop).
+    passed_loops: Vec<*const u32>,
     opts: Opts,
     /// The pre-roll.
     ins: Vec<Ins>,
@@ -202,9 +208,7 @@ impl Recorder {
         // SAFETY: caller promise; jump targets stay inside the bytecode.
         let (body, exit, is_loop) = unsafe {
             let ins = *start;
-            let target = start
-                .add(1)
-                .offset(bc::d(ins) as isize - bc::JUMP_BIAS as isize);
+            let target = bc::jump_target(start.add(1), ins);
             let is_loop = matches!(Op::from_u8(bc::op(ins)), Some(Op::LOOP | Op::JLOOP));
             if is_loop {
                 // LOOP's jump is to the first instruction after the loop.
@@ -214,24 +218,8 @@ impl Recorder {
                 (target, start.add(1), false)
             }
         };
-        let mut rec = Recorder {
-            pt,
-            base,
-            start,
-            body,
-            exit,
-            is_loop,
-            opts,
-            ins: Vec::new(),
-            snaps: Vec::new(),
-            slots: BTreeMap::new(),
-            written: BTreeMap::new(),
-            cse: HashMap::new(),
-            cse_loads: Vec::new(),
-            gc_consts: Vec::new(),
-            narrow_for: false,
-            steps: 0,
-        };
+        let mut rec = Recorder::blank(pt, base, start, opts);
+        (rec.body, rec.exit, rec.is_loop) = (body, exit, is_loop);
         if !is_loop && opts.narrow {
             // SAFETY: `start` is the FORL (caller promise).
             let a = bc::a(unsafe { *start });
@@ -242,8 +230,49 @@ impl Recorder {
         rec
     }
 
+    /// Start recording a side trace at `start`, where an exit of another trace resumes
+    /// in the frame at `base` (running `pt`).
+    pub fn new_side(
+        pt: *mut GcProto,
+        base: *mut TValue,
+        start: *const u32,
+        opts: Opts,
+    ) -> Recorder {
+        let mut rec = Recorder::blank(pt, base, start, opts);
+        rec.side = true;
+        rec
+    }
+
+    fn blank(pt: *mut GcProto, base: *mut TValue, start: *const u32, opts: Opts) -> Recorder {
+        Recorder {
+            pt,
+            base,
+            start,
+            body: start,
+            exit: start,
+            is_loop: false,
+            side: false,
+            passed_loops: Vec::new(),
+            opts,
+            ins: Vec::new(),
+            snaps: Vec::new(),
+            slots: BTreeMap::new(),
+            written: BTreeMap::new(),
+            cse: HashMap::new(),
+            cse_loads: Vec::new(),
+            gc_consts: Vec::new(),
+            narrow_for: false,
+            steps: 0,
+        }
+    }
+
     pub fn start_pc(&self) -> *const u32 {
         self.start
+    }
+
+    /// Where a root trace is entered: its loop body.
+    pub fn entry_pc(&self) -> *const u32 {
+        self.body
     }
 
     /// Is the frame at `base` running `pt` the one being recorded?
@@ -805,12 +834,21 @@ impl Recorder {
     /// # Safety
     /// `pc` points at an instruction of the recorded prototype, about to run in the
     /// recorded frame.
-    pub unsafe fn step(&mut self, pc: *const u32) -> Result<Step, Abort> {
+    ///
+    /// `link` is the entry of the trace in service that the instruction enters, if it is
+    /// the loop instruction of one (`JFORL`/`JLOOP`), or the `FORI` of one: where a side
+    /// trace links to it.
+    pub unsafe fn step(&mut self, pc: *const u32, link: Option<*const u32>) -> Result<Step, Abort> {
         self.steps += 1;
         if self.steps > MAX_RECORD || self.ins.len() > MAX_IR {
             return Err("trace too long".into());
         }
-        if pc >= self.exit || (!self.is_loop && pc < self.body) {
+        if self.side {
+            // SAFETY: forwarded caller promise.
+            if let Some(step) = unsafe { self.side_step(pc, link)? } {
+                return Ok(step);
+            }
+        } else if pc >= self.exit || (!self.is_loop && pc < self.body) {
             // A `break` (or `goto`) out of the loop on the recorded iteration. (A `while`
             // loop's condition sits before its `LOOP`, so only the exit bounds it.)
             return Err("leaving loop in root trace".into());
@@ -1001,7 +1039,10 @@ impl Recorder {
             }
             CALL => self.record_call(a, b, c, pc)?,
             FORL | JFORL if pc == self.start => return self.close(pc, a),
-            LOOP | FORI | FORL | JFORL | ITERL | ITERC | ITERN => {
+            LOOP | JLOOP | ILOOP | FORI | JFORI | FORL | JFORL | IFORL | ITERL | JITERL
+            | IITERL | ITERC | ITERN
+                if !self.side =>
+            {
                 return Err("inner loop in root trace".into());
             }
             _ => return Err(format!("NYI: bytecode {}", op as u8)),
@@ -1092,53 +1133,187 @@ impl Recorder {
 
     /// The loop's `FORL` at `pc`: the step and the exit test, then the trace.
     fn close(&mut self, pc: *const u32, a: u32) -> Result<Step, Abort> {
-        let step_v = self.value(a + 2).num();
-        let (ty, idx, stop, step) = if self.narrow_for {
-            let (i, s, st) = (
-                self.read_num(a, pc)?,
-                self.read_num(a + 1, pc)?,
-                self.read_num(a + 2, pc)?,
-            );
-            (
-                Ty::Int,
-                self.as_int(i, pc)?,
-                self.as_int(s, pc)?,
-                self.as_int(st, pc)?,
-            )
-        } else {
-            (
-                Ty::Num,
-                self.read_num(a, pc)?,
-                self.read_num(a + 1, pc)?,
-                self.read_num(a + 2, pc)?,
-            )
-        };
+        self.for_step(pc, a, self.narrow_for, Some(true))?;
+        self.finish().map(Step::Done)
+    }
+
+    /// The `for` loop's control values at `a`: (index, stop, step) as numbers.
+    fn for_values(&self, a: u32) -> Result<(f64, f64, f64), Abort> {
+        let v = |i: u32| self.value(a + i).as_number();
+        match (v(0), v(1), v(2)) {
+            (Some(i), Some(stop), Some(step)) => Ok((i, stop, step)),
+            _ => Err("NYI: for loop over non-numbers".into()),
+        }
+    }
+
+    /// The `for` loop's zero of type `ty`, and the comparisons that hold when it goes
+    /// on (`go_on`) or leaves: the step's sign (which fixes the direction), then the end.
+    fn for_tests(&mut self, ty: Ty, step_v: f64, go_on: bool) -> (Ref, Cmp, Cmp) {
         let zero = if ty == Ty::Int {
             self.emit(Ins::KInt(0))
         } else {
             self.knum(0.0)
         };
-        // The direction is fixed for the loop: guard the step's sign, then the end.
-        let (sign, end) = if step_v >= 0.0 {
-            (Cmp::Ge, Cmp::Le)
-        } else {
-            (Cmp::Lt, Cmp::Ge)
+        let (sign, end) = match (step_v >= 0.0, go_on) {
+            (true, true) => (Cmp::Ge, Cmp::Le),
+            (true, false) => (Cmp::Ge, Cmp::Gt),
+            (false, true) => (Cmp::Lt, Cmp::Ge),
+            (false, false) => (Cmp::Lt, Cmp::Lt),
         };
-        self.guard(sign, ty, step, zero, pc);
-        let next = if ty == Ty::Int {
+        (zero, sign, end)
+    }
+
+    /// `FORL a` at `pc`: the loop's step and its test, going on (`go_on`, or as the
+    /// runtime values say when `None`). Returns whether it goes on. `narrow`: the control
+    /// values as integers.
+    fn for_step(
+        &mut self,
+        pc: *const u32,
+        a: u32,
+        narrow: bool,
+        go_on: Option<bool>,
+    ) -> Result<bool, Abort> {
+        let (i_v, stop_v, step_v) = self.for_values(a)?;
+        let go_on = go_on.unwrap_or({
+            let next = i_v + step_v;
+            if step_v >= 0.0 {
+                next <= stop_v
+            } else {
+                stop_v <= next
+            }
+        });
+        let (mut i, mut stop, mut step) = (
+            self.read_num(a, pc)?,
+            self.read_num(a + 1, pc)?,
+            self.read_num(a + 2, pc)?,
+        );
+        let ty = if narrow { Ty::Int } else { Ty::Num };
+        let next = if narrow {
+            (i, stop, step) = (
+                self.as_int(i, pc)?,
+                self.as_int(stop, pc)?,
+                self.as_int(step, pc)?,
+            );
             let snap = self.snap(pc);
             self.emit(Ins::AddI {
-                a: idx,
+                a: i,
                 b: step,
                 snap,
             })
         } else {
-            self.emit(Ins::AddN(idx, step))
+            self.emit(Ins::AddN(i, step))
         };
-        self.guard(end, ty, next, stop, pc);
-        self.write(a, next);
-        self.write(a + 3, next);
-        self.finish().map(Step::Done)
+        let (zero, sign, end) = self.for_tests(ty, step_v, go_on);
+        self.guard(sign, ty, step, zero, pc);
+        if go_on {
+            // Leaving instead is what the interpreter's FORL does: the index stepped,
+            // on after the loop. The exit resumes there (as luajit's loop exits do), so a
+            // side trace from it starts after the loop.
+            self.write(a, next);
+            // SAFETY: a FORL is never the last instruction of a prototype.
+            self.guard(end, ty, next, stop, unsafe { pc.add(1) });
+            self.write(a + 3, next);
+        } else {
+            self.guard(end, ty, next, stop, pc);
+            self.write(a, next);
+        }
+        Ok(go_on)
+    }
+
+    /// `FORI a` at `pc` (in a side trace): whether the loop is entered, guarded; entering,
+    /// the visible index is set.
+    fn for_init(&mut self, pc: *const u32, a: u32) -> Result<bool, Abort> {
+        let (i_v, stop_v, step_v) = self.for_values(a)?;
+        let entered = if step_v >= 0.0 {
+            i_v <= stop_v
+        } else {
+            i_v >= stop_v
+        };
+        let (i, stop, step) = (
+            self.read_num(a, pc)?,
+            self.read_num(a + 1, pc)?,
+            self.read_num(a + 2, pc)?,
+        );
+        let (zero, sign, end) = self.for_tests(Ty::Num, step_v, entered);
+        self.guard(sign, Ty::Num, step, zero, pc);
+        self.guard(end, Ty::Num, i, stop, pc);
+        if entered {
+            self.write(a + 3, i);
+        }
+        Ok(entered)
+    }
+
+    /// A side trace at `pc`: the instructions that end it or that it treats differently
+    /// from a root trace (loops, returns). `None`: record `pc` as usual.
+    ///
+    /// # Safety
+    /// As for [`Recorder::step`].
+    unsafe fn side_step(
+        &mut self,
+        pc: *const u32,
+        link: Option<*const u32>,
+    ) -> Result<Option<Step>, Abort> {
+        // SAFETY: caller promise.
+        let ins = unsafe { *pc };
+        let op = Op::from_u8(bc::op(ins)).ok_or("bad opcode")?;
+        let a = bc::a(ins);
+        use Op::*;
+        let done = match (op, link) {
+            // Leaving the frame: the interpreter goes on (frames in traces come later).
+            (RET | RET0 | RET1 | RETM, _) => self.link_trace(pc),
+            (JLOOP, Some(entry)) => self.link_trace(entry),
+            (LOOP | ILOOP | JLOOP, _) => {
+                self.pass_loop(pc)?;
+                return Ok(Some(Step::Continue));
+            }
+            (FORL | IFORL | JFORL, _) => {
+                if !self.for_step(pc, a, false, None)? {
+                    return Ok(Some(Step::Continue));
+                }
+                match (op, link) {
+                    (JFORL, Some(entry)) => self.link_trace(entry),
+                    _ => {
+                        self.pass_loop(pc)?;
+                        return Ok(Some(Step::Continue));
+                    }
+                }
+            }
+            (FORI | JFORI, _) => match (self.for_init(pc, a)?, link) {
+                (true, Some(entry)) => self.link_trace(entry),
+                _ => return Ok(Some(Step::Continue)),
+            },
+            // Jumps anywhere in the frame: the trace follows the path taken.
+            (JMP, _) => return Ok(Some(Step::Continue)),
+            _ => return Ok(None),
+        };
+        Ok(Some(Step::Done(done)))
+    }
+
+    /// A side trace passes the uncompiled loop instruction at `pc`: once is unrolling one
+    /// iteration, twice would be recording a loop.
+    fn pass_loop(&mut self, pc: *const u32) -> Result<(), Abort> {
+        if self.passed_loops.contains(&pc) {
+            return Err("loop unroll limit reached".into());
+        }
+        self.passed_loops.push(pc);
+        Ok(())
+    }
+
+    /// The side trace ends: it leaves with the state the interpreter has at `to` (the
+    /// entry of the trace it links to, or where the interpreter goes on).
+    fn link_trace(&mut self, to: *const u32) -> Trace {
+        let link = self.snaps.len() as SnapId;
+        self.snaps.push(Snapshot {
+            slots: self.written.iter().map(|(&s, &r)| (s, r)).collect(),
+            pc: self.pc_index(to),
+        });
+        Trace {
+            ins: std::mem::take(&mut self.ins),
+            snaps: std::mem::take(&mut self.snaps),
+            loop_snap: link,
+            link_snap: Some(link),
+            gc_consts: std::mem::take(&mut self.gc_consts),
+        }
     }
 
     /// Lay the recorded iteration out as a loop.
@@ -1245,6 +1420,7 @@ impl Recorder {
             ins: std::mem::take(&mut self.ins),
             snaps: std::mem::take(&mut self.snaps),
             loop_snap,
+            link_snap: None,
             gc_consts: std::mem::take(&mut self.gc_consts),
         })
     }
@@ -1289,6 +1465,7 @@ impl Recorder {
             ins,
             snaps,
             loop_snap: 0,
+            link_snap: None,
             gc_consts: std::mem::take(&mut self.gc_consts),
         }
     }

@@ -27,6 +27,12 @@ pub const CTX_GC_TOTAL: i32 = std::mem::offset_of!(TraceCtx, gc_total) as i32;
 pub const CTX_GC_THRESHOLD: i32 = std::mem::offset_of!(TraceCtx, gc_threshold) as i32;
 
 impl TraceCtx {
+    /// Whether the heap wants a GC step (a trace leaves for the interpreter to run it).
+    pub fn gc_due(&self) -> bool {
+        // SAFETY: both point into the heap, which outlives the context.
+        unsafe { *self.gc_total >= *self.gc_threshold }
+    }
+
     /// A context for running a trace in the state owning `heap`.
     pub fn new(interrupt: *const u8, heap: &mut Heap) -> TraceCtx {
         let (gc_total, gc_threshold) = heap.debt_words();

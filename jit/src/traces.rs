@@ -16,87 +16,167 @@
 //! hands them out borrowed from the heap, which makes the compiler check that.
 
 use crate::backend::CompiledTrace;
-use crate::ir::Snapshot;
+use crate::ir::{SnapId, Trace};
 use moonjet_gc::object::GcProto;
 use moonjet_gc::{GcTrace, Heap, TValue, TraceCode};
 use moonjet_runtime::bc::{self, Op};
+use std::cell::Cell;
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
+
+/// A reference to a trace that stays valid when the trace is retired: trace numbers are
+/// reused, so the trace's serial (unique for the engine's life) is checked too.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TraceRef {
+    pub no: u32,
+    pub serial: u64,
+}
+
+/// What happens at one of a trace's exits (one per snapshot).
+#[derive(Default)]
+pub struct Exit {
+    /// The trace to go on in when leaving here (a side trace, or for a side trace's link
+    /// exit the trace it links to).
+    pub link: Cell<Option<TraceRef>>,
+    /// Times the exit was taken unlinked since the last side-trace attempt.
+    pub hits: Cell<u16>,
+    /// Side traces tried from here that aborted.
+    pub tries: Cell<u8>,
+    /// Whether taking it counts towards a side trace: not for a loop's interrupt exit,
+    /// nor for a side trace's link exit.
+    pub countable: bool,
+}
+
+/// Whether a trace is a root trace (entered from its loop instruction) or a side trace
+/// (entered from an exit of another trace).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    Root {
+        /// The loop instruction's opcode before the trace patched it (`FORL` or `LOOP`).
+        start_op: Op,
+    },
+    Side {
+        /// The root trace of the tree this side trace grows from.
+        root: u32,
+        /// The parent trace and its exit the side trace starts at.
+        parent: u32,
+        exit: SnapId,
+    },
+}
 
 /// What the engine keeps for one trace. Owned by the trace object, dropped when the
 /// collector releases its code.
 pub struct TraceData {
     pub code: CompiledTrace,
-    /// The loop instruction the trace starts at (and is entered from).
+    pub serial: u64,
+    pub kind: Kind,
+    /// Where the trace starts: its loop instruction (which enters it), or for a side
+    /// trace the instruction its parent's exit resumes at.
     pub start: *const u32,
-    /// That instruction's opcode before the trace patched it (`FORL` or `LOOP`).
-    start_op: Op,
+    /// Where the state a trace is entered with resumes in the interpreter: a root trace's
+    /// loop body (entry is "about to run the body"); a side trace's start.
+    pub entry: *const u32,
     /// Where each snapshot resumes, as addresses in the prototype's bytecode.
     pub resume: Vec<*const u32>,
+    /// One per snapshot.
+    pub exits: Vec<Exit>,
 }
 
 impl TraceData {
     /// # Safety
-    /// `start` is the `FORL`/`LOOP` (or `JFORL`/`JLOOP`) of the live prototype `pt`, and
-    /// the snapshots' positions are indices into `pt`'s bytecode.
+    /// `start` and `entry` are instructions of the live prototype `pt` (for a root trace,
+    /// `start` is its `FORL`/`LOOP` or `JFORL`/`JLOOP`), and the trace's snapshot
+    /// positions are indices into `pt`'s bytecode.
     pub unsafe fn new(
         code: CompiledTrace,
+        serial: u64,
         pt: *mut GcProto,
-        start: *const u32,
-        snaps: &[Snapshot],
+        (start, entry): (*const u32, *const u32),
+        side: Option<Kind>,
+        trace: &Trace,
     ) -> TraceData {
         // SAFETY: caller promise.
-        let (start_op, resume) = unsafe {
-            let op = bc::op(bc::unpatched(*start));
-            let start_op = if op == Op::LOOP as u8 {
-                Op::LOOP
-            } else {
-                Op::FORL
-            };
-            let resume = snaps
+        let (kind, resume) = unsafe {
+            let kind = side.unwrap_or_else(|| {
+                let op = bc::op(bc::unpatched(*start));
+                Kind::Root {
+                    start_op: if op == Op::LOOP as u8 {
+                        Op::LOOP
+                    } else {
+                        Op::FORL
+                    },
+                }
+            });
+            let resume = trace
+                .snaps
                 .iter()
                 .map(|s| (*pt).bc.add(s.pc as usize) as *const u32)
                 .collect();
-            (start_op, resume)
+            (kind, resume)
         };
+        let not_counted = trace.link_snap.unwrap_or(trace.loop_snap);
+        let exits = (0..trace.snaps.len() as SnapId)
+            .map(|k| Exit {
+                countable: k != not_counted,
+                ..Exit::default()
+            })
+            .collect();
         TraceData {
             code,
+            serial,
+            kind,
             start,
-            start_op,
+            entry,
             resume,
+            exits,
         }
     }
 
-    /// The opcode that enters the trace.
-    fn entry_op(&self) -> Op {
-        match self.start_op {
-            Op::LOOP => Op::JLOOP,
-            _ => Op::JFORL,
+    /// The root trace of this trace's tree (`own` for a root trace).
+    pub fn root(&self, own: u32) -> u32 {
+        match self.kind {
+            Kind::Root { .. } => own,
+            Kind::Side { root, .. } => root,
         }
     }
 
-    /// Make the loop instruction enter the trace.
+    /// The opcode that enters a root trace.
+    fn entry_op(&self) -> Option<(Op, Op)> {
+        match self.kind {
+            Kind::Root { start_op: Op::LOOP } => Some((Op::LOOP, Op::JLOOP)),
+            Kind::Root { start_op } => Some((start_op, Op::JFORL)),
+            Kind::Side { .. } => None,
+        }
+    }
+
+    /// Make a root trace's loop instruction enter it.
     ///
     /// # Safety
     /// The prototype holding `start` is alive.
     unsafe fn patch_start(&self) {
+        let Some((_, jop)) = self.entry_op() else {
+            return;
+        };
         let p = self.start as *mut u32;
         // SAFETY: caller promise; JFORL/JLOOP keep the operands, so only the opcode
         // byte changes.
-        unsafe { *p = (*p & !0xff) | self.entry_op() as u32 };
+        unsafe { *p = (*p & !0xff) | jop as u32 };
     }
 
-    /// Give the loop instruction back its own opcode, unless something else (blacklisting)
-    /// rewrote it since.
+    /// Give a root trace's loop instruction back its own opcode, unless something else
+    /// (blacklisting) rewrote it since.
     ///
     /// # Safety
     /// The prototype holding `start` is alive.
     unsafe fn restore_start(&self) {
+        let Some((op, jop)) = self.entry_op() else {
+            return;
+        };
         let p = self.start as *mut u32;
         // SAFETY: caller promise; only the opcode byte changes.
         unsafe {
-            if bc::op(*p) == self.entry_op() as u8 {
-                *p = (*p & !0xff) | self.start_op as u32;
+            if bc::op(*p) == jop as u8 {
+                *p = (*p & !0xff) | op as u32;
             }
         }
     }
@@ -168,7 +248,7 @@ fn in_service(heap: &Heap, no: u32) -> Option<(*mut GcTrace, &TraceData)> {
 
 impl TraceIndex {
     /// Make `data` a trace object started in `pt`, embedding `gc_consts`, register it,
-    /// and patch its loop instruction to enter it. Returns its number.
+    /// and (a root trace) patch its loop instruction to enter it. Returns its number.
     ///
     /// # Safety
     /// `pt` is live and `data` was made for it.
@@ -181,7 +261,7 @@ impl TraceIndex {
     ) -> Result<u32, InstallError> {
         let data = Box::new(data);
         let data_ptr: *const TraceData = &*data;
-        let start = data.start;
+        let (start, is_root) = (data.start, matches!(data.kind, Kind::Root { .. }));
         // new_trace never runs the collector: nothing here can be freed meanwhile.
         let tr = heap
             .new_trace(pt, gc_consts, data)
@@ -195,29 +275,45 @@ impl TraceIndex {
                 heap.flush_trace(tr);
                 return Err(InstallError::RegistryFull);
             };
-            (*data_ptr).patch_start();
-            self.by_pc.insert(start as usize, no);
-            self.prune(heap);
+            if is_root {
+                (*data_ptr).patch_start();
+                self.by_pc.insert(start as usize, no);
+                self.prune(heap);
+            }
             Ok(no)
         }
     }
 
-    /// The trace entered at `pc` of the running prototype `pt`, if one is in service.
+    /// The root trace entered at `pc` of the running prototype `pt`, if one is in
+    /// service.
     pub fn lookup<'h>(
         &mut self,
         heap: &'h Heap,
         pt: *mut GcProto,
         pc: *const u32,
-    ) -> Option<&'h TraceData> {
+    ) -> Option<(TraceRef, &'h TraceData)> {
         let no = *self.by_pc.get(&(pc as usize))?;
         match in_service(heap, no) {
             // SAFETY: a registered trace is live.
-            Some((tr, data)) if data.start == pc && unsafe { (*tr).startpt } == pt => Some(data),
+            Some((tr, data)) if data.start == pc && unsafe { (*tr).startpt } == pt => Some((
+                TraceRef {
+                    no,
+                    serial: data.serial,
+                },
+                data,
+            )),
             _ => {
                 self.by_pc.remove(&(pc as usize));
                 None
             }
         }
+    }
+
+    /// The trace `r` refers to, if it is still in service.
+    pub fn get(heap: &Heap, r: TraceRef) -> Option<&TraceData> {
+        in_service(heap, r.no)
+            .map(|(_, d)| d)
+            .filter(|d| d.serial == r.serial)
     }
 
     /// Drop the entries of traces no longer in service once they outnumber the live ones.
@@ -248,22 +344,38 @@ impl TraceIndex {
             let tr = heap.trace(no);
             // SAFETY: registered traces are live.
             if !tr.is_null() && unsafe { (*tr).startpt } == pt {
-                self.retire(heap, no);
+                self.retire_one(heap, no);
             }
         }
     }
 
-    /// Take trace `no` out of service, if it is in service.
-    pub fn retire(&mut self, heap: &mut Heap, no: u32) {
+    /// Take root trace `no` and its side traces out of service (nothing if `no` is not a
+    /// root trace in service).
+    pub fn retire_root(&mut self, heap: &mut Heap, no: u32) {
+        if !in_service(heap, no).is_some_and(|(_, d)| matches!(d.kind, Kind::Root { .. })) {
+            return;
+        }
+        for n in heap.trace_numbers() {
+            if in_service(heap, n).is_some_and(|(_, d)| d.root(n) == no) {
+                self.retire_one(heap, n);
+            }
+        }
+    }
+
+    /// Take trace `no` out of service, if it is in service. Traces linking to it stop
+    /// following the link (links are checked by serial).
+    fn retire_one(&mut self, heap: &mut Heap, no: u32) {
         let Some((tr, data)) = in_service(heap, no) else {
             return;
         };
-        let start = data.start;
+        let (start, is_root) = (data.start, matches!(data.kind, Kind::Root { .. }));
         // SAFETY: as in `flush_all`; `tr` is registered, hence live.
         unsafe {
             data.restore_start();
             heap.flush_trace(tr);
         }
-        self.by_pc.remove(&(start as usize));
+        if is_root {
+            self.by_pc.remove(&(start as usize));
+        }
     }
 }

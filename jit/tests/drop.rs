@@ -41,6 +41,7 @@ fn thousands_of_traces_compiled_and_dropped() {
             },
         ],
         loop_snap: 1,
+        link_snap: None,
         gc_consts: Vec::new(),
     };
     let mut c = Compiler::host().unwrap();

@@ -48,6 +48,12 @@ pub const fn set_b(i: Ins, b: u32) -> Ins {
     (i & 0x00ff_ffff) | (b << 24)
 }
 
+/// Where jump instruction `ins` leads, from `next`, the instruction after it.
+#[inline(always)]
+pub fn jump_target(next: *const u32, ins: Ins) -> *const u32 {
+    next.wrapping_offset(d(ins) as isize - JUMP_BIAS as isize)
+}
+
 /// `i` with the JIT's loop patches undone: `JFORL`/`JLOOP` (a compiled loop, which keep
 /// the operands) and `IFORL`/`ILOOP` (a blacklisted one) read as `FORL`/`LOOP` again, for
 /// dumping and verifying.

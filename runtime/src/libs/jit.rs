@@ -1,7 +1,7 @@
 //! The `jit` module: version and platform facts; `on/off/flush` for the whole JIT, one
 //! function (and its nested functions) or one trace, with luajit's arguments and errors;
 //! `status()`; `jit.opt.start` validating luajit's optimisation flags and parameters and
-//! applying those the engine uses (`hotloop`, `maxtrace`).
+//! applying those the engine uses (`hotloop`, `hotexit`, `tryside`, `maxtrace`).
 
 use super::new_lib;
 use crate::vm::jit_iface::{ProtoMode, Scope};
@@ -276,6 +276,10 @@ fn opt_start(st: &mut State) -> LuaResult<u32> {
             Some(OptArg::Level(n)) => st.jit.opt_flags = level_flags(n),
             Some(OptArg::Param(b"hotloop", v)) => st.jit.set_hotloop(v),
             Some(OptArg::Param(b"maxtrace", v)) => st.jit.maxtrace = v,
+            Some(OptArg::Param(b"hotexit", v)) => {
+                st.jit.hotexit = v.min(u32::from(u16::MAX)) as u16
+            }
+            Some(OptArg::Param(b"tryside", v)) => st.jit.tryside = v.min(u32::from(u8::MAX)) as u8,
             Some(OptArg::Param(..)) => {}
             Some(OptArg::Flag(bit, true)) => st.jit.opt_flags |= 1 << bit,
             Some(OptArg::Flag(bit, false)) => st.jit.opt_flags &= !(1 << bit),

@@ -18,7 +18,7 @@ use super::frame::{self, cont, FRAME_C, FRAME_CONT, FRAME_PCALL, FRAME_VARG, FRA
 use super::hook;
 use super::jit_iface;
 use super::state::{ff, native_fn, LuaResult, State, Throw, LUA_MINSTACK, STACK_EXTRA};
-use crate::bc::{self, Op, JUMP_BIAS};
+use crate::bc::{self, jump_target, Op};
 use crate::proto::flags;
 use moonjet_gc::object::{mark, GcFunc, GcProto, GcUpval};
 use moonjet_gc::value::itype;
@@ -50,12 +50,6 @@ unsafe fn func_of(base: *mut TValue) -> *mut GcFunc {
 pub(crate) unsafe fn proto_of(base: *mut TValue) -> *mut GcProto {
     // SAFETY: as above, for a Lua frame.
     unsafe { (*func_of(base)).proto }
-}
-
-#[inline(always)]
-fn jump_target(pc: *const u32, ins: u32) -> *const u32 {
-    // pc already points after the instruction holding the jump.
-    pc.wrapping_offset(bc::d(ins) as isize - JUMP_BIAS as isize)
 }
 
 #[inline(always)]

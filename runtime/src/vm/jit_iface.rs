@@ -32,6 +32,10 @@ pub const HOTCOUNT_LOOP: u16 = 2;
 pub const HOTCOUNT_SIZE: usize = 64;
 /// Traces alive at once before the cache is flushed (luajit's `maxtrace`).
 pub const MAXTRACE: u32 = 1000;
+/// Times a trace exit is taken before a side trace is recorded from it (`hotexit`).
+pub const HOTEXIT: u16 = 10;
+/// Side traces tried from one exit before it is given up (`tryside`).
+pub const TRYSIDE: u8 = 4;
 
 /// What the recorder says after seeing an instruction.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -89,7 +93,9 @@ pub trait JitEngine {
     /// Run the trace entered at the `JFORL` or `JLOOP` at `pc` (about to run the loop
     /// body; a `for` loop's control slots are updated). Returns where the interpreter goes
     /// on, or `None` if there is no trace there any more (then the body runs interpreted).
-    /// Callers go through [`enter_trace`], which marks trace code as running.
+    /// Callers go through [`enter_loop`], which marks trace code as running. The engine
+    /// may go on from trace to linked trace before it returns, and may start recording
+    /// a side trace at the exit it returns ([`State::begin_recording`]).
     ///
     /// # Safety
     /// As for the trait; the loop's control slots are up to date.
@@ -129,6 +135,9 @@ pub struct JitState {
     pub hotloop: u16,
     /// `maxtrace` as set by `jit.opt.start`: traces alive at once before a flush.
     pub maxtrace: u32,
+    /// `hotexit` and `tryside` as set by `jit.opt.start`.
+    pub hotexit: u16,
+    pub tryside: u8,
     /// Optimisation flags on (bit i: `libs::jit::FLAGS[i]`); all by default (-O3).
     pub opt_flags: u16,
 }
@@ -140,6 +149,8 @@ impl Default for JitState {
             hotcount: [hotcount_start(HOTLOOP); HOTCOUNT_SIZE],
             hotloop: HOTLOOP,
             maxtrace: MAXTRACE,
+            hotexit: HOTEXIT,
+            tryside: TRYSIDE,
             opt_flags: u16::MAX,
         }
     }
@@ -186,6 +197,16 @@ impl State {
         let on = on && self.jit.engine.is_some();
         self.hook.set_jit_off(!on);
         self.abandon_recording();
+    }
+
+    /// Let the recorder see each instruction from the next one on (the engine started a
+    /// recording while the interpreter does not expect it: at a hot trace exit). The
+    /// dispatch loop switches to its instrumented form when it checks the mask, which it
+    /// does right after a trace returns.
+    pub fn begin_recording(&self) {
+        self.hook
+            .interrupt_word()
+            .fetch_or(mask::RECORD, Ordering::Relaxed);
     }
 
     pub(crate) fn stop_recording(&self) {
@@ -373,6 +394,11 @@ pub(crate) unsafe fn enter_loop(
     base: *mut TValue,
     pc: *const u32,
 ) -> Option<*const u32> {
+    if st.hook.mask() != 0 {
+        // A recording (which must not see trace code run), a hook or an interrupt: the
+        // interpreter runs the loop itself, uncounted.
+        return None;
+    }
     st.savedpc = pc.wrapping_add(1);
     st.heap.trace_code_entered();
     // SAFETY: forwarded caller promise.
@@ -438,9 +464,7 @@ pub(crate) unsafe fn loop_hot(
         .with_engine(|e, st| unsafe { e.start_loop(st, pt, base, pc) })
         .unwrap_or(false);
     if start {
-        st.hook
-            .interrupt_word()
-            .fetch_or(mask::RECORD, Ordering::Relaxed);
+        st.begin_recording();
     }
     start
 }
