@@ -69,6 +69,13 @@ fn table_read() -> impl Strategy<Value = String> {
         "math.sqrt(math.abs(b))",
         "math.min(a, c)",
         "math.max(s, b)",
+        // Calls of Lua functions (inlined): a branch in the callee, a store in it, more
+        // results than taken, nested calls, missing arguments.
+        "h(a, b)",
+        "k(s)",
+        "m(c)",
+        "h(m(i), 3)",
+        "(n(a) or 0)",
     ])
     .prop_map(String::from)
 }
@@ -178,7 +185,11 @@ fn program() -> impl Strategy<Value = String> {
             };
             let setup = format!(
                 "local a, b, c = {ka}, {kb}, {kc}\nlocal s = 0\n\
-                 local t, o = {{ 1, 2, 3 }}, {{ x = 1, y = 2 }}\ng = 0\n"
+                 local t, o = {{ 1, 2, 3 }}, {{ x = 1, y = 2 }}\ng = 0\n\
+                 local function h(x, y) if x < y then return x end return y end\n\
+                 local function k(v) o.y = o.y + 1 return v end\n\
+                 local function m(x) return x * 2, x end\n\
+                 local function n(x, y) return y end\n"
             );
             let report = "print(a, b, c, s, g, #t, t[1], t[2], t[8], o.x, o.y)";
             if wrapped {

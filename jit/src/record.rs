@@ -28,6 +28,8 @@ use std::collections::{BTreeMap, HashMap};
 const MAX_RECORD: usize = 1000;
 /// Most IR instructions in a pre-roll.
 const MAX_IR: usize = 4000;
+/// Deepest nesting of inlined calls.
+const MAX_INLINE_DEPTH: usize = 8;
 
 /// Why a recording stopped without a trace ("NYI: ..." as luajit words it).
 pub type Abort = String;
@@ -123,6 +125,16 @@ pub struct Recorder {
     side: bool,
     /// Loop instructions a side trace passed (a second pass would unroll a loop).
     passed_loops: Vec<*const u32>,
+    /// Lua functions called from the recorded frame, inlined: the innermost last.
+    frames: Vec<Frame>,
+    /// Inside an inlined call: the snapshot before the outermost call, which every guard
+    /// in it leaves through (the interpreter makes the call again). Valid only while no
+    /// store has happened in the call (`stored_in_call`).
+    call_snap: Option<SnapId>,
+    stored_in_call: bool,
+    /// A reason to abort found where an error cannot be returned (checked after each
+    /// instruction).
+    failed: Option<Abort>,
     opts: Opts,
     /// The pre-roll.
     ins: Vec<Ins>,
@@ -253,6 +265,10 @@ impl Recorder {
             is_loop: false,
             side: false,
             passed_loops: Vec::new(),
+            frames: Vec::new(),
+            call_snap: None,
+            stored_in_call: false,
+            failed: None,
             opts,
             ins: Vec::new(),
             snaps: Vec::new(),
@@ -275,9 +291,35 @@ impl Recorder {
         self.body
     }
 
-    /// Is the frame at `base` running `pt` the one being recorded?
+    /// Is the frame at `base` running `pt` the one being recorded (the loop's, or the
+    /// innermost inlined call's)?
     pub fn in_frame(&self, pt: *mut GcProto, base: *mut TValue) -> bool {
-        pt == self.pt && base == self.base
+        match self.frames.last() {
+            Some(f) => pt == f.pt && base == f.base,
+            None => pt == self.pt && base == self.base,
+        }
+    }
+
+    /// The prototype running in the current frame.
+    fn cur_pt(&self) -> *mut GcProto {
+        self.frames.last().map_or(self.pt, |f| f.pt)
+    }
+
+    /// The current frame's first slot, relative to the trace's.
+    fn frame_off(&self) -> u32 {
+        self.frames.last().map_or(0, |f| f.off)
+    }
+
+    /// The current frame's function: its IR value and the closure.
+    fn cur_func(&mut self) -> (Ref, *mut GcFunc) {
+        match self.frames.last() {
+            Some(f) => (f.func, f.closure),
+            None => {
+                let f = self.emit(Ins::CurFunc);
+                // SAFETY: slot -2 of a Lua frame holds its function.
+                (f, unsafe { (*self.base.sub(2)).gc_ptr().cast::<GcFunc>() })
+            }
+        }
     }
 
     fn pc_index(&self, pc: *const u32) -> u32 {
@@ -285,10 +327,12 @@ impl Recorder {
         unsafe { pc.offset_from((*self.pt).bc) as u32 }
     }
 
-    /// The runtime value in `slot` (what the interpreter is about to use).
+    /// The runtime value in `slot` of the current frame (what the interpreter is about
+    /// to use).
     fn value(&self, slot: u32) -> TValue {
+        let base = self.frames.last().map_or(self.base, |f| f.base);
         // SAFETY: `slot` is an operand of the instruction about to run in this frame.
-        unsafe { *self.base.add(slot as usize) }
+        unsafe { *base.add(slot as usize) }
     }
 
     fn ty(&self, r: Ref) -> Ty {
@@ -323,6 +367,9 @@ impl Recorder {
             return r;
         }
         self.invalidate(&i);
+        if i.writes_memory() && !self.frames.is_empty() {
+            self.stored_in_call = true;
+        }
         let r = self.push(i);
         if let (Ins::Store { ptr, idx, off, val }, true) = (i, self.opts.fwd) {
             // A load of what was just stored is the stored value.
@@ -489,6 +536,13 @@ impl Recorder {
     /// A snapshot of the state before the instruction at `pc` (the last one again if
     /// nothing changed since).
     fn snap(&mut self, pc: *const u32) -> SnapId {
+        if let Some(s) = self.call_snap {
+            if self.stored_in_call {
+                // Making the call again would repeat the store.
+                self.failed = Some("NYI: guard after a store in an inlined call".into());
+            }
+            return s;
+        }
         let slots: Vec<(u16, Ref)> = self.written.iter().map(|(&s, &r)| (s, r)).collect();
         let pc = self.pc_index(pc);
         if let Some(last) = self.snaps.last() {
@@ -502,9 +556,14 @@ impl Recorder {
 
     /// The IR value of `slot` (loaded, with a type guard, on first use).
     fn read(&mut self, slot: u32, pc: *const u32) -> Result<Ref, Abort> {
-        let s = u16::try_from(slot).map_err(|_| "slot out of range")?;
+        let s = u16::try_from(self.frame_off() + slot).map_err(|_| "slot out of range")?;
         if let Some(&r) = self.slots.get(&s) {
             return Ok(r);
+        }
+        if !self.frames.is_empty() {
+            // An inlined call's slots exist only in the trace: every one it reads was
+            // written (its parameters by the caller).
+            return Err("NYI: read of an unset slot in an inlined call".into());
         }
         let v = self.value(slot);
         let ty = Ty::of(v).ok_or("NYI: value type")?;
@@ -541,8 +600,9 @@ impl Recorder {
     }
 
     fn write(&mut self, slot: u32, r: Ref) {
-        self.slots.insert(slot as u16, r);
-        self.written.insert(slot as u16, r);
+        let s = (self.frame_off() + slot) as u16;
+        self.slots.insert(s, r);
+        self.written.insert(s, r);
     }
 
     fn guard(&mut self, cmp: Cmp, ty: Ty, a: Ref, b: Ref, pc: *const u32) {
@@ -648,7 +708,7 @@ impl Recorder {
     /// The key of a table access: an integer (ref, runtime value) or a constant string.
     fn key_of(&mut self, op: Op, c: u32, pc: *const u32) -> Result<Key, Abort> {
         match op {
-            Op::TGETS | Op::TSETS => Ok(Key::Str(kgc(self.pt, c).gc_ptr().cast())),
+            Op::TGETS | Op::TSETS => Ok(Key::Str(kgc(self.cur_pt(), c).gc_ptr().cast())),
             Op::TGETB | Op::TSETB => Ok(Key::Int(self.emit(Ins::KInt(c as i32)), i64::from(c))),
             _ => {
                 let kv = self.value(c);
@@ -782,9 +842,9 @@ impl Recorder {
 
     /// The frame's globals table, as (ref, runtime table).
     fn env(&mut self) -> (Ref, *mut GcTab) {
-        // SAFETY: slot -2 of a Lua frame holds its function.
-        let env = unsafe { (*(*self.base.sub(2)).gc_ptr().cast::<GcFunc>()).env };
-        let f = self.emit(Ins::CurFunc);
+        let (f, closure) = self.cur_func();
+        // SAFETY: the running closure is live.
+        let env = unsafe { (*closure).env };
         let e = self.emit(Ins::FLoad {
             obj: f,
             field: Field::FuncEnv,
@@ -793,8 +853,18 @@ impl Recorder {
     }
 
     /// The address of upvalue `idx`'s value, and the upvalue.
-    fn upvalue(&mut self, idx: u32) -> (Ref, Ref) {
-        let f = self.emit(Ins::CurFunc);
+    fn upvalue(&mut self, idx: u32) -> Result<(Ref, Ref), Abort> {
+        let (f, closure) = self.cur_func();
+        // SAFETY: the running closure's upvalue `idx` (the bytecode's own operand).
+        let aliased = unsafe {
+            let uv = *GcFunc::lua_upvals(closure).add(idx as usize);
+            (*uv).closed == 0 && (*uv).v >= self.base
+        };
+        if aliased {
+            // An inlined call's upvalue open on a slot of the recorded frames: the trace
+            // holds that slot's value in a register, not in the stack slot.
+            return Err("NYI: upvalue of a slot the trace holds".into());
+        }
         let uv = self.emit(Ins::UvRef {
             func: f,
             idx: idx as u16,
@@ -803,18 +873,18 @@ impl Recorder {
             obj: uv,
             field: Field::UpvalV,
         });
-        (v, uv)
+        Ok((v, uv))
     }
 
     /// Constant operand `d` of a USET*/ISEQ* form: its IR value and the value itself.
     fn const_operand(&mut self, op: Op, d: u32) -> (Ref, TValue) {
         match op {
             Op::USETS | Op::ISEQS | Op::ISNES => {
-                let v = kgc(self.pt, d);
+                let v = kgc(self.cur_pt(), d);
                 (self.kgc(v, Ty::Str), v)
             }
             Op::USETN | Op::ISEQN | Op::ISNEN => {
-                let x = kn(self.pt, d);
+                let x = kn(self.cur_pt(), d);
                 (self.knum(x), TValue::from_f64(x))
             }
             _ => {
@@ -839,11 +909,31 @@ impl Recorder {
     /// the loop instruction of one (`JFORL`/`JLOOP`), or the `FORI` of one: where a side
     /// trace links to it.
     pub unsafe fn step(&mut self, pc: *const u32, link: Option<*const u32>) -> Result<Step, Abort> {
+        // SAFETY: forwarded caller promise.
+        let step = unsafe { self.record_ins(pc, link) }?;
+        match self.failed.take() {
+            Some(why) => Err(why),
+            None => Ok(step),
+        }
+    }
+
+    /// # Safety
+    /// As for [`Recorder::step`].
+    unsafe fn record_ins(
+        &mut self,
+        pc: *const u32,
+        link: Option<*const u32>,
+    ) -> Result<Step, Abort> {
         self.steps += 1;
         if self.steps > MAX_RECORD || self.ins.len() > MAX_IR {
             return Err("trace too long".into());
         }
-        if self.side {
+        if !self.frames.is_empty() {
+            // SAFETY: forwarded caller promise.
+            if unsafe { self.call_step(pc)? } {
+                return Ok(Step::Continue);
+            }
+        } else if self.side {
             // SAFETY: forwarded caller promise.
             if let Some(step) = unsafe { self.side_step(pc, link)? } {
                 return Ok(step);
@@ -853,7 +943,7 @@ impl Recorder {
             // loop's condition sits before its `LOOP`, so only the exit bounds it.)
             return Err("leaving loop in root trace".into());
         }
-        if self.is_loop && pc == self.start {
+        if self.is_loop && pc == self.start && self.frames.is_empty() {
             // Back at the top: one whole iteration recorded.
             return self.finish().map(Step::Done);
         }
@@ -873,11 +963,11 @@ impl Recorder {
                 self.write(a, k);
             }
             KNUM => {
-                let k = self.knum(kn(self.pt, d));
+                let k = self.knum(kn(self.cur_pt(), d));
                 self.write(a, k);
             }
             KSTR => {
-                let k = self.kgc(kgc(self.pt, d), Ty::Str);
+                let k = self.kgc(kgc(self.cur_pt(), d), Ty::Str);
                 self.write(a, k);
             }
             KPRI => {
@@ -894,8 +984,8 @@ impl Recorder {
             | ADDNV | SUBNV | MULNV | DIVNV | MODNV | POW => {
                 let x = self.read_num(b, pc)?;
                 let (l, r) = match op {
-                    ADDVN | SUBVN | MULVN | DIVVN | MODVN => (x, self.knum(kn(self.pt, c))),
-                    ADDNV | SUBNV | MULNV | DIVNV | MODNV => (self.knum(kn(self.pt, c)), x),
+                    ADDVN | SUBVN | MULVN | DIVVN | MODVN => (x, self.knum(kn(self.cur_pt(), c))),
+                    ADDNV | SUBNV | MULNV | DIVNV | MODNV => (self.knum(kn(self.cur_pt(), c)), x),
                     _ => (x, self.read_num(c, pc)?),
                 };
                 let v = self.emit(match op {
@@ -982,12 +1072,10 @@ impl Recorder {
                 }
             }
             UGET => {
-                let (ptr, _) = self.upvalue(d);
+                let (ptr, _) = self.upvalue(d)?;
+                let (_, f) = self.cur_func();
                 // SAFETY: the running closure's upvalue `d` (the bytecode's own operand).
-                let v = unsafe {
-                    let f = (*self.base.sub(2)).gc_ptr().cast::<GcFunc>();
-                    *(**GcFunc::lua_upvals(f).add(d as usize)).v
-                };
+                let v = unsafe { *(**GcFunc::lua_upvals(f).add(d as usize)).v };
                 let ty = Ty::of(v).ok_or("NYI: upvalue type")?;
                 let snap = self.snap(pc);
                 let r = self.emit(Ins::Load {
@@ -1005,7 +1093,7 @@ impl Recorder {
                 } else {
                     self.const_operand(op, d).0
                 };
-                let (ptr, uv) = self.upvalue(a);
+                let (ptr, uv) = self.upvalue(a)?;
                 self.emit(Ins::Store {
                     ptr,
                     idx: None,
@@ -1018,7 +1106,7 @@ impl Recorder {
             }
             GGET | GSET => {
                 let (e, env) = self.env();
-                let key = Key::Str(kgc(self.pt, d).gc_ptr().cast());
+                let key = Key::Str(kgc(self.cur_pt(), d).gc_ptr().cast());
                 if op == GGET {
                     self.table_get(e, env, key, a, pc)?;
                 } else {
@@ -1092,8 +1180,14 @@ impl Recorder {
         if !fv.is_func() {
             return Err("NYI: call of a non-function".into());
         }
+        let func = fv.gc_ptr().cast::<GcFunc>();
         // SAFETY: a live function value in the frame.
-        let ffid = unsafe { (*fv.gc_ptr().cast::<GcFunc>()).ffid };
+        if unsafe { (*func).is_lua() } {
+            // SAFETY: as above.
+            return unsafe { self.inline_call(a, b, c, pc, fv) };
+        }
+        // SAFETY: as above.
+        let ffid = unsafe { (*func).ffid };
         let which = builtin_of(ffid).ok_or("NYI: call")?;
         let nargs = c.checked_sub(1).ok_or("NYI: call with varargs")?;
         let want = if matches!(which, Builtin::Min | Builtin::Max) {
@@ -1129,6 +1223,114 @@ impl Recorder {
         };
         self.write(a, r);
         Ok(())
+    }
+
+    /// `CALL a b c` of the Lua function `fv`: its body is recorded in line, in a frame
+    /// of its own whose slots exist only in the trace. Guards inside it leave through
+    /// the snapshot before the outermost call, so the interpreter makes the call itself.
+    ///
+    /// # Safety
+    /// `fv` is the live Lua function in slot `a` of the current frame.
+    unsafe fn inline_call(
+        &mut self,
+        a: u32,
+        b: u32,
+        c: u32,
+        pc: *const u32,
+        fv: TValue,
+    ) -> Result<(), Abort> {
+        let closure = fv.gc_ptr().cast::<GcFunc>();
+        // SAFETY: caller promise: a Lua closure has a prototype.
+        let (pt, numparams, vararg) = unsafe {
+            let pt = (*closure).proto;
+            let vararg = (*pt).flags & u32::from(moonjet_runtime::proto::flags::VARARG) != 0;
+            (pt, u32::from((*pt).numparams), vararg)
+        };
+        if b == 0 || c == 0 {
+            return Err("NYI: call with a variable number of arguments or results".into());
+        }
+        if vararg {
+            return Err("NYI: vararg function".into());
+        }
+        if pt == self.pt || self.frames.iter().any(|f| f.pt == pt) {
+            return Err("NYI: recursive call".into());
+        }
+        if self.frames.len() >= MAX_INLINE_DEPTH {
+            return Err("NYI: calls nested too deep".into());
+        }
+        // CALL's B is the results wanted plus one, C the arguments plus one.
+        let nargs = c - 1;
+        // The arguments are in the trace before the call's snapshot is taken.
+        let f = self.read(a, pc)?;
+        for i in 0..nargs.min(numparams) {
+            self.read(a + 2 + i, pc)?;
+        }
+        let kf = self.kgc(fv, Ty::Func);
+        self.guard(Cmp::Eq, Ty::Ptr, f, kf, pc);
+        if self.frames.is_empty() {
+            self.call_snap = Some(self.snap(pc));
+            self.stored_in_call = false;
+        }
+        // FR2: the callee's frame starts after the function and the frame link.
+        let caller_base = self.frames.last().map_or(self.base, |f| f.base);
+        let caller_off = self.frame_off();
+        let nil = self.emit(Ins::KPri(Ty::Nil));
+        self.frames.push(Frame {
+            pt,
+            // SAFETY: the interpreter's callee frame is there (caller promise).
+            base: unsafe { caller_base.add(a as usize + 2) },
+            off: caller_off + a + 2,
+            func: kf,
+            closure,
+            call_a: a,
+            results: b - 1,
+        });
+        // Missing parameters are nil; extra arguments are not the callee's business.
+        for i in nargs..numparams {
+            self.write(i, nil);
+        }
+        Ok(())
+    }
+
+    /// An instruction of an inlined call that ends it (a return) or that it cannot
+    /// contain (a loop). Returns whether it was handled.
+    ///
+    /// # Safety
+    /// As for [`Recorder::step`].
+    unsafe fn call_step(&mut self, pc: *const u32) -> Result<bool, Abort> {
+        // SAFETY: caller promise.
+        let ins = unsafe { *pc };
+        let op = Op::from_u8(bc::op(ins)).ok_or("bad opcode")?;
+        let (a, d) = (bc::a(ins), bc::d(ins));
+        use Op::*;
+        let returned = match op {
+            RET0 => 0,
+            RET1 => 1,
+            RET => d.saturating_sub(1),
+            LOOP | JLOOP | ILOOP | FORI | JFORI | FORL | JFORL | IFORL | ITERL | JITERL
+            | IITERL | ITERC | ITERN => return Err("NYI: loop in an inlined call".into()),
+            _ => return Ok(false),
+        };
+        let values = (0..returned)
+            .map(|i| self.read(a + i, pc))
+            .collect::<Result<Vec<Ref>, Abort>>()?;
+        let Some(frame) = self.frames.pop() else {
+            return Ok(false);
+        };
+        // The caller's slots from the call's on are the results; the rest of the
+        // callee's are gone.
+        let first = self.frame_off() + frame.call_a;
+        self.slots.retain(|&s, _| u32::from(s) < first);
+        self.written.retain(|&s, _| u32::from(s) < first);
+        let nil = self.emit(Ins::KPri(Ty::Nil));
+        for i in 0..frame.results {
+            let v = values.get(i as usize).copied().unwrap_or(nil);
+            self.write(frame.call_a + i, v);
+        }
+        if self.frames.is_empty() {
+            self.call_snap = None;
+        }
+        Ok(true)
     }
 
     /// The loop's `FORL` at `pc`: the step and the exit test, then the trace.
@@ -1505,4 +1707,19 @@ enum Key {
     Int(Ref, i64),
     /// A constant string key.
     Str(*mut GcStr),
+}
+
+/// An inlined call's frame.
+struct Frame {
+    pt: *mut GcProto,
+    /// Where the interpreter has the frame (checked as the recording goes on).
+    base: *mut TValue,
+    /// Its first slot, relative to the trace's.
+    off: u32,
+    /// The function (a constant: the call guards it).
+    func: Ref,
+    closure: *mut GcFunc,
+    /// The call's slot in the caller's frame, and the results it takes.
+    call_a: u32,
+    results: u32,
 }
