@@ -1,8 +1,8 @@
 //! The JIT must never change a result: generated loop programs over numbers, tables,
-//! globals, upvalues, math builtins and branches (with tables changing type or gaining
-//! metatables mid-loop) run interpreted and with every loop compiled as early as
-//! possible (hotloop=1), also with a side trace from every exit taken (hotexit=1), and
-//! print the same.
+//! globals, upvalues, math and bit builtins, new tables, calls of Lua functions and
+//! branches (with tables changing type or gaining metatables mid-loop) run interpreted
+//! and with every loop compiled as early as possible (hotloop=1), also with a side trace
+//! from every exit taken (hotexit=1), and print the same.
 #![cfg(feature = "jit")]
 
 mod common;
@@ -20,14 +20,23 @@ fn run(code: &str, jit: bool) -> (String, usize) {
 /// Run `code` interpreted (`None`) or with the JIT at hotloop=1 and the optimisation
 /// flags `opts` (as `jit.opt.start` takes them, e.g. `'-loop'`; empty: the defaults).
 fn run_with(code: &str, opts: Option<&str>) -> (String, usize) {
+    run_in(code, opts, false, None)
+}
+
+/// As `run_with`, with the collector's stress mode (a full collection at every
+/// allocation check, as `MOONJET_GC_STRESS=1` gives) and a memory limit in bytes.
+fn run_in(code: &str, opts: Option<&str>, stress: bool, limit: Option<usize>) -> (String, usize) {
     let jit = opts.is_some();
-    let mut st = State::with_stress(false);
+    let mut st = State::with_stress(stress);
     let out = Captured::default();
     st.out = Box::new(out.clone());
     if let Some(opts) = opts {
         st.set_jit(Box::new(moonjet_jit::engine::Engine::new()));
         let setup = format!("jit.opt.start('hotloop=1'{opts})");
         st.exec(setup.as_bytes(), b"=setup").unwrap();
+    }
+    if let Some(limit) = limit {
+        st.heap.set_limit(st.heap.total_bytes() + limit);
     }
     if let Err(e) = st.exec(code.as_bytes(), b"=prog") {
         let m = st.display_value(e);
@@ -76,6 +85,15 @@ fn table_read() -> impl Strategy<Value = String> {
         "m(c)",
         "h(m(i), 3)",
         "(n(a) or 0)",
+        "bit.band(a, 255)",
+        "bit.bxor(s, i, 0x7fffffff)",
+        "bit.bor(bit.lshift(i, b), c)",
+        "bit.arshift(a, c)",
+        "bit.rshift(s, i)",
+        "bit.rol(b, i + 30)",
+        "bit.ror(bit.bnot(c), a)",
+        "bit.bswap(bit.tobit(s))",
+        "bit.tobit(a * 2^31)",
     ])
     .prop_map(String::from)
 }
@@ -139,10 +157,25 @@ fn table_write() -> BoxedStrategy<String> {
     .boxed()
 }
 
+/// A new table each iteration (`TNEW`, `TDUP`), written and read back, or kept.
+fn fresh_table() -> BoxedStrategy<String> {
+    let make = prop::sample::select(vec![
+        "local n = {} n[1] = a n.x = b s = s + n[1] + n.x",
+        "local n = { a, i, 3 } n[2] = n[2] + b s = s + n[1] * n[2] + #n",
+        "local n = { x = 1, y = a } n.x = n.x + i s = s + n.x - n.y",
+        "local n = { x = b, [1] = c } n[2] = i s = s + n[1] + n[2] + n.x",
+        "t = { i, a }",
+        "o = { x = a, y = s }",
+        "t[(i % 7) + 1] = #{ 1, 2, i }",
+    ]);
+    make.prop_map(String::from).boxed()
+}
+
 fn stmt() -> impl Strategy<Value = String> {
     prop_oneof![
         3 => assign(),
         2 => table_write(),
+        1 => fresh_table(),
         1 => (cond(), assign()).prop_map(|(c, s)| format!("if {c} then {s} end")),
         1 => (cond(), assign(), assign())
             .prop_map(|(c, s1, s2)| format!("if {c} then {s1} else {s2} end")),
@@ -325,4 +358,185 @@ fn a_break_on_the_recorded_iteration_aborts_cleanly() {
     let (jitted, _) = run(code, true);
     assert_eq!(plain, jitted);
     assert_eq!(plain, "3\n1830\n");
+}
+
+/// Inputs for the bit tests: negative, at and past 2^31 and 2^32, non-integral (ties
+/// round to even as the 2^52+2^51 trick does), large, and not finite.
+const BIT_INPUTS: &str = "local vals = { 0, 1, -1, 5, -5, 255, 2^31 - 1, 2^31, 2^31 + 7, 2^32, \
+     2^32 + 3, -2^31, -2^31 - 1, -2^32 - 9, 0.5, 1.5, 2.5, -0.5, -1.5, 3.7, -3.7, \
+     123456.49, 2^40 + 0.5, 2^52 + 3, 2^53, -2^60, 1/0, -1/0, 0/0, 31, 32, 33, 64, -1 }\n";
+
+#[test]
+fn bit_operations_in_compiled_loops_match_the_interpreter() {
+    let body = "local out = {}\n\
+        for i = 1, #vals do\n\
+          local x, y = vals[i], vals[#vals + 1 - i]\n\
+          local n = vals[(i * 7) % #vals + 1]\n\
+          out[#out + 1] = bit.tobit(x) + bit.bnot(x) + bit.bswap(y)\n\
+          out[#out + 1] = bit.band(x, y) + bit.bor(x, y) + bit.bxor(x, y) + bit.band(x)\n\
+          out[#out + 1] = bit.band(x, y, 0xff0f) + bit.bor(x, y, 1, 2^31) + bit.bxor(x, y, n, -1)\n\
+          out[#out + 1] = bit.lshift(x, n) + bit.rshift(x, n) + bit.arshift(x, n)\n\
+          out[#out + 1] = bit.rol(x, n) + bit.ror(x, n) + bit.rol(y, 37) + bit.ror(y, -3)\n\
+          out[#out + 1] = bit.bxor(bit.band(x, 0xf0f0f0f0), bit.lshift(bit.bnot(y), 4))\n\
+          out[#out + 1] = bit.band(0xf0f0, 0x0ff0) + bit.tobit(2^32 + 5.5) + bit.bswap(0x12345678)\n\
+          out[#out + 1] = bit.lshift(1, i) + bit.rshift(-1, i) + bit.arshift(-2^31, i)\n\
+        end\n\
+        for i = 1, #out do io.write(bit.tohex(out[i] % 2^32), ' ', out[i], '\\n') end\n";
+    let code = format!("{BIT_INPUTS}{body}");
+    let (plain, _) = run_with(&code, None);
+    assert!(!plain.contains("ERROR"), "{plain}");
+    for opts in ["", ", '-fold'", ", '-narrow'", ", '-loop'", ", '0'"] {
+        let (jitted, traces) = run_with(&code, Some(opts));
+        assert_eq!(plain, jitted, "flags {opts:?}");
+        assert!(traces >= 1, "the loop was not compiled (flags {opts:?})");
+    }
+}
+
+#[test]
+fn bit_results_feed_integer_keys_comparisons_and_later_iterations() {
+    // Bit results as array indices, in comparisons, as loop-carried values (an integer
+    // phi) and as arguments of other bit calls and math builtins.
+    let code = "local t = {} for i = 1, 16 do t[i] = i * 3 end\n\
+        local h, c, m = 0x1234567, 0, 0\n\
+        for i = 1, 300 do\n\
+          h = bit.bxor(bit.rol(h, 5), i * 2654435761)\n\
+          local k = bit.band(h, 15) + 1\n\
+          t[k] = t[k] + 1\n\
+          if bit.band(h, 3) == 0 then c = c + 1 end\n\
+          if bit.arshift(h, 28) < 0 then m = math.max(m, bit.rshift(h, 1)) end\n\
+        end\n\
+        local s = 0 for i = 1, 16 do s = s + t[i] end\n\
+        print(h, c, m, s)\n\
+        local w, n = 0, 0\n\
+        while n < 100 do n = n + 1 w = bit.bor(bit.lshift(w, 1), bit.band(n, 1)) end\n\
+        print(w, n)";
+    let (plain, _) = run_with(code, None);
+    let (jitted, traces) = run_with(code, Some(""));
+    assert_eq!(plain, jitted);
+    assert!(traces >= 3, "only {traces} traces");
+}
+
+#[test]
+fn nested_builtin_calls_are_compiled_and_leave_where_the_interpreter_can_resume() {
+    // `f(x, g(y))` is a CALLM taking g's result as MULTRES. When its guards fail (f is
+    // another function on later iterations) the trace leaves before g's call, as the
+    // interpreter cannot resume at the CALLM itself; a call with two results run
+    // interpreted in between changes MULTRES.
+    let code = "local fs = { bit.bxor, bit.bor, bit.band }\n\
+        local s = 0\n\
+        for i = 1, 100 do\n\
+          local f = fs[i % 3 + 1]\n\
+          if i % 10 == 0 then local p, q = math.modf(i + 0.5) s = s + p + q end\n\
+          s = s + f(i * 3, bit.band(i, 7)) + f(i, 100, bit.bor(i, bit.lshift(1, i % 5)))\n\
+          s = s + math.max(bit.tobit(i * 1.5), math.floor(i / 3))\n\
+        end\n\
+        print(s)";
+    let (plain, _) = run_with(code, None);
+    for opts in ["", ", '-loop'"] {
+        let (jitted, traces) = run_with(code, Some(opts));
+        assert_eq!(plain, jitted, "flags {opts:?}");
+        assert!(traces >= 1, "flags {opts:?}");
+    }
+}
+
+#[test]
+fn unsupported_bit_calls_abort_and_still_run_interpreted() {
+    // Strings (the library converts them), a wrong argument count, results used as
+    // several values, an error from a non-number: each loop stays interpreted.
+    let code = "local s = 0 for i = 1, 20 do s = s + bit.band(tostring(i), '7') end print(s)\n\
+        local u = 0 for i = 1, 20 do u = u + bit.lshift(i, 1, 'extra') end print(u)\n\
+        local v = 0 for i = 1, 20 do local a, b = bit.bnot(i) v = v + a + (b or 0) end print(v)\n\
+        local w = 0 for i = 1, 20 do w = w + select('#', bit.tobit(i)) end print(w)\n\
+        print(pcall(function() local z = 0 for i = 1, 20 do z = bit.bor(z, i < 15 and i or {}) end end))";
+    let (plain, _) = run_with(code, None);
+    let (jitted, _) = run_with(code, Some(""));
+    assert_eq!(plain, jitted);
+}
+
+/// Loops that make a new table each iteration, by constructor kind, storing into it and
+/// reading it back, keeping some of them and dropping the rest.
+const NEW_TABLES: &str = "local keep = {}\n\
+    local sum = 0\n\
+    for i = 1, 400 do\n\
+      local e = {}\n\
+      e[1] = i e[2] = i * 2 e.name = 'n' e.v = i + 0.5\n\
+      local a = { 1, 2, 3 }\n\
+      a[2] = a[2] + i a[4] = i\n\
+      local r = { x = 1, y = 2 }\n\
+      r.x = r.x + i r.z = r.y * i\n\
+      local m = { x = i, 'first', y = 2 }\n\
+      sum = sum + e[1] + e[2] + e.v + a[2] + #a + a[4] + r.x + r.z + m.x + m.y + #m[1]\n\
+      if i % 50 == 0 then keep[#keep + 1] = { e, a, r, m } end\n\
+    end\n\
+    local check = 0\n\
+    for j = 1, #keep do local k = keep[j] check = check + k[1][2] + k[2][4] + k[3].z + k[4].x end\n\
+    print(sum, #keep, check)\n\
+    local chain = nil\n\
+    local n = 0\n\
+    while n < 300 do n = n + 1 chain = { next = chain, v = n } end\n\
+    local c = 0 while chain do c = c + chain.v chain = chain.next end\n\
+    print(n, c)\n";
+
+#[test]
+fn table_constructors_in_compiled_loops_match_the_interpreter() {
+    for stress in [false, true] {
+        let (plain, _) = run_in(NEW_TABLES, None, stress, None);
+        assert!(!plain.contains("ERROR"), "{plain}");
+        for opts in ["", ", '-cse'", ", '-fwd'", ", '-loop'", ", '0'"] {
+            let (jitted, traces) = run_in(NEW_TABLES, Some(opts), stress, None);
+            assert_eq!(plain, jitted, "stress {stress}, flags {opts:?}");
+            // Every loop: the constructors' one, the check's and both `while` loops.
+            assert!(
+                traces >= 4,
+                "only {traces} traces (stress {stress}, flags {opts:?})"
+            );
+        }
+    }
+}
+
+#[test]
+fn new_tables_are_never_shared_between_constructors_or_iterations() {
+    // Two `{}` in one iteration, and the same `{}` in consecutive iterations, are
+    // distinct tables: identity comparisons and stores through one never show in another.
+    let code = "local prev, same, diff = nil, 0, 0\n\
+        for i = 1, 100 do\n\
+          local p, q = {}, {}\n\
+          local r, s = { 1 }, { 1 }\n\
+          p[1] = i q[1] = -i r[1] = i s.k = 1\n\
+          if p == q or r == s or p == prev then same = same + 1 else diff = diff + p[1] - q[1] + r[1] + s[1] end\n\
+          prev = p\n\
+        end\n\
+        print(same, diff)";
+    let (plain, _) = run_with(code, None);
+    for opts in ["", ", '-cse'", ", '-loop'"] {
+        let (jitted, traces) = run_with(code, Some(opts));
+        assert_eq!(plain, jitted, "flags {opts:?}");
+        assert_eq!(traces, 1, "flags {opts:?}");
+    }
+    assert_eq!(plain, "0\t15250\n");
+}
+
+#[test]
+fn running_out_of_memory_in_a_compiled_loop_raises_the_interpreters_error() {
+    // Kept tables: the heap's limit is reached inside the trace (a new table or a
+    // table's growth fails), which leaves for the interpreter to raise the error.
+    let keep = "local keep = {}\n\
+        print(pcall(function() for i = 1, 1e7 do keep[i] = { i, i + 1, x = i } end end))\n\
+        keep = nil collectgarbage()\n\
+        local t = 0 for i = 1, 1000 do local n = { i } t = t + n[1] end print(t)";
+    // Garbage tables only: under the limit, collections (run by the interpreter when the
+    // trace leaves at its loop header) keep the loop going to the end.
+    let garbage =
+        "local t = 0 for i = 1, 200000 do local n = { i, x = i } t = t + n[1] + n.x end print(t)";
+    for stress in [false, true] {
+        for code in [keep, garbage] {
+            let limit = Some(if stress { 300_000 } else { 2_000_000 });
+            let (plain, _) = run_in(code, None, stress, limit);
+            let (jitted, traces) = run_in(code, Some(""), stress, limit);
+            assert_eq!(plain, jitted, "stress {stress}, program:\n{code}");
+            assert!(traces >= 1);
+        }
+    }
+    let (plain, _) = run_in(keep, None, false, Some(2_000_000));
+    assert!(plain.starts_with("false\tnot enough memory\n"), "{plain}");
 }

@@ -516,6 +516,14 @@ impl Heap {
         crate::table::new_table(self, asize, hbits)
     }
 
+    /// As `new_table` but never collects, not even a full collection at the memory limit
+    /// (it fails there instead): for compiled traces, which hold references in machine
+    /// registers the collector cannot see. They leave for the interpreter to run the step
+    /// (or the collection, and raise the error) instead.
+    pub fn new_table_no_gc(&mut self, asize: u32, hbits: u32) -> GcResult<*mut GcTab> {
+        crate::table::new_table_no_gc(self, asize, hbits)
+    }
+
     /// A new userdata with `len` zeroed payload bytes.
     pub fn new_udata(&mut self, len: usize, env: *mut GcTab) -> GcResult<*mut GcUdata> {
         let size = GcUdata::alloc_size(len);

@@ -152,6 +152,15 @@ unsafe fn find_node_or_tombstone(t: *mut GcTab, key: TValue) -> *mut Node {
 }
 
 pub(crate) fn new_table(h: &mut Heap, asize: u32, hbits: u32) -> GcResult<*mut GcTab> {
+    new_table_in(h, asize, hbits, true)
+}
+
+/// `new_table` without any collection (see `Heap::new_table_no_gc`).
+pub(crate) fn new_table_no_gc(h: &mut Heap, asize: u32, hbits: u32) -> GcResult<*mut GcTab> {
+    new_table_in(h, asize, hbits, false)
+}
+
+fn new_table_in(h: &mut Heap, asize: u32, hbits: u32, collect: bool) -> GcResult<*mut GcTab> {
     if asize > MAX_ASIZE || hbits > MAX_HBITS {
         return Err(MemoryError);
     }
@@ -161,7 +170,11 @@ pub(crate) fn new_table(h: &mut Heap, asize: u32, hbits: u32) -> GcResult<*mut G
         } else {
             0
         };
-    let o = h.alloc_object_with_parts(size_of::<GcTab>(), parts, gct::TAB)?;
+    let o = if collect {
+        h.alloc_object_with_parts(size_of::<GcTab>(), parts, gct::TAB)?
+    } else {
+        h.alloc_object_no_gc(size_of::<GcTab>(), gct::TAB)?
+    };
     let t = o.cast::<GcTab>();
     // SAFETY: fresh block of table size with the header written.
     unsafe {
@@ -848,6 +861,20 @@ pub unsafe fn count(t: *mut GcTab) -> usize {
 /// `t` must be live; it is not anchored here, so the caller must keep it reachable
 /// (a prototype constant is).
 pub unsafe fn dup(h: &mut Heap, t: *mut GcTab) -> GcResult<*mut GcTab> {
+    // SAFETY: forwarded caller promise.
+    unsafe { dup_in(h, t, true) }
+}
+
+/// As `dup` but never collects (see `Heap::new_table_no_gc`).
+///
+/// # Safety
+/// As for `dup`.
+pub unsafe fn dup_no_gc(h: &mut Heap, t: *mut GcTab) -> GcResult<*mut GcTab> {
+    // SAFETY: forwarded caller promise.
+    unsafe { dup_in(h, t, false) }
+}
+
+unsafe fn dup_in(h: &mut Heap, t: *mut GcTab, collect: bool) -> GcResult<*mut GcTab> {
     // SAFETY: caller promise; the copy has the same part sizes, so node offsets map 1:1.
     unsafe {
         let hbits = if (*t).node == empty_node() {
@@ -855,7 +882,7 @@ pub unsafe fn dup(h: &mut Heap, t: *mut GcTab) -> GcResult<*mut GcTab> {
         } else {
             ((*t).hmask + 1).trailing_zeros()
         };
-        let n = new_table(h, (*t).asize, hbits)?;
+        let n = new_table_in(h, (*t).asize, hbits, collect)?;
         if (*t).asize > 0 {
             std::ptr::copy_nonoverlapping((*t).array, (*n).array, (*t).asize as usize);
         }

@@ -357,8 +357,8 @@ struct Shape {
     loop_start: usize,
     /// Index just past the last phi.
     phis_end: usize,
-    /// The trace allocates (grows tables): check at the loop header whether a GC step is
-    /// due and leave for the interpreter to run it.
+    /// The trace allocates (new tables, table growth): check at the loop header whether a
+    /// GC step is due and leave for the interpreter to run it.
     allocates: bool,
 }
 
@@ -483,11 +483,24 @@ fn check(trace: &Trace) -> Result<Shape, CompileError> {
             | Ins::CeilN(a)
             | Ins::SqrtN(a)
             | Ins::AbsN(a)
-            | Ins::NumToInt { a, .. } => want(a, num)?,
-            Ins::AddI { a, b, .. } | Ins::SubI { a, b, .. } | Ins::MulI { a, b, .. } => {
+            | Ins::NumToInt { a, .. }
+            | Ins::ToBit(a) => want(a, num)?,
+            Ins::AddI { a, b, .. }
+            | Ins::SubI { a, b, .. }
+            | Ins::MulI { a, b, .. }
+            | Ins::BAnd(a, b)
+            | Ins::BOr(a, b)
+            | Ins::BXor(a, b)
+            | Ins::BShl(a, b)
+            | Ins::BShr(a, b)
+            | Ins::BSar(a, b)
+            | Ins::BRol(a, b)
+            | Ins::BRor(a, b) => {
                 want(a, int)?;
                 want(b, int)?;
             }
+            Ins::BNot(a) | Ins::BSwap(a) => want(a, int)?,
+            Ins::TDup { tpl, .. } => want(tpl, tab)?,
             Ins::IntToNum(a) => want(a, int)?,
             Ins::Guard { cmp, ty, a, b, .. } => {
                 // Ptr guards compare addresses: of raw pointers or GC objects.
@@ -529,6 +542,13 @@ fn check(trace: &Trace) -> Result<Shape, CompileError> {
                 want(key, int)?;
                 want(val, Ty::is_lua)?;
             }
+            Ins::TabSetStr {
+                tab: t, key, val, ..
+            } => {
+                want(t, tab)?;
+                want(key, |t| t == Ty::Str)?;
+                want(val, Ty::is_lua)?;
+            }
             Ins::SStore { val, .. } => want(val, Ty::is_lua)?,
             _ => {}
         }
@@ -536,7 +556,7 @@ fn check(trace: &Trace) -> Result<Shape, CompileError> {
     Ok(Shape {
         loop_start,
         phis_end,
-        allocates: ins.iter().any(|i| matches!(i, Ins::TabSetInt { .. })),
+        allocates: ins.iter().any(Ins::allocates),
     })
 }
 
@@ -552,6 +572,10 @@ fn cranelift_ty(ty: Ty) -> Type {
 fn pri_bits(ty: Ty) -> u64 {
     ty.pri_value().map_or(0, |v| v.bits())
 }
+
+/// 2^52 + 2^51: added to a double, it leaves the integer nearest to it (modulo 2^32) in
+/// the low bits (`moonjet_runtime::libs::bit::num2bit`).
+const BIT_BIAS: f64 = 6755399441055744.0;
 
 /// A slot holds a number iff its top 17 bits are below `TOP_NUMBER_LIMIT`, i.e. the
 /// whole word is below this.
@@ -955,6 +979,23 @@ impl<'a, 't> Translator<'a, 't> {
                 self.guard_false(failed, snap);
                 return;
             }
+            Ins::TabSetStr {
+                tab,
+                key,
+                val,
+                snap,
+            } => {
+                let bits = self.boxed_bits(val);
+                let args = [
+                    self.heap,
+                    self.vals[tab as usize],
+                    self.vals[key as usize],
+                    bits,
+                ];
+                let failed = self.call_for(shims::tab_set_str as *const (), &args, I32);
+                self.guard_false(failed, snap);
+                return;
+            }
             Ins::AddN(a, b) => self
                 .b
                 .ins()
@@ -1035,6 +1076,53 @@ impl<'a, 't> Translator<'a, 't> {
                 n
             }
             Ins::IntToNum(a) => self.b.ins().fcvt_from_sint(F64, self.vals[a as usize]),
+            Ins::ToBit(a) => {
+                // The bit library's conversion: adding 2^52+2^51 puts the integer part,
+                // rounded to nearest and modulo 2^32, in the low 32 bits of the double.
+                let bias = self.b.ins().f64const(Ieee64::with_float(BIT_BIAS));
+                let sum = self.b.ins().fadd(self.vals[a as usize], bias);
+                let bits = self.b.ins().bitcast(I64, MemFlagsData::new(), sum);
+                self.b.ins().ireduce(I32, bits)
+            }
+            Ins::BNot(a) => self.b.ins().bnot(self.vals[a as usize]),
+            Ins::BSwap(a) => self.b.ins().bswap(self.vals[a as usize]),
+            Ins::BAnd(a, b)
+            | Ins::BOr(a, b)
+            | Ins::BXor(a, b)
+            | Ins::BShl(a, b)
+            | Ins::BShr(a, b)
+            | Ins::BSar(a, b)
+            | Ins::BRol(a, b)
+            | Ins::BRor(a, b) => {
+                let (x, y) = (self.vals[a as usize], self.vals[b as usize]);
+                // Cranelift takes a shift or rotate count modulo the width (32): the
+                // library's low 5 bits.
+                match op {
+                    Ins::BAnd(..) => self.b.ins().band(x, y),
+                    Ins::BOr(..) => self.b.ins().bor(x, y),
+                    Ins::BXor(..) => self.b.ins().bxor(x, y),
+                    Ins::BShl(..) => self.b.ins().ishl(x, y),
+                    Ins::BShr(..) => self.b.ins().ushr(x, y),
+                    Ins::BSar(..) => self.b.ins().sshr(x, y),
+                    Ins::BRol(..) => self.b.ins().rotl(x, y),
+                    _ => self.b.ins().rotr(x, y),
+                }
+            }
+            Ins::TNew { asize, hbits, snap } => {
+                let heap = self.heap;
+                let asize = self.b.ins().iconst(I32, i64::from(asize));
+                let hbits = self.b.ins().iconst(I32, i64::from(hbits));
+                let t = self.call_for(shims::tab_new as *const (), &[heap, asize, hbits], I64);
+                // Null: out of memory.
+                self.guard_true(t, snap);
+                t
+            }
+            Ins::TDup { tpl, snap } => {
+                let args = [self.heap, self.vals[tpl as usize]];
+                let t = self.call_for(shims::tab_dup as *const (), &args, I64);
+                self.guard_true(t, snap);
+                t
+            }
             Ins::Guard {
                 cmp,
                 ty,

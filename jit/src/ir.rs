@@ -174,7 +174,8 @@ impl Field {
         }
     }
 
-    /// Whether a table resize (array growth through [`Ins::TabSetInt`]) may change it.
+    /// Whether a table resize (growth through [`Ins::TabSetInt`] or [`Ins::TabSetStr`])
+    /// may change it.
     pub fn resizable(self) -> bool {
         matches!(
             self,
@@ -271,6 +272,14 @@ pub enum Ins {
         val: Ref,
         snap: SnapId,
     },
+    /// `tab[key] = val` for a constant string `key` (a `KGc`) the table may not hold yet
+    /// (may insert it and grow the table); leaves through `snap` if memory runs out.
+    TabSetStr {
+        tab: Ref,
+        key: Ref,
+        val: Ref,
+        snap: SnapId,
+    },
     /// Double arithmetic (`Ty::Num`). `Mod` is Lua's floored modulo (`a - floor(a/b)*b`);
     /// `Pow` is C's `pow`.
     AddN(Ref, Ref),
@@ -313,6 +322,33 @@ pub enum Ins {
     },
     /// Integer to double.
     IntToNum(Ref),
+    /// `bit.tobit`: a double to the 32-bit integer the bit library makes of it (modulo
+    /// 2^32, rounding to nearest as adding 2^52+2^51 does; never leaves).
+    ToBit(Ref),
+    /// The bit library's operations on 32-bit integers (`Ty::Int`). Shifts and rotations
+    /// use the low 5 bits of their count `b`, as `bit.lshift` and the others do.
+    BNot(Ref),
+    BSwap(Ref),
+    BAnd(Ref, Ref),
+    BOr(Ref, Ref),
+    BXor(Ref, Ref),
+    BShl(Ref, Ref),
+    BShr(Ref, Ref),
+    BSar(Ref, Ref),
+    BRol(Ref, Ref),
+    BRor(Ref, Ref),
+    /// A new empty table (`TNEW`) with room for `asize` array slots and `1 << hbits`
+    /// nodes, leaving through `snap` (before the `TNEW`) if memory runs out.
+    TNew {
+        asize: u32,
+        hbits: u32,
+        snap: SnapId,
+    },
+    /// A copy of template table `tpl` (`TDUP`), leaving through `snap` if memory runs out.
+    TDup {
+        tpl: Ref,
+        snap: SnapId,
+    },
     /// Continue if `a cmp b` holds (both of type `ty`: Num, Int or Ptr), else leave
     /// through `snap`. For doubles the comparison is IEEE (false when either is NaN, so
     /// `Ne` holds on NaN).
@@ -365,7 +401,23 @@ impl Ins {
             | MaxN(..)
             | IntToNum(_)
             | TabLen { .. } => Some(Ty::Num),
-            KInt(_) | AddI { .. } | SubI { .. } | MulI { .. } | NumToInt { .. } => Some(Ty::Int),
+            KInt(_)
+            | AddI { .. }
+            | SubI { .. }
+            | MulI { .. }
+            | NumToInt { .. }
+            | ToBit(_)
+            | BNot(_)
+            | BSwap(_)
+            | BAnd(..)
+            | BOr(..)
+            | BXor(..)
+            | BShl(..)
+            | BShr(..)
+            | BSar(..)
+            | BRol(..)
+            | BRor(..) => Some(Ty::Int),
+            TNew { .. } | TDup { .. } => Some(Ty::Tab),
             KPtr(_) | UvRef { .. } | LoadBits { .. } => Some(Ty::Ptr),
             CurFunc => Some(Ty::Func),
             FLoad { field, .. } => Some(field.ty()),
@@ -375,7 +427,8 @@ impl Ins {
             | Store { .. }
             | TabWrite { .. }
             | UvBarrier { .. }
-            | TabSetInt { .. } => None,
+            | TabSetInt { .. }
+            | TabSetStr { .. } => None,
         }
     }
 
@@ -391,6 +444,9 @@ impl Ins {
             SLoad { snap, .. }
             | Load { snap, .. }
             | TabSetInt { snap, .. }
+            | TabSetStr { snap, .. }
+            | TNew { snap, .. }
+            | TDup { snap, .. }
             | AddI { snap, .. }
             | SubI { snap, .. }
             | MulI { snap, .. }
@@ -404,9 +460,18 @@ impl Ins {
     pub fn operands_mut(&mut self) -> Vec<&mut Ref> {
         use Ins::*;
         match self {
-            SLoad { .. } | KNum(_) | KInt(_) | KGc { .. } | KPri(_) | KPtr(_) | CurFunc | Loop => {
+            SLoad { .. }
+            | KNum(_)
+            | KInt(_)
+            | KGc { .. }
+            | KPri(_)
+            | KPtr(_)
+            | CurFunc
+            | Loop
+            | TNew { .. } => {
                 vec![]
             }
+            TDup { tpl, .. } => vec![tpl],
             FLoad { obj, .. } => vec![obj],
             UvRef { func, .. } => vec![func],
             Load { ptr, idx, .. } => {
@@ -427,7 +492,9 @@ impl Ins {
             }
             TabWrite { tab } | TabLen { tab } => vec![tab],
             UvBarrier { uv, val } => vec![uv, val],
-            TabSetInt { tab, key, val, .. } => vec![tab, key, val],
+            TabSetInt { tab, key, val, .. } | TabSetStr { tab, key, val, .. } => {
+                vec![tab, key, val]
+            }
             AddN(a, b)
             | SubN(a, b)
             | MulN(a, b)
@@ -437,6 +504,15 @@ impl Ins {
             | MinN(a, b)
             | MaxN(a, b) => vec![a, b],
             NegN(a) | FloorN(a) | CeilN(a) | SqrtN(a) | AbsN(a) | IntToNum(a) => vec![a],
+            ToBit(a) | BNot(a) | BSwap(a) => vec![a],
+            BAnd(a, b)
+            | BOr(a, b)
+            | BXor(a, b)
+            | BShl(a, b)
+            | BShr(a, b)
+            | BSar(a, b)
+            | BRol(a, b)
+            | BRor(a, b) => vec![a, b],
             AddI { a, b, .. } | SubI { a, b, .. } | MulI { a, b, .. } => vec![a, b],
             NumToInt { a, .. } => vec![a],
             Guard { a, b, .. } => vec![a, b],
@@ -456,7 +532,21 @@ impl Ins {
     pub fn writes_memory(&self) -> bool {
         matches!(
             self,
-            Ins::Store { .. } | Ins::UvBarrier { .. } | Ins::TabSetInt { .. } | Ins::SStore { .. }
+            Ins::Store { .. }
+                | Ins::UvBarrier { .. }
+                | Ins::TabSetInt { .. }
+                | Ins::TabSetStr { .. }
+                | Ins::SStore { .. }
+        )
+    }
+
+    /// Whether the instruction allocates (a new table, or a table's growth): the trace
+    /// then checks at its loop header whether a GC step is due. An allocation is never
+    /// shared with another (two `{}` are two tables), so it is not pure either.
+    pub fn allocates(&self) -> bool {
+        matches!(
+            self,
+            Ins::TNew { .. } | Ins::TDup { .. } | Ins::TabSetInt { .. } | Ins::TabSetStr { .. }
         )
     }
 
@@ -563,6 +653,11 @@ fn describe(ins: &Ins) -> String {
         Ins::TabSetInt { tab, key, val, .. } => {
             format!("TSETI  {}  {}  {}", r(tab), r(key), r(val))
         }
+        Ins::TabSetStr { tab, key, val, .. } => {
+            format!("TSETS  {}  {}  {}", r(tab), r(key), r(val))
+        }
+        Ins::TNew { asize, hbits, .. } => format!("TNEW   #{asize}  #{hbits}"),
+        Ins::TDup { tpl, .. } => format!("TDUP   {}", r(tpl)),
         Ins::Guard { cmp, a, b, .. } => format!(
             "{:<6} {}  {}",
             format!("{cmp:?}").to_uppercase(),

@@ -21,7 +21,7 @@ use crate::ir::{Cmp, Field, Ins, Ref, SnapId, Snapshot, Trace, Ty};
 use moonjet_gc::object::{offsets, GcFunc, GcProto, GcStr, GcTab};
 use moonjet_gc::TValue;
 use moonjet_runtime::bc::{self, Op};
-use moonjet_runtime::libs::builtin_id;
+use moonjet_runtime::libs::{bit, builtin_id};
 use std::collections::{BTreeMap, HashMap};
 
 /// Longest loop body recorded (in bytecode instructions executed).
@@ -33,6 +33,9 @@ const MAX_INLINE_DEPTH: usize = 8;
 
 /// Why a recording stopped without a trace ("NYI: ..." as luajit words it).
 pub type Abort = String;
+
+/// luajit's abort for a builtin call it does not compile in this form.
+const FASTFUNC: &str = "NYI: unsupported variant of FastFunc";
 
 pub enum Step {
     Continue,
@@ -104,6 +107,7 @@ fn cse_key(ins: &Ins) -> String {
 fn pure(ins: &Ins) -> bool {
     !ins.writes_memory()
         && !ins.reads_memory()
+        && !ins.allocates()
         && !matches!(ins, Ins::SLoad { .. } | Ins::Loop | Ins::Phi { .. })
 }
 
@@ -151,6 +155,16 @@ pub struct Recorder {
     gc_consts: Vec<TValue>,
     /// The `for` loop's index is narrowed to an integer.
     narrow_for: bool,
+    /// Set by a builtin call recorded with all its results kept (`CALL` with b = 0, the
+    /// last argument of another call): the slot just past its one result, where the
+    /// `CALLM` right after it takes its MULTRES arguments from, and the snapshot before
+    /// that call.
+    multres: Option<(u32, SnapId)>,
+    /// While a `CALLM` is recorded: the snapshot all its guards leave through. The
+    /// interpreter cannot resume at a `CALLM` (it would not know MULTRES), so they leave
+    /// before the builtin call that made its last argument, which runs again (a builtin
+    /// has no effect to repeat).
+    pinned_snap: Option<SnapId>,
     steps: usize,
 }
 
@@ -187,21 +201,78 @@ enum Builtin {
     Abs,
     Min,
     Max,
+    ToBit,
+    BNot,
+    BSwap,
+    BAnd,
+    BOr,
+    BXor,
+    LShift,
+    RShift,
+    ARShift,
+    Rol,
+    Ror,
+}
+
+impl Builtin {
+    /// Whether the recorder handles a call with `n` arguments (the interpreter's
+    /// functions ignore extra ones; recording them is not worth it).
+    fn takes(self, n: u32) -> bool {
+        use Builtin::*;
+        match self {
+            Min | Max => n == 2,
+            // bit.band(x) is bit.tobit(x); luajit folds any number of operands.
+            BAnd | BOr | BXor => n >= 1,
+            LShift | RShift | ARShift | Rol | Ror => n == 2,
+            Floor | Ceil | Sqrt | Abs | ToBit | BNot | BSwap => n == 1,
+        }
+    }
 }
 
 fn builtin_of(ffid: u8) -> Option<Builtin> {
-    const TABLE: [(&str, Builtin); 6] = [
-        ("floor", Builtin::Floor),
-        ("ceil", Builtin::Ceil),
-        ("sqrt", Builtin::Sqrt),
-        ("abs", Builtin::Abs),
-        ("min", Builtin::Min),
-        ("max", Builtin::Max),
+    const TABLE: [(&str, &str, Builtin); 17] = [
+        ("math", "floor", Builtin::Floor),
+        ("math", "ceil", Builtin::Ceil),
+        ("math", "sqrt", Builtin::Sqrt),
+        ("math", "abs", Builtin::Abs),
+        ("math", "min", Builtin::Min),
+        ("math", "max", Builtin::Max),
+        ("bit", "tobit", Builtin::ToBit),
+        ("bit", "bnot", Builtin::BNot),
+        ("bit", "bswap", Builtin::BSwap),
+        ("bit", "band", Builtin::BAnd),
+        ("bit", "bor", Builtin::BOr),
+        ("bit", "bxor", Builtin::BXor),
+        ("bit", "lshift", Builtin::LShift),
+        ("bit", "rshift", Builtin::RShift),
+        ("bit", "arshift", Builtin::ARShift),
+        ("bit", "rol", Builtin::Rol),
+        ("bit", "ror", Builtin::Ror),
     ];
     TABLE
         .iter()
-        .find(|(name, _)| builtin_id("math", name) == Some(ffid))
-        .map(|&(_, b)| b)
+        .find(|(lib, name, _)| builtin_id(lib, name) == Some(ffid))
+        .map(|&(_, _, b)| b)
+}
+
+/// The bit library's operation `op` (a unary or binary bit instruction) on constants, as
+/// `moonjet_runtime::libs::bit` computes it; `None` for other instructions.
+fn fold_bits(op: &Ins, x: i32, y: i32) -> Option<i32> {
+    // Shift counts keep their low 5 bits, as the library's do.
+    let n = (y & 31) as u32;
+    Some(match op {
+        Ins::BNot(_) => !x,
+        Ins::BSwap(_) => x.swap_bytes(),
+        Ins::BAnd(..) => x & y,
+        Ins::BOr(..) => x | y,
+        Ins::BXor(..) => x ^ y,
+        Ins::BShl(..) => x << n,
+        Ins::BShr(..) => ((x as u32) >> n) as i32,
+        Ins::BSar(..) => x >> n,
+        Ins::BRol(..) => x.rotate_left(n),
+        Ins::BRor(..) => x.rotate_right(n),
+        _ => return None,
+    })
 }
 
 impl Recorder {
@@ -269,6 +340,8 @@ impl Recorder {
             call_snap: None,
             stored_in_call: false,
             failed: None,
+            multres: None,
+            pinned_snap: None,
             opts,
             ins: Vec::new(),
             snaps: Vec::new(),
@@ -432,7 +505,7 @@ impl Recorder {
     fn invalidate(&mut self, i: &Ins) {
         let written = match *i {
             Ins::Store { ptr, idx, off, .. } => self.mem_at(ptr, idx, off),
-            Ins::TabSetInt { .. } => Mem::Any,
+            Ins::TabSetInt { .. } | Ins::TabSetStr { .. } => Mem::Any,
             _ => return,
         };
         let cse = &mut self.cse;
@@ -449,6 +522,10 @@ impl Recorder {
     fn fold(&mut self, i: &Ins) -> Option<Ref> {
         let knum = |s: &Self, r: Ref| match s.ins[r as usize] {
             Ins::KNum(x) => Some(x),
+            _ => None,
+        };
+        let kint = |s: &Self, r: Ref| match s.ins[r as usize] {
+            Ins::KInt(x) => Some(x),
             _ => None,
         };
         match *i {
@@ -489,6 +566,27 @@ impl Recorder {
                 Ins::KInt(k) => Some(self.emit(Ins::KNum(f64::from(k)))),
                 _ => None,
             },
+            Ins::ToBit(a) => match self.ins[a as usize] {
+                // An i32 is its own value modulo 2^32.
+                Ins::IntToNum(x) => Some(x),
+                Ins::KNum(x) => Some(self.emit(Ins::KInt(bit::num2bit(x)))),
+                _ => None,
+            },
+            Ins::BNot(a) | Ins::BSwap(a) => {
+                let v = fold_bits(i, kint(self, a)?, 0)?;
+                Some(self.emit(Ins::KInt(v)))
+            }
+            Ins::BAnd(a, b)
+            | Ins::BOr(a, b)
+            | Ins::BXor(a, b)
+            | Ins::BShl(a, b)
+            | Ins::BShr(a, b)
+            | Ins::BSar(a, b)
+            | Ins::BRol(a, b)
+            | Ins::BRor(a, b) => {
+                let v = fold_bits(i, kint(self, a)?, kint(self, b)?)?;
+                Some(self.emit(Ins::KInt(v)))
+            }
             Ins::NumToInt { a, snap } => match self.ins[a as usize] {
                 Ins::IntToNum(x) => Some(x),
                 Ins::KNum(x) => exact_i32(x).map(|k| self.emit(Ins::KInt(k))),
@@ -543,6 +641,9 @@ impl Recorder {
             }
             return s;
         }
+        if let Some(s) = self.pinned_snap {
+            return s;
+        }
         let slots: Vec<(u16, Ref)> = self.written.iter().map(|(&s, &r)| (s, r)).collect();
         let pc = self.pc_index(pc);
         if let Some(last) = self.snaps.last() {
@@ -584,6 +685,17 @@ impl Recorder {
             Ty::Num => Ok(r),
             Ty::Int => Ok(self.emit(Ins::IntToNum(r))),
             _ => Err("NYI: arithmetic on a non-number".into()),
+        }
+    }
+
+    /// The value of `slot` (a number) as the bit library's 32-bit operand: an integer is
+    /// one already, a double is converted modulo 2^32.
+    fn read_bit(&mut self, slot: u32, pc: *const u32) -> Result<Ref, Abort> {
+        let r = self.read(slot, pc)?;
+        match self.ty(r) {
+            Ty::Int => Ok(r),
+            Ty::Num => Ok(self.emit(Ins::ToBit(r))),
+            _ => Err(FASTFUNC.into()),
         }
     }
 
@@ -801,9 +913,24 @@ impl Recorder {
                 }
             },
             Key::Str(s) => {
-                let (node, off) = self
-                    .hash_slot(t, tv, s, pc)
-                    .ok_or("NYI: store to a new key")?;
+                let Some((node, off)) = self.hash_slot(t, tv, s, pc) else {
+                    // A key the table lacks (a field of a new table, say): the general
+                    // store, inserting it. With a metatable, __newindex would decide.
+                    // SAFETY: live table.
+                    if unsafe { !(*tv).metatable.is_null() } {
+                        return Err("NYI: store to a new key".into());
+                    }
+                    self.guard_no_meta(t, tv, pc)?;
+                    let key = self.kgc(TValue::from_gcstr(s), Ty::Str);
+                    let snap = self.snap(pc);
+                    self.emit(Ins::TabSetStr {
+                        tab: t,
+                        key,
+                        val,
+                        snap,
+                    });
+                    return Ok(());
+                };
                 // SAFETY: hash_slot found the key at this node.
                 let old = unsafe { *(*tv).node.cast::<u8>().add(off as usize).cast::<TValue>() };
                 (node, None, off, old)
@@ -952,6 +1079,8 @@ impl Recorder {
         let op = Op::from_u8(bc::op(ins)).ok_or("bad opcode")?;
         let (a, d) = (bc::a(ins), bc::d(ins));
         let (b, c) = (bc::b(ins), bc::c(ins));
+        // Good for the next instruction only.
+        let multres = self.multres.take();
         use Op::*;
         match op {
             MOV => {
@@ -1125,7 +1254,40 @@ impl Recorder {
                 let v = self.read(a, pc)?;
                 self.table_set(t, tv, key, v, pc)?;
             }
-            CALL => self.record_call(a, b, c, pc)?,
+            CALL => {
+                let nargs = c.checked_sub(1).ok_or("bad CALL")?;
+                self.record_call(a, b, nargs, pc)?;
+            }
+            CALLM => {
+                // `f(x, g(y))`: the varargs are exactly the one result of the builtin call
+                // recorded just before, if it left it right after the fixed arguments.
+                let Some((_, before)) = multres.filter(|&(top, _)| top == a + 2 + c + 1) else {
+                    return Err("NYI: call with varargs".into());
+                };
+                self.pinned_snap = Some(before);
+                let recorded = self.record_call(a, b, c + 1, pc);
+                self.pinned_snap = None;
+                recorded?;
+            }
+            TNEW | TDUP => {
+                // A new table each time (never shared by CSE); accesses to it later in
+                // the iteration guard its layout as for any table, read from the table
+                // the interpreter made. If it cannot be allocated, the trace leaves before
+                // the instruction and the interpreter runs it (collecting first, and
+                // raising "not enough memory" if that does not help).
+                let snap = self.snap(pc);
+                let t = if op == TNEW {
+                    self.emit(Ins::TNew {
+                        asize: d & 0x7ff,
+                        hbits: d >> 11,
+                        snap,
+                    })
+                } else {
+                    let tpl = self.kgc(kgc(self.pt, d), Ty::Tab);
+                    self.emit(Ins::TDup { tpl, snap })
+                };
+                self.write(a, t);
+            }
             FORL | JFORL if pc == self.start => return self.close(pc, a),
             LOOP | JLOOP | ILOOP | FORI | JFORI | FORL | JFORL | IFORL | ITERL | JITERL
             | IITERL | ITERC | ITERN
@@ -1165,8 +1327,17 @@ impl Recorder {
             return Ok(());
         }
         if tx == Ty::Tab && xv != yv {
-            // Two different tables may have __eq.
-            return Err("NYI: comparison of tables".into());
+            // Two different tables are unequal unless they have __eq: guard that neither
+            // has a metatable (a new table, say), else leave it to the interpreter.
+            let (Some(xt), Some(yt)) = (xv.as_tab(), yv.as_tab()) else {
+                return Err("NYI: comparison of tables".into());
+            };
+            // SAFETY: live tables in the frame's slots.
+            if unsafe { !(*xt).metatable.is_null() || !(*yt).metatable.is_null() } {
+                return Err("NYI: comparison of tables".into());
+            }
+            self.guard_no_meta(x, xt, pc)?;
+            self.guard_no_meta(y, yt, pc)?;
         }
         // Strings are interned, functions and tables compare by identity.
         let cmp = if xv == yv { Cmp::Eq } else { Cmp::Ne };
@@ -1174,8 +1345,9 @@ impl Recorder {
         Ok(())
     }
 
-    /// `CALL a b c`: a math builtin becomes an IR operation; anything else aborts.
-    fn record_call(&mut self, a: u32, b: u32, c: u32, pc: *const u32) -> Result<(), Abort> {
+    /// A call of the function in slot `a` with `nargs` arguments, keeping `b - 1` results
+    /// (b = 0: all): a math or bit builtin becomes IR operations; anything else aborts.
+    fn record_call(&mut self, a: u32, b: u32, nargs: u32, pc: *const u32) -> Result<(), Abort> {
         let fv = self.value(a);
         if !fv.is_func() {
             return Err("NYI: call of a non-function".into());
@@ -1184,48 +1356,89 @@ impl Recorder {
         // SAFETY: a live function value in the frame.
         if unsafe { (*func).is_lua() } {
             // SAFETY: as above.
-            return unsafe { self.inline_call(a, b, c, pc, fv) };
+            return unsafe { self.inline_call(a, b, nargs, pc, fv) };
         }
         // SAFETY: as above.
         let ffid = unsafe { (*func).ffid };
         let which = builtin_of(ffid).ok_or("NYI: call")?;
-        let nargs = c.checked_sub(1).ok_or("NYI: call with varargs")?;
-        let want = if matches!(which, Builtin::Min | Builtin::Max) {
-            2
-        } else {
-            1
-        };
-        if nargs != want || b != 2 {
-            return Err("NYI: unsupported variant of FastFunc".into());
+        // One result (or all, which is the one), and an argument count the recording
+        // handles.
+        if !which.takes(nargs) || !matches!(b, 0 | 2) {
+            return Err(FASTFUNC.into());
         }
-        // FR2: the arguments follow the function and the frame link.
+        let before = self.snap(pc);
+        // FR2: the arguments follow the function and the frame link. (The library
+        // functions also take numeric strings; those calls stay interpreted.)
         let args: Vec<TValue> = (0..nargs).map(|i| self.value(a + 2 + i)).collect();
         if !args.iter().all(|v| v.is_number()) {
-            return Err("NYI: unsupported variant of FastFunc".into());
+            return Err(FASTFUNC.into());
         }
         let f = self.read(a, pc)?;
         let kf = self.kgc(fv, Ty::Func);
         self.guard(Cmp::Eq, Ty::Ptr, f, kf, pc);
-        let x = self.read_num(a + 2, pc)?;
+        let arg = a + 2;
+        use Builtin::*;
         let r = match which {
-            Builtin::Floor => self.emit(Ins::FloorN(x)),
-            Builtin::Ceil => self.emit(Ins::CeilN(x)),
-            Builtin::Sqrt => self.emit(Ins::SqrtN(x)),
-            Builtin::Abs => self.emit(Ins::AbsN(x)),
-            Builtin::Min | Builtin::Max => {
-                let y = self.read_num(a + 3, pc)?;
-                self.emit(if which == Builtin::Min {
+            Floor | Ceil | Sqrt | Abs => {
+                let x = self.read_num(arg, pc)?;
+                self.emit(match which {
+                    Floor => Ins::FloorN(x),
+                    Ceil => Ins::CeilN(x),
+                    Sqrt => Ins::SqrtN(x),
+                    _ => Ins::AbsN(x),
+                })
+            }
+            Min | Max => {
+                let x = self.read_num(arg, pc)?;
+                let y = self.read_num(arg + 1, pc)?;
+                self.emit(if which == Min {
                     Ins::MinN(x, y)
                 } else {
                     Ins::MaxN(x, y)
                 })
             }
+            ToBit => self.read_bit(arg, pc)?,
+            BNot | BSwap => {
+                let x = self.read_bit(arg, pc)?;
+                self.emit(if which == BNot {
+                    Ins::BNot(x)
+                } else {
+                    Ins::BSwap(x)
+                })
+            }
+            BAnd | BOr | BXor => {
+                // Left to right, as the library folds its arguments.
+                let mut acc = self.read_bit(arg, pc)?;
+                for i in 1..nargs {
+                    let y = self.read_bit(arg + i, pc)?;
+                    acc = self.emit(match which {
+                        BAnd => Ins::BAnd(acc, y),
+                        BOr => Ins::BOr(acc, y),
+                        _ => Ins::BXor(acc, y),
+                    });
+                }
+                acc
+            }
+            LShift | RShift | ARShift | Rol | Ror => {
+                let x = self.read_bit(arg, pc)?;
+                let n = self.read_bit(arg + 1, pc)?;
+                self.emit(match which {
+                    LShift => Ins::BShl(x, n),
+                    RShift => Ins::BShr(x, n),
+                    ARShift => Ins::BSar(x, n),
+                    Rol => Ins::BRol(x, n),
+                    _ => Ins::BRor(x, n),
+                })
+            }
         };
         self.write(a, r);
+        if b == 0 {
+            self.multres = Some((a + 1, before));
+        }
         Ok(())
     }
 
-    /// `CALL a b c` of the Lua function `fv`: its body is recorded in line, in a frame
+    /// `CALL a b c` (`nargs` = c - 1) of the Lua function `fv`: its body is recorded in line, in a frame
     /// of its own whose slots exist only in the trace. Guards inside it leave through
     /// the snapshot before the outermost call, so the interpreter makes the call itself.
     ///
@@ -1235,7 +1448,7 @@ impl Recorder {
         &mut self,
         a: u32,
         b: u32,
-        c: u32,
+        nargs: u32,
         pc: *const u32,
         fv: TValue,
     ) -> Result<(), Abort> {
@@ -1246,7 +1459,7 @@ impl Recorder {
             let vararg = (*pt).flags & u32::from(moonjet_runtime::proto::flags::VARARG) != 0;
             (pt, u32::from((*pt).numparams), vararg)
         };
-        if b == 0 || c == 0 {
+        if b == 0 || self.pinned_snap.is_some() {
             return Err("NYI: call with a variable number of arguments or results".into());
         }
         if vararg {
@@ -1258,8 +1471,6 @@ impl Recorder {
         if self.frames.len() >= MAX_INLINE_DEPTH {
             return Err("NYI: calls nested too deep".into());
         }
-        // CALL's B is the results wanted plus one, C the arguments plus one.
-        let nargs = c - 1;
         // The arguments are in the trace before the call's snapshot is taken.
         let f = self.read(a, pc)?;
         for i in 0..nargs.min(numparams) {

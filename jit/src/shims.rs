@@ -1,9 +1,9 @@
 //! Functions compiled traces call for work too big to inline: table barriers, `#t`,
-//! growing a table, `pow`. They never run the collector (a trace keeps values in
+//! growing a table, new tables, `pow`. They never run the collector (a trace keeps values in
 //! registers the collector cannot see), so nothing they do can free an object the trace
 //! still uses.
 
-use moonjet_gc::object::{GcHeader, GcTab, GcUpval};
+use moonjet_gc::object::{GcHeader, GcStr, GcTab, GcUpval};
 use moonjet_gc::{table, Heap, TValue};
 
 /// What compiled code gets besides the frame base (`#[repr(C)]`: the code reads its
@@ -104,4 +104,44 @@ pub unsafe extern "C" fn tab_set_int(heap: *mut Heap, t: *mut GcTab, key: i32, b
         Ok(()) => 0,
         Err(_) => 1,
     }
+}
+
+/// `t[key] = v` for a string key through the general path (may insert the key and grow
+/// the table; never collects). Returns 0, or 1 if memory ran out.
+///
+/// # Safety
+/// `heap` is the live heap owning the live table `t` and string `key`; `bits` is a live
+/// value.
+pub unsafe extern "C" fn tab_set_str(
+    heap: *mut Heap,
+    t: *mut GcTab,
+    key: *mut GcStr,
+    bits: u64,
+) -> u32 {
+    // SAFETY: caller promise.
+    match unsafe { table::set_str(&mut *heap, t, key, TValue(bits)) } {
+        Ok(()) => 0,
+        Err(_) => 1,
+    }
+}
+
+/// `{}` with room for `asize` array slots and `1 << hbits` nodes (`TNEW`'s operand), never
+/// collecting. Null if memory ran out: the trace then leaves before the `TNEW` and the
+/// interpreter runs it again, collecting first, and raises the error if it still fails.
+///
+/// # Safety
+/// `heap` is the live heap of the state running the trace.
+pub unsafe extern "C" fn tab_new(heap: *mut Heap, asize: u32, hbits: u32) -> *mut GcTab {
+    // SAFETY: caller promise.
+    unsafe { (*heap).new_table_no_gc(asize, hbits) }.unwrap_or(std::ptr::null_mut())
+}
+
+/// A copy of template table `tpl` (`TDUP`'s constant), never collecting; null if memory
+/// ran out (as for [`tab_new`]).
+///
+/// # Safety
+/// `heap` is the live heap owning the live table `tpl`.
+pub unsafe extern "C" fn tab_dup(heap: *mut Heap, tpl: *mut GcTab) -> *mut GcTab {
+    // SAFETY: caller promise; the trace keeps the template alive (a constant it embeds).
+    unsafe { table::dup_no_gc(&mut *heap, tpl) }.unwrap_or(std::ptr::null_mut())
 }

@@ -535,6 +535,193 @@ fn interrupt_stops_an_endless_loop() {
     assert_eq!(slots[0], num(41.0));
 }
 
+/// Every bit operation on slots 0 (x) and 1 (y), both converted by `ToBit` (y is also the
+/// shift count), written to slots 2..15.
+fn bit_trace() -> (Trace, SnapId) {
+    let mut b = B::default();
+    let type_exit = b.snap(&[]);
+    let xn = b.push(Ins::SLoad {
+        slot: 0,
+        ty: Ty::Num,
+        snap: type_exit,
+    });
+    let yn = b.push(Ins::SLoad {
+        slot: 1,
+        ty: Ty::Num,
+        snap: type_exit,
+    });
+    let x = b.push(Ins::ToBit(xn));
+    let y = b.push(Ins::ToBit(yn));
+    let ops = [
+        x,
+        y,
+        b.push(Ins::BNot(x)),
+        b.push(Ins::BSwap(x)),
+        b.push(Ins::BAnd(x, y)),
+        b.push(Ins::BOr(x, y)),
+        b.push(Ins::BXor(x, y)),
+        b.push(Ins::BShl(x, y)),
+        b.push(Ins::BShr(x, y)),
+        b.push(Ins::BSar(x, y)),
+        b.push(Ins::BRol(x, y)),
+        b.push(Ins::BRor(x, y)),
+    ];
+    let k = b.push(Ins::KNum(0.0));
+    b.push(Ins::Loop);
+    b.t.loop_snap = b.snap(&[]);
+    let slots: Vec<(u16, Ref)> = (2..).zip(ops).collect();
+    let out = b.snap(&slots);
+    b.push(Ins::Guard {
+        cmp: Cmp::Ne,
+        ty: Ty::Num,
+        a: k,
+        b: k,
+        snap: out,
+    });
+    (b.t, out)
+}
+
+#[test]
+fn bit_ops_match_the_bit_library() {
+    use moonjet_runtime::libs::bit::num2bit;
+    let (t, out) = bit_trace();
+    let c = compile(&t).unwrap();
+    let flag = AtomicU8::new(0);
+    let inputs = [
+        0.0,
+        -0.0,
+        1.0,
+        -1.0,
+        7.0,
+        31.0,
+        32.0,
+        33.0,
+        -33.0,
+        0.5,
+        1.5,
+        2.5,
+        -2.5,
+        3.7,
+        2147483647.0,
+        2147483648.0,
+        4294967295.0,
+        4294967296.0 + 5.0,
+        -2147483649.0,
+        1e15 + 0.5,
+        2f64.powi(52) + 3.0,
+        -2f64.powi(63),
+        f64::INFINITY,
+        f64::NEG_INFINITY,
+        f64::NAN,
+    ];
+    for x in inputs {
+        for y in inputs {
+            let mut slots = [0u64; 14];
+            slots[0] = num(x);
+            slots[1] = num(y);
+            // SAFETY: fourteen valid slots.
+            assert_eq!(unsafe { c.run(slots.as_mut_ptr(), flag.as_ptr()) }, out);
+            // What the library computes (shift counts keep their low 5 bits).
+            let (a, b) = (num2bit(x), num2bit(y));
+            let n = (b & 31) as u32;
+            let want = [
+                a,
+                b,
+                !a,
+                a.swap_bytes(),
+                a & b,
+                a | b,
+                a ^ b,
+                a << n,
+                ((a as u32) >> n) as i32,
+                a >> n,
+                a.rotate_left(n),
+                a.rotate_right(n),
+            ];
+            for (j, w) in want.into_iter().enumerate() {
+                assert_eq!(
+                    f64::from_bits(slots[2 + j]),
+                    f64::from(w),
+                    "op {j} on ({x}, {y})"
+                );
+            }
+        }
+    }
+}
+
+/// `slot 0 = {}` (room for 3 array slots) and `slot 1 = copy of template slot 0`, leaving
+/// through the snapshot before each if memory runs out.
+fn new_table_trace(template: u64) -> (Trace, [SnapId; 3]) {
+    let mut b = B::default();
+    let before_new = b.snap(&[]);
+    let t = b.push(Ins::TNew {
+        asize: 3,
+        hbits: 0,
+        snap: before_new,
+    });
+    let before_dup = b.snap(&[(0, t)]);
+    let tpl = b.push(Ins::KGc {
+        addr: template,
+        ty: Ty::Tab,
+    });
+    let d = b.push(Ins::TDup {
+        tpl,
+        snap: before_dup,
+    });
+    let k = b.push(Ins::KNum(0.0));
+    b.push(Ins::Loop);
+    b.t.loop_snap = b.snap(&[]);
+    let out = b.snap(&[(0, t), (1, d)]);
+    b.push(Ins::Guard {
+        cmp: Cmp::Ne,
+        ty: Ty::Num,
+        a: k,
+        b: k,
+        snap: out,
+    });
+    (b.t, [before_new, before_dup, out])
+}
+
+#[test]
+fn new_tables_come_from_the_heap_or_leave_when_it_is_full() {
+    use moonjet_gc::{table, Heap, TValue};
+    use moonjet_jit::shims::TraceCtx;
+    let mut heap = Heap::with_stress(false);
+    let template = heap.new_table(2, 1).unwrap();
+    // SAFETY: a live table with a two-slot array part.
+    unsafe { table::set_int(&mut heap, template, 1, TValue::from_f64(42.0)).unwrap() };
+    let (t, [before_new, before_dup, out]) = new_table_trace(template as u64);
+    let c = compile(&t).unwrap();
+    let flag = AtomicU8::new(0);
+    let run = |heap: &mut Heap, slots: &mut [u64; 2]| {
+        let ctx = TraceCtx::new(flag.as_ptr(), heap);
+        // SAFETY: two valid slots; the template is live in `heap`.
+        unsafe { c.run_with(slots.as_mut_ptr(), &ctx) }
+    };
+    let objects = heap.live_objects();
+    let mut slots = [0u64; 2];
+    assert_eq!(run(&mut heap, &mut slots), out);
+    assert_eq!(heap.live_objects(), objects + 2);
+    let (new, copy) = (TValue(slots[0]).as_tab(), TValue(slots[1]).as_tab());
+    let (new, copy) = (new.expect("a table"), copy.expect("a table"));
+    // SAFETY: both were just made in `heap`, and nothing has collected since.
+    unsafe {
+        assert_eq!((*new).asize, 3);
+        assert_ne!(copy, template);
+        assert_eq!(table::get_int(copy, 1), TValue::from_f64(42.0));
+    }
+    // Full: the first allocation fails, and nothing is written.
+    heap.set_limit(heap.total_bytes());
+    let mut slots = [7u64; 2];
+    assert_eq!(run(&mut heap, &mut slots), before_new);
+    assert_eq!(slots, [7, 7]);
+    // Room for the empty table only: the copy fails, and the new table goes to its slot.
+    heap.set_limit(heap.total_bytes() + 100);
+    assert_eq!(run(&mut heap, &mut slots), before_dup);
+    assert!(TValue(slots[0]).as_tab().is_some());
+    assert_eq!(slots[1], 7);
+}
+
 #[test]
 fn cross_compiles_for_aarch64() {
     let traces = [
@@ -543,6 +730,8 @@ fn cross_compiles_for_aarch64() {
         compare_trace(Cmp::Ne),
         endless_loop(),
         math_trace().0,
+        bit_trace().0,
+        new_table_trace(0x1000).0,
     ];
     for t in &traces {
         let code = compile_for(t, "aarch64-unknown-linux-gnu".parse().unwrap()).unwrap();
