@@ -564,3 +564,208 @@ fn calls_the_recorder_cannot_inline_abort_cleanly() {
     }
     assert!(r.stats().aborts > 0);
 }
+
+// ---- `-jdump` -----------------------------------------------------------------------
+
+/// A loop that compiles, then one that aborts (a closure made in it: `FNEW` is NYI).
+const DUMP_SCRIPT: &str = "local s = 0\n\
+                           for i = 1, 100 do s = s + i end\n\
+                           print(s)\n\
+                           local n = 0\n\
+                           for i = 1, 100 do local f = function() end n = n + 1 end\n\
+                           print(n)\n";
+
+/// The lines of `text` from the one equal to `from` up to (not including) the next one
+/// starting with `----` after it.
+fn section<'a>(text: &'a str, from: &str) -> Vec<&'a str> {
+    let lines: Vec<&str> = text.lines().collect();
+    let at = lines
+        .iter()
+        .position(|l| *l == from)
+        .unwrap_or_else(|| panic!("no line {from:?} in:\n{text}"));
+    lines[at + 1..]
+        .iter()
+        .take_while(|l| !l.starts_with("----"))
+        .copied()
+        .collect()
+}
+
+#[test]
+fn jdump_shows_each_trace_as_luajit_does() {
+    for stress in [false, true] {
+        let (out, err) = moonjet("dump", &["-jdump"], "dump.lua", DUMP_SCRIPT, stress);
+        assert_eq!(err, "");
+        // The trace's lines come as it is made, before what the program prints next.
+        let (trace1, rest) = out.split_once("5050\n").expect("the sum is printed");
+        // As luajit 2.1 prints the start and the bytecode of this loop.
+        assert!(
+            trace1.starts_with(
+                "---- TRACE 1 start dump.lua:2\n\
+                 0006  ADDVV    0   0   4\n\
+                 0007  FORL     1 => 0006\n\
+                 ---- TRACE 1 IR\n"
+            ),
+            "{trace1}"
+        );
+        // The IR: the sum's ADD before the LOOP and again after it, carried by a PHI.
+        let ir = section(trace1, "---- TRACE 1 IR");
+        let loop_at = ir
+            .iter()
+            .position(|l| l.ends_with(" ------ LOOP ------------"))
+            .unwrap_or_else(|| panic!("no LOOP line in {ir:#?}"));
+        let adds = |lines: &[&str]| lines.iter().filter(|l| l.contains(" num ADDN ")).count();
+        assert_eq!(adds(&ir[..loop_at]), 1, "{ir:#?}");
+        assert_eq!(adds(&ir[loop_at..]), 1, "{ir:#?}");
+        assert!(
+            ir[loop_at..].iter().any(|l| l.contains(" num PHI ")),
+            "{ir:#?}"
+        );
+        assert!(
+            ir.iter().any(|l| l.starts_with("0000 >  num SLOAD  #0")),
+            "{ir:#?}"
+        );
+        assert!(
+            !ir.iter().any(|l| l.contains("SNAP")),
+            "no snapshots without `s`"
+        );
+        // The machine code: its size and Cranelift's listing of it.
+        let mcode = trace1
+            .lines()
+            .find(|l| l.starts_with("---- TRACE 1 mcode "))
+            .expect("an mcode line");
+        let size: usize = mcode["---- TRACE 1 mcode ".len()..].parse().unwrap();
+        assert!(size > 16, "{mcode}");
+        let asm = section(trace1, mcode);
+        assert!(asm.iter().any(|l| l.contains("ret")), "{asm:#?}");
+        assert!(
+            trace1.ends_with("---- TRACE 1 stop -> loop\n\n"),
+            "{trace1}"
+        );
+        // The aborting loop, tried twice, as luajit 2.1 prints it (its number given out
+        // again each time).
+        let abort = "---- TRACE 2 start dump.lua:5\n\
+                     0016  FNEW     6   1      ; dump.lua:5\n\
+                     ---- TRACE 2 abort dump.lua:5 -- NYI: bytecode 51\n\n";
+        assert_eq!(rest, format!("{abort}{abort}100\n"), "stress {stress}");
+    }
+}
+
+#[test]
+fn jdump_options_choose_what_is_shown_and_where() {
+    // `is,file`: IR with snapshots, no bytecode, no machine code, into the file.
+    let dir = script_dir("dumpfile");
+    let (out, err) = moonjet(
+        "dumpfile",
+        &["-jdump=is,trace.txt"],
+        "dump.lua",
+        DUMP_SCRIPT,
+        false,
+    );
+    assert_eq!((out.as_str(), err.as_str()), ("5050\n100\n", ""));
+    let text = std::fs::read_to_string(dir.join("trace.txt")).unwrap();
+    assert!(
+        text.starts_with("---- TRACE 1 start dump.lua:2\n---- TRACE 1 IR\n"),
+        "{text}"
+    );
+    let ir = section(&text, "---- TRACE 1 IR");
+    assert!(ir.iter().any(|l| l.contains(" num ADDN ")), "{text}");
+    // A snapshot before the first guard, in luajit's layout: slot 0 unchanged so far.
+    assert!(
+        ir[0].starts_with("....        SNAP   #0   [ ] pc 6"),
+        "{text}"
+    );
+    assert!(
+        ir.iter()
+            .any(|l| l.starts_with("....        SNAP   #1   [ 0002 ]")),
+        "{text}"
+    );
+    assert!(!text.contains("mcode") && !text.contains("FORL"), "{text}");
+    assert!(text.contains("---- TRACE 1 stop -> loop\n"), "{text}");
+    assert!(text.contains("---- TRACE 2 abort dump.lua:5 -- NYI: bytecode 51\n"));
+
+    // `-m`: luajit's default less the machine code; `s` alone lists the snapshots.
+    let (out, _) = moonjet("dumpless", &["-jdump=-m"], "dump.lua", DUMP_SCRIPT, false);
+    assert!(
+        out.contains("0007  FORL     1 => 0006\n---- TRACE 1 IR\n"),
+        "{out}"
+    );
+    assert!(!out.contains("mcode"), "{out}");
+    let (out, _) = moonjet("dumpsnaps", &["-jdump=s"], "dump.lua", DUMP_SCRIPT, false);
+    let snaps = section(&out, "---- TRACE 1 snapshots");
+    assert!(snaps[0].starts_with("#0   0000 [ ] pc 6"), "{out}");
+    assert!(!out.contains("FORL") && !out.contains("ADDN"), "{out}");
+    // Letters for nothing of ours are ignored; `x` alone shows only the exits.
+    let (out, _) = moonjet("dumpx", &["-jdump=x"], "dump.lua", DUMP_SCRIPT, false);
+    assert!(out.starts_with("---- TRACE 1 exit "), "{out}");
+    assert!(!out.contains("start"), "{out}");
+    let (out, _) = moonjet("dumpq", &["-jdump=qr"], "dump.lua", DUMP_SCRIPT, false);
+    assert_eq!(out, "5050\n100\n");
+
+    // The module: `on` with a file, `off` stops (later traces are not shown).
+    let script = "local dump = require('jit.dump')\n\
+                  dump.on('tb', 'mod.txt')\n\
+                  for i = 1, 100 do end\n\
+                  dump.off()\n\
+                  for i = 1, 100 do end\n\
+                  print(io.open('mod.txt'):read('*a'))\n";
+    let (out, _) = moonjet("dumpmod", &[], "mod.lua", script, false);
+    assert_eq!(
+        out,
+        "---- TRACE 1 start mod.lua:3\n\
+         0012  FORL     1 => 0012\n\
+         ---- TRACE 1 stop -> loop\n\n\n"
+    );
+    // A file that cannot be made is an error, as luajit's.
+    let out = Command::new(env!("CARGO_BIN_EXE_moonjet"))
+        .args(["-jdump=t,/nonexistent-dir/x.txt", "-e", "print(1)"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("/nonexistent-dir/x.txt: No such file or directory"),
+        "{err}"
+    );
+}
+
+#[test]
+fn moonjet_jit_dump_shows_everything_with_snapshots_on_stderr() {
+    let dir = script_dir("dumpenv");
+    std::fs::write(dir.join("dump.lua"), DUMP_SCRIPT).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_moonjet"))
+        .arg("dump.lua")
+        .current_dir(&dir)
+        .env("MOONJET_JIT_DUMP", "1")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "5050\n100\n");
+    let err = String::from_utf8_lossy(&out.stderr);
+    for want in [
+        "---- TRACE 1 start dump.lua:2\n0006  ADDVV",
+        "\n....        SNAP   #0   [ ] pc 6\n",
+        "\n---- TRACE 1 mcode ",
+        "\n---- TRACE 1 stop -> loop\n",
+        "\n---- TRACE 2 abort dump.lua:5 -- NYI: bytecode 51\n",
+    ] {
+        assert!(err.contains(want), "{want:?} in:\n{err}");
+    }
+}
+
+#[test]
+fn jdump_shows_side_traces_with_their_parent_and_the_trace_they_enter() {
+    let (out, _) = moonjet("dumpside", &["-jdump=tb"], "side.lua", SIDE_SCRIPT, false);
+    // luajit 2.1 shows the same but for the exit number (1/5) and the comparison's
+    // JMP, which our interpreter takes with the comparison; a JFORL's operand is the
+    // trace it enters.
+    assert!(
+        out.contains(
+            "---- TRACE 3 start 1/6 side.lua:3\n\
+             0007  ISNEN    5   1      ; 0\n\
+             0011  ADDVN    0   0   3  ; 2\n\
+             0012  JFORL    1   1\n\
+             ---- TRACE 3 stop -> 1\n\n"
+        ),
+        "{out}"
+    );
+}

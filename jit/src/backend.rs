@@ -214,7 +214,32 @@ impl Compiler {
     /// compiler made by [`Compiler::host`].
     pub fn compile(&mut self, trace: &Trace) -> Result<CompiledTrace, CompileError> {
         let start = Instant::now();
-        self.codegen(trace)?;
+        self.codegen(trace, false)?;
+        self.place(start)
+    }
+
+    /// As [`compile`](Self::compile), with the machine instructions as text (Cranelift's
+    /// VCode after register allocation; the code bytes in hex if it gives none), for
+    /// `-jdump`.
+    pub fn compile_listed(
+        &mut self,
+        trace: &Trace,
+    ) -> Result<(CompiledTrace, String), CompileError> {
+        let start = Instant::now();
+        self.codegen(trace, true)?;
+        let code = self
+            .ctx
+            .compiled_code()
+            .ok_or_else(|| CompileError::Codegen("no code".into()))?;
+        let listing = match &code.vcode {
+            Some(text) => text.clone(),
+            None => hex_lines(code.code_buffer()),
+        };
+        Ok((self.place(start)?, listing))
+    }
+
+    /// Puts the code just generated in executable memory, relocated.
+    fn place(&mut self, start: Instant) -> Result<CompiledTrace, CompileError> {
         let code = self
             .ctx
             .compiled_code()
@@ -257,7 +282,7 @@ impl Compiler {
     /// Compiles `trace` and returns the machine code bytes, unrelocated (calls to `pow`
     /// hold the host's address of the shim).
     pub fn compile_bytes(&mut self, trace: &Trace) -> Result<Vec<u8>, CompileError> {
-        self.codegen(trace)?;
+        self.codegen(trace, false)?;
         let code = self
             .ctx
             .compiled_code()
@@ -268,10 +293,7 @@ impl Compiler {
     /// The Cranelift IR and the lowered machine instructions (after register
     /// allocation) of `trace`, for debugging.
     pub fn dump(&mut self, trace: &Trace) -> Result<String, CompileError> {
-        self.ctx.set_disasm(true);
-        let result = self.codegen(trace);
-        self.ctx.set_disasm(false);
-        result?;
+        self.codegen(trace, true)?;
         let vcode = self
             .ctx
             .compiled_code()
@@ -280,10 +302,13 @@ impl Compiler {
         Ok(format!("{}\n{vcode}", self.ctx.func.display()))
     }
 
-    /// Checks the trace, translates it into `self.ctx.func` and runs Cranelift.
-    fn codegen(&mut self, trace: &Trace) -> Result<(), CompileError> {
+    /// Checks the trace, translates it into `self.ctx.func` and runs Cranelift, which
+    /// keeps the machine instructions as text if `disasm`.
+    fn codegen(&mut self, trace: &Trace, disasm: bool) -> Result<(), CompileError> {
         let shape = check(trace)?;
+        // Clearing the context also turns its text listing off.
         self.ctx.clear();
+        self.ctx.set_disasm(disasm);
         let call_conv = self.isa.default_call_conv();
         let ptr = self.isa.pointer_type();
         let mut sig = Signature::new(call_conv);
@@ -305,18 +330,40 @@ thread_local! {
     static HOST: RefCell<Option<Compiler>> = const { RefCell::new(None) };
 }
 
-/// Compiles `trace` for the host (one [`Compiler`] is kept per thread).
-pub fn compile(trace: &Trace) -> Result<CompiledTrace, CompileError> {
+/// Runs `f` with this thread's host compiler, made on first use.
+fn with_host<R>(
+    f: impl FnOnce(&mut Compiler) -> Result<R, CompileError>,
+) -> Result<R, CompileError> {
     HOST.with(|cell| {
         let mut slot = cell.borrow_mut();
         if slot.is_none() {
             *slot = Some(Compiler::host()?);
         }
         match slot.as_mut() {
-            Some(c) => c.compile(trace),
+            Some(c) => f(c),
             None => Err(CompileError::Isa("no host compiler".into())),
         }
     })
+}
+
+/// Compiles `trace` for the host (one [`Compiler`] is kept per thread).
+pub fn compile(trace: &Trace) -> Result<CompiledTrace, CompileError> {
+    with_host(|c| c.compile(trace))
+}
+
+/// As [`compile`], with the machine code as text ([`Compiler::compile_listed`]).
+pub fn compile_listed(trace: &Trace) -> Result<(CompiledTrace, String), CompileError> {
+    with_host(|c| c.compile_listed(trace))
+}
+
+/// Code bytes as hex, 16 to a line, each line led by its offset.
+fn hex_lines(bytes: &[u8]) -> String {
+    let mut out = String::new();
+    for (i, line) in bytes.chunks(16).enumerate() {
+        let hex: Vec<String> = line.iter().map(|b| format!("{b:02x}")).collect();
+        out.push_str(&format!("{:08x}  {}\n", i * 16, hex.join(" ")));
+    }
+    out
 }
 
 /// Compiles `trace` for `triple` and returns the machine code bytes only.

@@ -5,7 +5,8 @@
 //! ([`crate::penalty`]), and retires traces (`jit.flush`, a full trace cache).
 
 use crate::backend;
-use crate::ir::SnapId;
+use crate::dump::{Dump, End, RecordedIns, Report};
+use crate::ir::{SnapId, Trace};
 use crate::penalty::{Penalties, Penalty};
 use crate::record::{Opts, Recorder, Step};
 use crate::shims::TraceCtx;
@@ -14,7 +15,7 @@ use moonjet_gc::object::GcProto;
 use moonjet_gc::value::itype;
 use moonjet_gc::{RootId, TValue};
 use moonjet_runtime::bc::{self, Op};
-use moonjet_runtime::vm::jit_iface::{self, JitEngine, JitStats, Recording};
+use moonjet_runtime::vm::jit_iface::{self, DumpFlags, DumpOut, JitEngine, JitStats, Recording};
 use moonjet_runtime::vm::State;
 
 /// Most traces in service at once, whatever `maxtrace` says (luajit's cap).
@@ -53,6 +54,11 @@ fn location(pt: *mut GcProto, pc: *const u32) -> String {
     }
 }
 
+/// The number the next trace gets: the lowest one free.
+fn free_trace_no(st: &State) -> u32 {
+    (1..).find(|&no| st.heap.trace(no).is_null()).unwrap_or(0)
+}
+
 /// A recording under way.
 struct ActiveRecording {
     rec: Recorder,
@@ -63,6 +69,8 @@ struct ActiveRecording {
     start: *const u32,
     /// A side trace's parent and the exit it starts at.
     parent: Option<(TraceRef, SnapId)>,
+    /// The instructions recorded, kept only for `-jdump`.
+    bytecode: Vec<RecordedIns>,
 }
 
 /// The trace entered by the instruction at `pc`, if it is a loop instruction of a
@@ -107,8 +115,8 @@ pub struct Engine {
     stats: JitStats,
     /// `-jv` or `MOONJET_JIT_VERBOSE=1`: one line per trace, abort and flush on stderr.
     verbose: bool,
-    /// `MOONJET_JIT_DUMP=1`: each trace's IR and snapshots on stderr.
-    dump: bool,
+    /// `-jdump` (or `MOONJET_JIT_DUMP=1`): each trace's bytecode, IR and machine code.
+    dump: Option<Dump>,
     /// The last trace serial given out (see [`TraceRef`]).
     serial: u64,
 }
@@ -117,7 +125,7 @@ impl Engine {
     pub fn new() -> Engine {
         Engine {
             verbose: std::env::var_os("MOONJET_JIT_VERBOSE").is_some_and(|v| v == "1"),
-            dump: std::env::var_os("MOONJET_JIT_DUMP").is_some_and(|v| v == "1"),
+            dump: Dump::from_env(),
             ..Engine::default()
         }
     }
@@ -152,18 +160,39 @@ impl Engine {
 
     /// The recording that started at `start` (in `pt`; a side trace of `parent`) aborted
     /// at `at` (in `at_pt`): report it and penalise the loop, blacklisting it after too
-    /// many tries, or count the side trace's try at its exit.
+    /// many tries, or count the side trace's try at its exit. `shown` is what `-jdump`
+    /// shows of it: the instructions recorded and the IR, if there is one.
     ///
     /// # Safety
-    /// `pt` and `at_pt` are live and hold `start` and `at`.
+    /// `pt` and `at_pt` are live and hold `start` and `at`; so do the prototypes of the
+    /// recorded instructions.
     unsafe fn abort(
         &mut self,
         st: &mut State,
         (pt, start, parent): (*mut GcProto, *const u32, Option<(TraceRef, SnapId)>),
         (at_pt, at): (*mut GcProto, *const u32),
         why: &str,
+        shown: (&[RecordedIns], Option<&Trace>),
     ) {
         self.stats.aborts += 1;
+        if let Some(dump) = self.dump.as_mut() {
+            let report = Report {
+                // The number the trace would have had (luajit's, given at the start and
+                // handed out again after the abort).
+                no: free_trace_no(st),
+                parent: parent.map(|(p, exit)| (p.no, exit)),
+                start: &location(pt, start),
+                bytecode: shown.0,
+                trace: shown.1,
+                mcode: None,
+                end: End::Abort {
+                    at: &location(at_pt, at),
+                    why,
+                },
+            };
+            // SAFETY: caller promise.
+            unsafe { dump.report(st, &report) };
+        }
         if self.verbose {
             let from = format!("{}{}", Self::side_label(parent), location(pt, start));
             let here = location(at_pt, at);
@@ -205,7 +234,13 @@ impl Engine {
         link: Option<TraceRef>,
     ) {
         let (pt, start, parent) = (r.pt, r.start, r.parent);
-        let code = match backend::compile(&trace) {
+        let shown = (&r.bytecode[..], Some(&trace));
+        let compiled = if self.dump.as_ref().is_some_and(Dump::wants_mcode) {
+            backend::compile_listed(&trace).map(|(code, listing)| (code, Some(listing)))
+        } else {
+            backend::compile(&trace).map(|code| (code, None))
+        };
+        let (code, mcode_listing) = match compiled {
             Ok(c) => c,
             // SAFETY: caller promise.
             Err(e) => {
@@ -215,10 +250,12 @@ impl Engine {
                         (pt, start, parent),
                         (pt, start),
                         &format!("compile error: {e}"),
+                        shown,
                     )
                 }
             }
         };
+        let code_size = code.code_size();
         let side = match parent {
             None => None,
             Some((p, exit)) => match TraceIndex::get(&st.heap, p) {
@@ -258,22 +295,46 @@ impl Engine {
                         x.link.set(Some(me));
                     }
                 }
+                let link_to = link.map(|to| to.no.to_string());
+                let how = match (parent, &link_to) {
+                    (None, _) => "loop",
+                    (Some(_), Some(to)) => to,
+                    (Some(_), None) => "interpreter",
+                };
                 if self.verbose {
-                    let how = match (parent, link) {
-                        (None, _) => "loop".to_string(),
-                        (Some(_), Some(to)) => format!("-> {}", to.no),
-                        (Some(_), None) => "interpreter".to_string(),
-                    };
+                    // `-jv` shows a link to a trace as an arrow.
+                    let arrow = if link_to.is_some() { "-> " } else { "" };
                     eprintln!(
-                        "[TRACE {no:3} {}{} {how}]",
+                        "[TRACE {no:3} {}{} {arrow}{how}]",
                         Self::side_label(parent),
                         location(pt, start)
                     );
                 }
+                if let Some(dump) = self.dump.as_mut() {
+                    let report = Report {
+                        no,
+                        parent: parent.map(|(p, exit)| (p.no, exit)),
+                        start: &location(pt, start),
+                        bytecode: shown.0,
+                        trace: shown.1,
+                        mcode: mcode_listing.as_deref().map(|l| (code_size, l)),
+                        end: End::Stop { link: how },
+                    };
+                    // SAFETY: caller promise (the recording's prototype is live).
+                    unsafe { dump.report(st, &report) };
+                }
             }
             Err(InstallError::NoMemory) => {
                 // SAFETY: caller promise.
-                unsafe { self.abort(st, (pt, start, parent), (pt, start), "not enough memory") }
+                unsafe {
+                    self.abort(
+                        st,
+                        (pt, start, parent),
+                        (pt, start),
+                        "not enough memory",
+                        shown,
+                    )
+                }
             }
             Err(InstallError::RegistryFull) => self.flush_all(st),
         }
@@ -299,9 +360,18 @@ impl Engine {
             pt,
             start: resume,
             parent: Some((parent, exit)),
+            bytecode: Vec::new(),
         });
         self.root_recorded_proto(st, pt);
         st.begin_recording();
+    }
+
+    /// The instructions the recording under way kept for `-jdump`.
+    fn take_bytecode(&mut self) -> Vec<RecordedIns> {
+        self.recording
+            .as_mut()
+            .map(|r| std::mem::take(&mut r.bytecode))
+            .unwrap_or_default()
     }
 
     /// Traces allowed in service at once.
@@ -332,6 +402,7 @@ impl JitEngine for Engine {
             pt,
             start: pc,
             parent: None,
+            bytecode: Vec::new(),
         });
         self.root_recorded_proto(st, pt);
         true
@@ -350,23 +421,37 @@ impl JitEngine for Engine {
         let started = (r.pt, r.start, r.parent);
         if !r.rec.in_frame(pt, base) {
             // Code of another function (a hook, an error handler): not part of this loop.
-            // SAFETY: the recorded prototype is rooted until `end_recording`; `pt` runs.
-            unsafe { self.abort(st, started, (pt, pc), "NYI: leaving the loop's frame") };
+            let bytecode = self.take_bytecode();
+            // SAFETY: the recorded prototype is rooted until `end_recording`; `pt` runs;
+            // the recorded instructions are all of the recorded prototype.
+            unsafe {
+                self.abort(
+                    st,
+                    started,
+                    (pt, pc),
+                    "NYI: leaving the loop's frame",
+                    (&bytecode, None),
+                )
+            };
             self.end_recording(st);
             return Recording::Stop;
         }
         // SAFETY: `pc` is an instruction of the running prototype `pt` (trait contract).
         let link = unsafe { entered_trace(&mut self.traces, st, pt, pc) };
+        let keep_bytecode = self.dump.as_ref().is_some_and(Dump::wants_bytecode);
         let Some(r) = self.recording.as_mut() else {
             return Recording::Stop;
         };
+        if keep_bytecode {
+            let depth = r.rec.depth().min(usize::from(u8::MAX)) as u8;
+            // SAFETY: as above.
+            let ins = unsafe { RecordedIns::new(pt, pc, depth, link.map(|(to, _)| to.no)) };
+            r.bytecode.push(ins);
+        }
         // SAFETY: forwarded trait contract.
         match unsafe { r.rec.step(pc, link.map(|(_, entry)| entry)) } {
             Ok(Step::Continue) => Recording::Continue,
             Ok(Step::Done(trace)) => {
-                if self.dump {
-                    eprintln!("---- TRACE IR\n{}", trace.dump());
-                }
                 if let Some(r) = self.end_recording(st) {
                     // SAFETY: the recorded prototype runs (in_frame above).
                     unsafe { self.install(st, &r, trace, link.map(|(to, _)| to)) };
@@ -374,8 +459,9 @@ impl JitEngine for Engine {
                 Recording::Stop
             }
             Err(why) => {
+                let bytecode = self.take_bytecode();
                 // SAFETY: as above.
-                unsafe { self.abort(st, started, (pt, pc), &why) };
+                unsafe { self.abort(st, started, (pt, pc), &why, (&bytecode, None)) };
                 self.end_recording(st);
                 Recording::Stop
             }
@@ -433,6 +519,9 @@ impl JitEngine for Engine {
             }
             break (exit, resume, hot);
         };
+        if let Some(dump) = self.dump.as_mut() {
+            dump.exit(st, cur.no, exit);
+        }
         if hot {
             self.start_side(st, (pt, base, resume), cur, exit);
         }
@@ -470,6 +559,10 @@ impl JitEngine for Engine {
 
     fn set_verbose(&mut self, on: bool) {
         self.verbose = on;
+    }
+
+    fn set_dump(&mut self, dump: Option<(DumpFlags, DumpOut)>) {
+        self.dump = dump.map(|(flags, out)| Dump::new(flags, out));
     }
 
     fn stats(&self) -> JitStats {

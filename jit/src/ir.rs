@@ -588,40 +588,101 @@ pub struct Trace {
 }
 
 impl Trace {
-    /// The listing `-jdump` shows: one line per instruction, with snapshots.
+    /// The listing `-jdump` shows, with snapshots.
     pub fn dump(&self) -> String {
+        self.listing(true)
+    }
+
+    /// The IR in the columns of luajit's `-jdump`: one line per instruction (`>` marks
+    /// a guard, `+` a value a PHI carries round the loop), each snapshot (if `snapshots`)
+    /// before the first instruction that leaves through it.
+    pub fn listing(&self, snapshots: bool) -> String {
         use std::fmt::Write;
         let mut out = String::new();
         let snap_line = |out: &mut String, id: SnapId| {
             if let Some(s) = self.snaps.get(id as usize) {
-                let _ = write!(out, "....        SNAP   #{id:<3} [");
-                for (slot, r) in &s.slots {
-                    let _ = write!(out, " {slot}={r:04}");
-                }
-                let _ = writeln!(out, " ] pc {}", s.pc);
+                let _ = writeln!(out, "....        SNAP   #{id:<3} {}", Self::snap_slots(s));
             }
         };
-        let mut shown = vec![false; self.snaps.len()];
-        for (i, ins) in self.ins.iter().enumerate() {
-            if let Some(s) = ins.snap() {
-                if let Some(seen) = shown.get_mut(s as usize) {
-                    if !*seen {
-                        *seen = true;
-                        snap_line(&mut out, s);
+        let mut carried = vec![false; self.ins.len()];
+        for ins in &self.ins {
+            if let Ins::Phi { init, next, .. } = *ins {
+                for r in [init, next] {
+                    if let Some(c) = carried.get_mut(r as usize) {
+                        *c = true;
                     }
                 }
             }
+        }
+        let mut shown = vec![!snapshots; self.snaps.len()];
+        let mut show_snap = |out: &mut String, id: SnapId| {
+            if let Some(seen) = shown.get_mut(id as usize) {
+                if !*seen {
+                    *seen = true;
+                    snap_line(out, id);
+                }
+            }
+        };
+        for (i, ins) in self.ins.iter().enumerate() {
+            if let Some(s) = ins.snap() {
+                show_snap(&mut out, s);
+            }
             if matches!(ins, Ins::Loop) {
-                let _ = writeln!(out, "{i:04} ------------ LOOP ------------");
+                let _ = writeln!(out, "{i:04} ------ LOOP ------------");
+                // Taken at the loop header (an interrupt leaves through it).
+                show_snap(&mut out, self.loop_snap);
                 continue;
             }
             let guard = if ins.snap().is_some() { '>' } else { ' ' };
+            let mark = if carried[i] { '+' } else { ' ' };
             let ty = ins.ty().map_or("   ", Ty::name);
-            let _ = writeln!(out, "{i:04} {guard} {ty} {}", describe(ins));
+            let _ = writeln!(out, "{i:04} {guard}{mark} {ty} {}", describe(ins));
         }
         if let Some(s) = self.link_snap {
-            snap_line(&mut out, s);
+            show_snap(&mut out, s);
         }
+        out
+    }
+
+    /// The snapshots alone (luajit's `-jdump=s` without `i`): each one's number, the
+    /// instruction that first leaves through it (or the last), and its slots.
+    pub fn snapshot_listing(&self) -> String {
+        use std::fmt::Write;
+        let mut out = String::new();
+        for (id, s) in self.snaps.iter().enumerate() {
+            let id = id as SnapId;
+            let at = self
+                .ins
+                .iter()
+                .position(|ins| {
+                    ins.snap() == Some(id) || (matches!(ins, Ins::Loop) && id == self.loop_snap)
+                })
+                .unwrap_or(self.ins.len().saturating_sub(1));
+            let _ = writeln!(out, "#{id:<3} {at:04} {}", Self::snap_slots(s));
+        }
+        out
+    }
+
+    /// A snapshot's slots as luajit lists them, from slot 0 up to the highest it
+    /// writes (`----` for slots it leaves alone), then the bytecode position it resumes
+    /// at.
+    fn snap_slots(s: &Snapshot) -> String {
+        use std::fmt::Write;
+        let mut out = String::from("[ ");
+        let top = s.slots.iter().map(|&(slot, _)| slot as usize + 1).max();
+        let mut refs = vec![None; top.unwrap_or(0)];
+        for &(slot, r) in &s.slots {
+            refs[slot as usize] = Some(r);
+        }
+        for r in refs {
+            match r {
+                Some(r) => {
+                    let _ = write!(out, "{r:04} ");
+                }
+                None => out.push_str("---- "),
+            }
+        }
+        let _ = write!(out, "] pc {}", s.pc);
         out
     }
 }

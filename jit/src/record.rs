@@ -373,6 +373,11 @@ impl Recorder {
         }
     }
 
+    /// How many inlined calls deep the recording is.
+    pub fn depth(&self) -> usize {
+        self.frames.len()
+    }
+
     /// The prototype running in the current frame.
     fn cur_pt(&self) -> *mut GcProto {
         self.frames.last().map_or(self.pt, |f| f.pt)

@@ -1,10 +1,11 @@
 //! The `jit` module: version and platform facts; `on/off/flush` for the whole JIT, one
 //! function (and its nested functions) or one trace, with luajit's arguments and errors;
 //! `status()`; `jit.opt.start` validating luajit's optimisation flags and parameters and
-//! applying those the engine uses (`hotloop`, `hotexit`, `tryside`, `maxtrace`).
+//! applying those the engine uses (`hotloop`, `hotexit`, `tryside`, `maxtrace`). Also the
+//! `jit.v` and `jit.dump` modules `-jv` and `-jdump` load.
 
 use super::new_lib;
-use crate::vm::jit_iface::{ProtoMode, Scope};
+use crate::vm::jit_iface::{DumpFlags, DumpOut, ProtoMode, Scope};
 use crate::vm::state::State;
 use crate::vm::LuaResult;
 use moonjet_gc::object::GcProto;
@@ -309,5 +310,56 @@ fn v_on(st: &mut State) -> LuaResult<u32> {
 
 fn v_off(st: &mut State) -> LuaResult<u32> {
     st.with_jit_engine(|e| e.set_verbose(false));
+    Ok(0)
+}
+
+/// `require "jit.dump"` (what `-jdump` loads): `on`/`start(options, file)` show each
+/// trace's bytecode, IR and machine code as luajit's module does; `off` stops.
+pub(crate) fn open_dump(st: &mut State) -> LuaResult<u32> {
+    let t = st.new_table(0, 3)?;
+    st.push(TValue::from_tab(t))?;
+    super::register(
+        st,
+        t,
+        "jit.dump",
+        &[("on", dump_on), ("start", dump_on), ("off", dump_off)],
+    )?;
+    Ok(1)
+}
+
+/// `jit.dump.on([options [, file]])`: as luajit, the options default to
+/// `LUAJIT_DUMPMODE` and the file to `LUAJIT_DUMPFILE`; no file or `-` is standard
+/// output. A dump already on is switched off first (its file closed).
+fn dump_on(st: &mut State) -> LuaResult<u32> {
+    let arg_or_env = |st: &mut State, n: usize, var: &str| -> LuaResult<Option<Vec<u8>>> {
+        Ok(match st.opt_str(n)? {
+            // SAFETY: a live string argument.
+            Some(s) => Some(unsafe { GcStr::bytes(s) }.to_vec()),
+            None => std::env::var_os(var).map(|v| v.into_encoded_bytes()),
+        })
+    };
+    let opt = arg_or_env(st, 1, "LUAJIT_DUMPMODE")?;
+    let file = arg_or_env(st, 2, "LUAJIT_DUMPFILE")?;
+    st.with_jit_engine(|e| e.set_dump(None));
+    let flags = DumpFlags::parse(opt.as_deref());
+    let out = match file.as_deref() {
+        None | Some(b"-") => DumpOut::Stdout,
+        Some(path) => {
+            let path = String::from_utf8_lossy(path).into_owned();
+            match std::fs::File::create(&path) {
+                Ok(f) => DumpOut::File(f),
+                Err(e) => {
+                    let msg = format!("{path}: {}", super::base::io_error_text(&e));
+                    return Err(st.rt_error(&msg));
+                }
+            }
+        }
+    };
+    st.with_jit_engine(|e| e.set_dump(Some((flags, out))));
+    Ok(0)
+}
+
+fn dump_off(st: &mut State) -> LuaResult<u32> {
+    st.with_jit_engine(|e| e.set_dump(None));
     Ok(0)
 }

@@ -109,6 +109,7 @@ pub fn open(st: &mut State) -> LuaResult<()> {
             ("table.new", open_table_new),
             ("table.clear", open_table_clear),
             ("jit.v", super::jit::open_v),
+            ("jit.dump", super::jit::open_dump),
         ],
     )?;
     st.raw_set_str(pkg, b"preload", TValue::from_tab(preload))?;

@@ -46,6 +46,74 @@ pub enum Recording {
     Stop,
 }
 
+/// What `-jdump` shows, by luajit's `jit.dump` option letters.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct DumpFlags {
+    /// `t`: a line where each trace starts and where it stops or aborts.
+    pub trace: bool,
+    /// `b`: the bytecode recorded.
+    pub bytecode: bool,
+    /// `i`: the IR.
+    pub ir: bool,
+    /// `s`: the snapshots (within the IR with `i`, else as a list of their own).
+    pub snapshots: bool,
+    /// `m`: the machine code.
+    pub mcode: bool,
+    /// `x`: each exit a trace leaves to the interpreter by.
+    pub exits: bool,
+}
+
+impl DumpFlags {
+    /// luajit's reading of a `jit.dump` option string: without one (`None` or empty),
+    /// `tbim`; a leading `+` adds letters to that and a leading `-` takes them away,
+    /// else the letters replace it. Letters for what moonjet has no counterpart of
+    /// (register allocation, aborted traces' IR, colours) are ignored, and so are
+    /// unknown ones, as luajit does.
+    pub fn parse(opt: Option<&[u8]>) -> DumpFlags {
+        let default = DumpFlags {
+            trace: true,
+            bytecode: true,
+            ir: true,
+            mcode: true,
+            ..DumpFlags::default()
+        };
+        let Some(opt) = opt.filter(|o| !o.is_empty()) else {
+            return default;
+        };
+        let (mut flags, on) = match opt[0] {
+            b'+' => (default, true),
+            b'-' => (default, false),
+            _ => (DumpFlags::default(), true),
+        };
+        for &c in opt {
+            match c {
+                b't' => flags.trace = on,
+                b'b' => flags.bytecode = on,
+                b'i' => flags.ir = on,
+                b's' => flags.snapshots = on,
+                b'm' => flags.mcode = on,
+                b'x' | b'X' => flags.exits = on,
+                _ => {}
+            }
+        }
+        flags
+    }
+
+    /// Whether anything about traces is shown: luajit prints the start and stop lines
+    /// with any of `t`, `b`, `i`, `s`, `m` (`x` alone shows exits only).
+    pub fn shows_traces(&self) -> bool {
+        self.trace || self.bytecode || self.ir || self.snapshots || self.mcode
+    }
+}
+
+/// Where `-jdump` writes.
+pub enum DumpOut {
+    /// The state's standard output (`st.out`), in order with what the program prints.
+    Stdout,
+    Stderr,
+    File(std::fs::File),
+}
+
 /// Counters an engine reports (for tests, `-jv`-like tools and benchmarks).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct JitStats {
@@ -121,6 +189,9 @@ pub trait JitEngine {
     fn flush_trace(&mut self, st: &mut State, no: u32);
     /// `-jv`: report traces and aborts on stderr.
     fn set_verbose(&mut self, on: bool);
+    /// `-jdump`: show each trace's bytecode, IR and machine code as it is made (`None`:
+    /// stop).
+    fn set_dump(&mut self, dump: Option<(DumpFlags, DumpOut)>);
     fn stats(&self) -> JitStats;
 }
 
