@@ -1172,6 +1172,21 @@ unsafe fn run<const HOOKED: bool>(
                 }
             }};
         }
+        // After an allocation: pending finalizers run, above the frame's live slots. They
+        // are Lua code, which may grow the stack and so move this frame.
+        macro_rules! finalizers {
+            () => {{
+                if st.heap.pending_finalizers() != 0 {
+                    let frame_top = base.add((*pt).framesize as usize);
+                    if (*l).top < frame_top {
+                        (*l).top = frame_top;
+                    }
+                    let off = base.offset_from((*l).stack);
+                    st.check_finalizers();
+                    base = (*l).stack.offset(off);
+                }
+            }};
+        }
         // A blacklisted loop is not counted.
         macro_rules! no_jit {
             ($here:expr) => {{
@@ -1431,7 +1446,7 @@ unsafe fn run<const HOOKED: bool>(
                         match tr!(cat_run(st, base, first, top)) {
                             CatStep::Done => {
                                 r!(a) = r!(first);
-                                st.check_finalizers();
+                                finalizers!();
                             }
                             CatStep::Meta(mm, x, y, slot) => {
                                 let k = cont::CAT | (slot as u64) << 8;
@@ -1480,7 +1495,7 @@ unsafe fn run<const HOOKED: bool>(
                         save!();
                         let child = (*kgc.add(bc::d(ins) as usize)).gc_ptr().cast::<GcProto>();
                         tr!(new_closure(st, base, a, child));
-                        st.check_finalizers();
+                        finalizers!();
                     }
                     // ---- tables ----
                     Op::TNEW => {
@@ -1491,7 +1506,7 @@ unsafe fn run<const HOOKED: bool>(
                             Err(_) => tr!(Err(st.memory_error())),
                         };
                         r!(a) = TValue::from_tab(t);
-                        st.check_finalizers();
+                        finalizers!();
                     }
                     Op::TDUP => {
                         save!();
@@ -1501,7 +1516,7 @@ unsafe fn run<const HOOKED: bool>(
                             Err(_) => tr!(Err(st.memory_error())),
                         };
                         r!(a) = TValue::from_tab(t);
-                        st.check_finalizers();
+                        finalizers!();
                     }
                     Op::GGET => {
                         let env = (*func_of(base)).env;
@@ -1685,18 +1700,20 @@ unsafe fn run<const HOOKED: bool>(
                                 check_hooks!();
                             }
                             Pre::Done(n) => {
+                                // Finalizers run above the native's results, before they
+                                // are moved: they may grow (and so move) the stack, which
+                                // the positions below are taken from afterwards.
+                                st.check_finalizers();
                                 let nb = (*l).base;
                                 if (*nb.sub(1)).0 == pc as u64 {
                                     // A native called right here returned: its results
                                     // go to the call slot (the stack may have moved).
                                     base = results_to_lua(l, nb, (*l).top.sub(n), n, ins);
                                     set_multres!(n);
-                                    st.check_finalizers();
                                     check_hooks!();
                                     continue;
                                 }
                                 let ret = tr!(do_return(st, nb, (*l).top.sub(n), n));
-                                st.check_finalizers();
                                 go!(ret)
                             }
                         }
