@@ -1,17 +1,22 @@
 //! The native-code backend: translates a [`Trace`] to Cranelift IR, compiles it and puts
 //! the machine code in executable memory of our own.
 //!
-//! The compiled trace is an `extern "C" fn(base: *mut u64, ctx: *const TraceCtx) -> u32`
-//! in the host's default C calling convention. It reads stack slots from `base`, keeps
-//! their values in registers, and on leaving through snapshot `k` writes the snapshot's
-//! slots back (each boxed by its IR type) and returns `k`.
+//! The compiled trace is a function `(base: *mut u64, ctx: *const TraceCtx) -> u32` in
+//! Cranelift's `tail` calling convention, entered from Rust through one small function in
+//! the C convention ([`EnterFn`]). It reads stack slots from `base`, keeps their values
+//! in registers, and on leaving through snapshot `k` writes the snapshot's slots back
+//! (each boxed by its IR type). Then, if the engine linked exit `k` to another trace
+//! ([`ExitLinks`]) and no interrupt or GC step is waiting, it jumps there with a tail
+//! call (same frame, same context: the state the slots hold is that trace's entry
+//! state); else it names its trace in `ctx.exited` and returns `k`.
 //!
 //! Layout of the function: the entry block runs `ins[..loop_start]` and jumps to the loop
 //! header with the phis' `init` values as block arguments; the header checks the
 //! interrupt byte and falls into the body, which ends with a jump back to the header
-//! carrying the `next` values. Each guard gets its own cold exit block at the end.
+//! carrying the `next` values. Each guard gets its own cold exit block at the end. A
+//! trace without a loop (a side trace) ends by leaving through its link snapshot.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::fmt;
 use std::time::{Duration, Instant};
 
@@ -25,10 +30,12 @@ use cranelift_codegen::ir::{
     AbiParam, Block, BlockArg, ExternalName, Function, Inst, InstBuilder, LibCall, MemFlagsData,
     Signature, Type, UserFuncName, Value,
 };
-use cranelift_codegen::isa::{OwnedTargetIsa, TargetFrontendConfig, TargetIsa};
+use cranelift_codegen::isa::{CallConv, OwnedTargetIsa, TargetFrontendConfig, TargetIsa};
 use cranelift_codegen::settings::{self, Configurable};
 use cranelift_codegen::{Context, FinalizedRelocTarget};
 use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::OnceLock;
 use target_lexicon::Triple;
 
 use crate::code::ExecMemory;
@@ -79,12 +86,78 @@ impl From<std::io::Error> for CompileError {
     }
 }
 
-/// The signature of a compiled trace.
-pub type TraceFn = unsafe extern "C" fn(base: *mut u64, ctx: *const TraceCtx) -> u32;
+/// How Rust enters trace code: a small function in the host's C convention that calls
+/// the trace (in Cranelift's `tail` convention, so that traces can jump to each other
+/// with tail calls) and returns the exit it left through.
+pub type EnterFn =
+    unsafe extern "C" fn(trace: *const u8, base: *mut u64, ctx: *const TraceCtx) -> u32;
+
+/// Where each exit of a trace goes on: the code of the trace linked to it, which the
+/// exit jumps to (a tail call), or 0 to return to the caller. Compiled code reads the
+/// cells at its exits; the engine sets them.
+pub struct ExitLinks {
+    /// The engine's handle on the trace (its trace data), found from an exit through
+    /// `TraceCtx::exited`.
+    owner: Cell<usize>,
+    cells: Box<[AtomicUsize]>,
+}
+
+impl ExitLinks {
+    fn new(exits: usize) -> Box<ExitLinks> {
+        Box::new(ExitLinks {
+            owner: Cell::new(0),
+            cells: (0..exits).map(|_| AtomicUsize::new(0)).collect(),
+        })
+    }
+
+    pub fn owner(&self) -> usize {
+        self.owner.get()
+    }
+
+    pub fn set_owner(&self, owner: usize) {
+        self.owner.set(owner);
+    }
+
+    /// Make exit `exit` jump to `to` (or return, for `None`).
+    ///
+    /// # Safety
+    /// `to` was compiled for the same frame layout as the exit's state, and its code
+    /// stays alive until it is unlinked again (`unlink`).
+    pub unsafe fn link(&self, exit: SnapId, to: Option<&CompiledTrace>) {
+        if let Some(cell) = self.cells.get(exit as usize) {
+            cell.store(to.map_or(0, |t| t.code_addr()), Ordering::Relaxed);
+        }
+    }
+
+    /// Unlink every exit that jumps to `to`.
+    pub fn unlink(&self, to: &CompiledTrace) {
+        let addr = to.code_addr();
+        for cell in self.cells.iter() {
+            let _ = cell.compare_exchange(addr, 0, Ordering::Relaxed, Ordering::Relaxed);
+        }
+    }
+}
+
+/// The addresses compiled exits read: the link cells and the table itself.
+#[derive(Clone, Copy)]
+struct LinkAddrs {
+    cells: u64,
+    table: u64,
+}
+
+impl LinkAddrs {
+    fn of(links: &ExitLinks) -> LinkAddrs {
+        LinkAddrs {
+            cells: links.cells.as_ptr() as u64,
+            table: links as *const ExitLinks as u64,
+        }
+    }
+}
 
 /// A trace compiled to native code for the host. The code lives as long as this value.
 pub struct CompiledTrace {
-    entry: TraceFn,
+    enter: EnterFn,
+    links: Box<ExitLinks>,
     compile_time: Duration,
     // Declared last so the mapping outlives everything that points into it.
     mem: ExecMemory,
@@ -109,15 +182,24 @@ impl CompiledTrace {
     ///
     /// # Safety
     /// As for `run`; every object the trace reaches from `base` is live in `ctx.heap`.
+    ///
+    /// The trace may go on in traces its exits are linked to; `ctx.exited` tells whose
+    /// exit it left through in the end (the `ExitLinks` address).
     pub unsafe fn run_with(&self, base: *mut u64, ctx: &TraceCtx) -> u32 {
-        // SAFETY: `entry` points into `self.mem`, which is executable and alive; the
-        // caller guarantees the pointers the code dereferences.
-        unsafe { (self.entry)(base, ctx) }
+        ctx.exited.set(LinkAddrs::of(&self.links).table as usize);
+        // SAFETY: `enter` is the entry function and the code starts `self.mem`, which is
+        // executable and alive; the caller guarantees the pointers the code dereferences.
+        unsafe { (self.enter)(self.mem.as_ptr(), base, ctx) }
     }
 
-    /// The entry point, for callers that link traces together; valid while `self` lives.
-    pub fn entry(&self) -> TraceFn {
-        self.entry
+    /// Where the code starts (what linked exits jump to); valid while `self` lives.
+    pub fn code_addr(&self) -> usize {
+        self.mem.as_ptr() as usize
+    }
+
+    /// The trace's exit links.
+    pub fn links(&self) -> &ExitLinks {
+        &self.links
     }
 
     /// Bytes of machine code (including Cranelift's constant pool).
@@ -193,6 +275,8 @@ impl Compiler {
         set(&mut flags, "enable_verifier", verify)?;
         // Absolute addresses (libcalls) are patched in when the code is placed.
         set(&mut flags, "is_pic", "false")?;
+        // Cranelift's tail calls (linked exits) need frame pointers.
+        set(&mut flags, "preserve_frame_pointers", "true")?;
         for (k, v) in extra {
             set(&mut flags, k, v)?;
         }
@@ -214,8 +298,9 @@ impl Compiler {
     /// compiler made by [`Compiler::host`].
     pub fn compile(&mut self, trace: &Trace) -> Result<CompiledTrace, CompileError> {
         let start = Instant::now();
-        self.codegen(trace, false)?;
-        self.place(start)
+        let links = ExitLinks::new(trace.snaps.len());
+        self.codegen(trace, false, LinkAddrs::of(&links))?;
+        self.place(start, links)
     }
 
     /// As [`compile`](Self::compile), with the machine instructions as text (Cranelift's
@@ -226,7 +311,8 @@ impl Compiler {
         trace: &Trace,
     ) -> Result<(CompiledTrace, String), CompileError> {
         let start = Instant::now();
-        self.codegen(trace, true)?;
+        let links = ExitLinks::new(trace.snaps.len());
+        self.codegen(trace, true, LinkAddrs::of(&links))?;
         let code = self
             .ctx
             .compiled_code()
@@ -235,11 +321,71 @@ impl Compiler {
             Some(text) => text.clone(),
             None => hex_lines(code.code_buffer()),
         };
-        Ok((self.place(start)?, listing))
+        Ok((self.place(start, links)?, listing))
     }
 
     /// Puts the code just generated in executable memory, relocated.
-    fn place(&mut self, start: Instant) -> Result<CompiledTrace, CompileError> {
+    fn place(
+        &mut self,
+        start: Instant,
+        links: Box<ExitLinks>,
+    ) -> Result<CompiledTrace, CompileError> {
+        let mem = self.place_code()?;
+        Ok(CompiledTrace {
+            enter: self.enter_fn()?,
+            links,
+            compile_time: start.elapsed(),
+            mem,
+        })
+    }
+
+    /// The function Rust enters traces through, compiled on first use (the same for every
+    /// trace; its code is never released).
+    fn enter_fn(&mut self) -> Result<EnterFn, CompileError> {
+        static ENTER: OnceLock<usize> = OnceLock::new();
+        if let Some(&f) = ENTER.get() {
+            // SAFETY: set below to the start of a leaked executable mapping holding
+            // an `EnterFn`.
+            return Ok(unsafe { std::mem::transmute::<usize, EnterFn>(f) });
+        }
+        self.ctx.clear();
+        let ptr = self.isa.pointer_type();
+        let mut sig = Signature::new(self.isa.default_call_conv());
+        for _ in 0..3 {
+            sig.params.push(AbiParam::new(ptr));
+        }
+        sig.returns.push(AbiParam::new(I32));
+        self.ctx.func = Function::with_name_signature(UserFuncName::default(), sig);
+        let config = self.isa.frontend_config();
+        {
+            let mut b = FunctionBuilder::new(&mut self.ctx.func, &mut self.fctx);
+            let block = b.create_block();
+            b.append_block_params_for_function_params(block);
+            b.switch_to_block(block);
+            let p = b.block_params(block).to_vec();
+            let sig = b.import_signature(trace_signature(ptr));
+            let call = b.ins().call_indirect(sig, p[0], &[p[1], p[2]]);
+            let exit = b.inst_results(call)[0];
+            b.ins().return_(&[exit]);
+            b.seal_all_blocks();
+            b.finalize(config);
+        }
+        self.ctx
+            .compile(&*self.isa, &mut ControlPlane::default())
+            .map_err(|e| CompileError::Codegen(format!("{:?}", e.inner)))?;
+        let mem = self.place_code()?;
+        let addr = mem.as_ptr() as usize;
+        // Kept for the life of the process: every compiled trace is entered through it.
+        std::mem::forget(mem);
+        let f = *ENTER.get_or_init(|| addr);
+        // SAFETY: `f` starts an executable mapping holding a function with the host's C
+        // calling convention and the signature `EnterFn` (this one's, or another
+        // thread's identical one).
+        Ok(unsafe { std::mem::transmute::<usize, EnterFn>(f) })
+    }
+
+    /// The code just generated, relocated, in executable memory of its own.
+    fn place_code(&mut self) -> Result<ExecMemory, CompileError> {
         let code = self
             .ctx
             .compiled_code()
@@ -268,21 +414,14 @@ impl Compiler {
             }
             Ok(())
         })?;
-        // SAFETY: the mapping holds a complete function compiled for the host with the
-        // host's default C calling convention and the signature `TraceFn`; it starts at
-        // offset 0 and is executable from here on.
-        let entry = unsafe { std::mem::transmute::<*const u8, TraceFn>(mem.as_ptr()) };
-        Ok(CompiledTrace {
-            entry,
-            compile_time: start.elapsed(),
-            mem,
-        })
+        Ok(mem)
     }
 
     /// Compiles `trace` and returns the machine code bytes, unrelocated (calls to `pow`
     /// hold the host's address of the shim).
     pub fn compile_bytes(&mut self, trace: &Trace) -> Result<Vec<u8>, CompileError> {
-        self.codegen(trace, false)?;
+        let links = ExitLinks::new(trace.snaps.len());
+        self.codegen(trace, false, LinkAddrs::of(&links))?;
         let code = self
             .ctx
             .compiled_code()
@@ -293,7 +432,8 @@ impl Compiler {
     /// The Cranelift IR and the lowered machine instructions (after register
     /// allocation) of `trace`, for debugging.
     pub fn dump(&mut self, trace: &Trace) -> Result<String, CompileError> {
-        self.codegen(trace, true)?;
+        let links = ExitLinks::new(trace.snaps.len());
+        self.codegen(trace, true, LinkAddrs::of(&links))?;
         let vcode = self
             .ctx
             .compiled_code()
@@ -304,26 +444,37 @@ impl Compiler {
 
     /// Checks the trace, translates it into `self.ctx.func` and runs Cranelift, which
     /// keeps the machine instructions as text if `disasm`.
-    fn codegen(&mut self, trace: &Trace, disasm: bool) -> Result<(), CompileError> {
+    fn codegen(
+        &mut self,
+        trace: &Trace,
+        disasm: bool,
+        links: LinkAddrs,
+    ) -> Result<(), CompileError> {
         let shape = check(trace)?;
         // Clearing the context also turns its text listing off.
         self.ctx.clear();
         self.ctx.set_disasm(disasm);
-        let call_conv = self.isa.default_call_conv();
         let ptr = self.isa.pointer_type();
-        let mut sig = Signature::new(call_conv);
-        sig.params.push(AbiParam::new(ptr));
-        sig.params.push(AbiParam::new(ptr));
-        sig.returns.push(AbiParam::new(I32));
-        self.ctx.func = Function::with_name_signature(UserFuncName::default(), sig);
+        self.ctx.func =
+            Function::with_name_signature(UserFuncName::default(), trace_signature(ptr));
         let config = self.isa.frontend_config();
         let builder = FunctionBuilder::new(&mut self.ctx.func, &mut self.fctx);
-        Translator::new(builder, trace, &shape, ptr, config).run();
+        Translator::new(builder, trace, &shape, ptr, config, links).run();
         self.ctx
             .compile(&*self.isa, &mut ControlPlane::default())
             .map_err(|e| CompileError::Codegen(format!("{:?}", e.inner)))?;
         Ok(())
     }
+}
+
+/// A trace's signature: `(base, ctx) -> exit`, in the `tail` convention, so that an
+/// exit can jump to the trace linked to it without growing the stack.
+fn trace_signature(ptr: Type) -> Signature {
+    let mut sig = Signature::new(CallConv::Tail);
+    sig.params.push(AbiParam::new(ptr));
+    sig.params.push(AbiParam::new(ptr));
+    sig.returns.push(AbiParam::new(I32));
+    sig
 }
 
 thread_local! {
@@ -645,6 +796,9 @@ struct Translator<'a, 't> {
     needs_canon: Vec<bool>,
     /// Exit blocks to fill once the body is done: (block, snapshot, position of the exit).
     exits: Vec<(Block, SnapId)>,
+    /// The interrupt byte's address (loaded from the context at entry).
+    interrupt: Value,
+    links: LinkAddrs,
 }
 
 impl<'a, 't> Translator<'a, 't> {
@@ -654,6 +808,7 @@ impl<'a, 't> Translator<'a, 't> {
         shape: &'t Shape,
         ptr: Type,
         config: TargetFrontendConfig,
+        links: LinkAddrs,
     ) -> Self {
         let n = trace.ins.len();
         Translator {
@@ -668,6 +823,8 @@ impl<'a, 't> Translator<'a, 't> {
             vals: vec![Value::reserved_value(); n],
             needs_canon: vec![false; n],
             exits: Vec::new(),
+            interrupt: Value::reserved_value(),
+            links,
         }
     }
 
@@ -741,6 +898,7 @@ impl<'a, 't> Translator<'a, 't> {
             .b
             .ins()
             .load(ptr, Self::flags(), ctx, shims::CTX_INTERRUPT);
+        self.interrupt = interrupt;
         self.heap = self.b.ins().load(ptr, Self::flags(), ctx, shims::CTX_HEAP);
         let gc_words = if self.shape.allocates {
             let total = self
@@ -767,9 +925,7 @@ impl<'a, 't> Translator<'a, 't> {
         }
         if let Some(link) = trace.link_snap {
             // No loop: leave through the link snapshot.
-            self.store_snapshot(link);
-            let k = self.b.ins().iconst(I32, i64::from(link));
-            self.b.ins().return_(&[k]);
+            self.leave(link);
             self.finish_exits();
             return;
         }
@@ -818,12 +974,56 @@ impl<'a, 't> Translator<'a, 't> {
     fn finish_exits(mut self) {
         for (block, snap) in std::mem::take(&mut self.exits) {
             self.b.switch_to_block(block);
-            self.store_snapshot(snap);
-            let k = self.b.ins().iconst(I32, i64::from(snap));
-            self.b.ins().return_(&[k]);
+            self.leave(snap);
         }
         self.b.seal_all_blocks();
         self.b.finalize(self.config);
+    }
+
+    /// Leave through `snap`: write its slots, then jump to the trace linked to this exit
+    /// if there is one and neither an interrupt nor a GC step is waiting (the caller
+    /// serves those, from the state the slots hold), else return `snap`.
+    fn leave(&mut self, snap: SnapId) {
+        self.store_snapshot(snap);
+        let (ptr, fl) = (self.ptr, Self::flags());
+        let cell = self
+            .b
+            .ins()
+            .iconst(ptr, (self.links.cells + 8 * u64::from(snap)) as i64);
+        // Not trusted-readonly: the engine links exits while the code lives.
+        let target = self.b.ins().load(ptr, MemFlagsData::new(), cell, 0);
+        let flag = self
+            .b
+            .ins()
+            .uload8(I32, MemFlagsData::new(), self.interrupt, 0);
+        let total_at = self.b.ins().load(ptr, fl, self.ctx, shims::CTX_GC_TOTAL);
+        let threshold_at = self
+            .b
+            .ins()
+            .load(ptr, fl, self.ctx, shims::CTX_GC_THRESHOLD);
+        let total = self.b.ins().load(ptr, MemFlagsData::new(), total_at, 0);
+        let threshold = self.b.ins().load(ptr, MemFlagsData::new(), threshold_at, 0);
+        let calm = self.b.ins().icmp(IntCC::UnsignedLessThan, total, threshold);
+        let linked = self.b.ins().icmp_imm_u(IntCC::NotEqual, target, 0);
+        let quiet = self.b.ins().icmp_imm_u(IntCC::Equal, flag, 0);
+        let go = self.b.ins().band(linked, quiet);
+        let go = self.b.ins().band(go, calm);
+        let jump = self.b.create_block();
+        let back = self.b.create_block();
+        // Exits are cold: kept out of the way of the trace's own code.
+        self.b.set_cold_block(jump);
+        self.b.set_cold_block(back);
+        self.b.ins().brif(go, jump, &[], back, &[]);
+        self.b.switch_to_block(jump);
+        let sig = self.b.import_signature(trace_signature(ptr));
+        self.b
+            .ins()
+            .return_call_indirect(sig, target, &[self.base, self.ctx]);
+        self.b.switch_to_block(back);
+        let table = self.b.ins().iconst(ptr, self.links.table as i64);
+        self.b.ins().store(fl, table, self.ctx, shims::CTX_EXITED);
+        let k = self.b.ins().iconst(I32, i64::from(snap));
+        self.b.ins().return_(&[k]);
     }
 
     fn store_snapshot(&mut self, snap: SnapId) {

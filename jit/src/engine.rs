@@ -4,7 +4,7 @@
 //! traces, penalises and finally blacklists loops whose recordings keep aborting
 //! ([`crate::penalty`]), and retires traces (`jit.flush`, a full trace cache).
 
-use crate::backend;
+use crate::backend::{self, ExitLinks};
 use crate::dump::{Dump, End, RecordedIns, Report};
 use crate::ir::{SnapId, Trace};
 use crate::penalty::{Penalties, Penalty};
@@ -285,14 +285,22 @@ impl Engine {
             Ok(no) => {
                 self.stats.traces += 1;
                 let me = TraceRef { no, serial };
-                if let (Some((p, exit)), Some(link_snap)) = (parent, trace.link_snap) {
-                    if let Some(d) = TraceIndex::get(&st.heap, me) {
-                        d.exits[link_snap as usize].link.set(link);
-                    }
-                    if let Some(x) =
-                        TraceIndex::get(&st.heap, p).and_then(|d| d.exits.get(exit as usize))
-                    {
-                        x.link.set(Some(me));
+                if let (Some((p, exit)), Some(link_snap), Some(d)) =
+                    (parent, trace.link_snap, TraceIndex::get(&st.heap, me))
+                {
+                    let heap = &st.heap;
+                    let target = link.and_then(|to| TraceIndex::get(heap, to));
+                    d.exits[link_snap as usize].link.set(link);
+                    // SAFETY: both traces are in service and were recorded in the same
+                    // frame; retiring one unlinks the exits that jump to it
+                    // (`TraceIndex::retire_one`), and flushing all retires all at once.
+                    unsafe { d.code.links().link(link_snap, target.map(|t| &t.code)) };
+                    if let Some(pd) = TraceIndex::get(heap, p) {
+                        if let Some(x) = pd.exits.get(exit as usize) {
+                            x.link.set(Some(me));
+                            // SAFETY: as above.
+                            unsafe { pd.code.links().link(exit, Some(&d.code)) };
+                        }
                     }
                 }
                 let link_to = link.map(|to| to.no.to_string());
@@ -478,12 +486,12 @@ impl JitEngine for Engine {
         let interrupt = st.hook.interrupt_word().as_ptr() as *const u8;
         let (hotexit, tryside) = (st.jit.hotexit, st.jit.tryside);
         let ctx = TraceCtx::new(interrupt, &mut st.heap);
-        let (mut cur, mut t) = self.traces.lookup(&st.heap, pt, pc)?;
+        let (_, mut t) = self.traces.lookup(&st.heap, pt, pc)?;
         // Run traces, following links from exit to trace, until an exit leads back to
         // the interpreter. Every exit has written its snapshot's slots: between traces
         // all live values are in the frame, so an interrupt or a due GC step can be
         // served by the interpreter from there.
-        let (exit, resume, hot) = loop {
+        let (cur, exit, resume, hot) = loop {
             // SAFETY: the trace was recorded for the frame layout of this prototype,
             // whose frame is at `base` (side traces too: they start in the frame their
             // parent leaves); it touches only slots below the frame size and objects its
@@ -491,12 +499,20 @@ impl JitEngine for Engine {
             // has marked trace code as running, so its code is not released while it
             // runs.
             let exit = unsafe { t.code.run_with(base.cast(), &ctx) };
+            // The exit may be one of a trace the code went on in.
+            // SAFETY: `exited` was set by the exit to its trace's `ExitLinks`, whose owner
+            // is that trace's data (`TraceIndex::install`); the code just ran, so it was
+            // not released, and nothing releases code before `enter_loop` returns.
+            t = unsafe {
+                &*((*(ctx.exited.get() as *const ExitLinks)).owner() as *const TraceData)
+            };
+            let cur = t.me();
             let x = t.exits.get(exit as usize)?;
             let resume = *t.resume.get(exit as usize)?;
             if let Some(to) = x.link.get() {
                 // SAFETY: the interrupt byte lives as long as the state.
                 if unsafe { *interrupt } != 0 {
-                    break (exit, resume, false);
+                    break (cur, exit, resume, false);
                 }
                 if ctx.gc_due() {
                     // Every live value is in the frame now, as at an interpreter
@@ -506,10 +522,10 @@ impl JitEngine for Engine {
                 }
                 match TraceIndex::get(&st.heap, to) {
                     Some(next) => {
-                        (cur, t) = (to, next);
+                        t = next;
                         continue;
                     }
-                    None => break (exit, resume, false),
+                    None => break (cur, exit, resume, false),
                 }
             }
             let mut hot = false;
@@ -517,7 +533,7 @@ impl JitEngine for Engine {
                 x.hits.set(x.hits.get().saturating_add(1));
                 hot = x.hits.get() >= hotexit;
             }
-            break (exit, resume, hot);
+            break (cur, exit, resume, hot);
         };
         if let Some(dump) = self.dump.as_mut() {
             dump.exit(st, cur.no, exit);

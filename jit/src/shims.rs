@@ -5,6 +5,7 @@
 
 use moonjet_gc::object::{GcHeader, GcStr, GcTab, GcUpval};
 use moonjet_gc::{table, Heap, TValue};
+use std::cell::Cell;
 
 /// What compiled code gets besides the frame base (`#[repr(C)]`: the code reads its
 /// fields at fixed offsets).
@@ -19,12 +20,16 @@ pub struct TraceCtx {
     /// loop header once a GC step is due, so the interpreter runs it.
     pub gc_total: *const usize,
     pub gc_threshold: *const usize,
+    /// Written by the exit a trace (or a trace it linked to) leaves through: the address
+    /// of that trace's `ExitLinks`, so the caller knows whose exit it was.
+    pub exited: Cell<usize>,
 }
 
 pub const CTX_INTERRUPT: i32 = std::mem::offset_of!(TraceCtx, interrupt) as i32;
 pub const CTX_HEAP: i32 = std::mem::offset_of!(TraceCtx, heap) as i32;
 pub const CTX_GC_TOTAL: i32 = std::mem::offset_of!(TraceCtx, gc_total) as i32;
 pub const CTX_GC_THRESHOLD: i32 = std::mem::offset_of!(TraceCtx, gc_threshold) as i32;
+pub const CTX_EXITED: i32 = std::mem::offset_of!(TraceCtx, exited) as i32;
 
 impl TraceCtx {
     /// Whether the heap wants a GC step (a trace leaves for the interpreter to run it).
@@ -41,6 +46,7 @@ impl TraceCtx {
             heap,
             gc_total,
             gc_threshold,
+            exited: Cell::new(0),
         }
     }
 
@@ -53,6 +59,7 @@ impl TraceCtx {
             heap: std::ptr::null_mut(),
             gc_total: &ZERO,
             gc_threshold: &MAX,
+            exited: Cell::new(0),
         }
     }
 }

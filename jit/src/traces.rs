@@ -69,6 +69,8 @@ pub enum Kind {
 pub struct TraceData {
     pub code: CompiledTrace,
     pub serial: u64,
+    /// Its trace number, once registered.
+    pub number: Cell<u32>,
     pub kind: Kind,
     /// Where the trace starts: its loop instruction (which enters it), or for a side
     /// trace the instruction its parent's exit resumes at.
@@ -124,11 +126,20 @@ impl TraceData {
         TraceData {
             code,
             serial,
+            number: Cell::new(0),
             kind,
             start,
             entry,
             resume,
             exits,
+        }
+    }
+
+    /// The reference to this trace (registered).
+    pub fn me(&self) -> TraceRef {
+        TraceRef {
+            no: self.number.get(),
+            serial: self.serial,
         }
     }
 
@@ -261,6 +272,8 @@ impl TraceIndex {
     ) -> Result<u32, InstallError> {
         let data = Box::new(data);
         let data_ptr: *const TraceData = &*data;
+        // Its exits name it by this (the box does not move).
+        data.code.links().set_owner(data_ptr as usize);
         let (start, is_root) = (data.start, matches!(data.kind, Kind::Root { .. }));
         // new_trace never runs the collector: nothing here can be freed meanwhile.
         let tr = heap
@@ -275,6 +288,7 @@ impl TraceIndex {
                 heap.flush_trace(tr);
                 return Err(InstallError::RegistryFull);
             };
+            (*data_ptr).number.set(no);
             if is_root {
                 (*data_ptr).patch_start();
                 self.by_pc.insert(start as usize, no);
@@ -363,11 +377,21 @@ impl TraceIndex {
     }
 
     /// Take trace `no` out of service, if it is in service. Traces linking to it stop
-    /// following the link (links are checked by serial).
+    /// following the link: their exits that jump to it are unlinked now, before its code
+    /// can be released (links by reference are checked by serial).
+    ///
+    /// Only traces started in the same prototype link to each other (a trace links to
+    /// loops of the frame it was recorded in), so when the collector retires the traces
+    /// of a dead prototype, no live trace links to them.
     fn retire_one(&mut self, heap: &mut Heap, no: u32) {
         let Some((tr, data)) = in_service(heap, no) else {
             return;
         };
+        for n in heap.trace_numbers() {
+            if let Some((_, other)) = in_service(heap, n) {
+                other.code.links().unlink(&data.code);
+            }
+        }
         let (start, is_root) = (data.start, matches!(data.kind, Kind::Root { .. }));
         // SAFETY: as in `flush_all`; `tr` is registered, hence live.
         unsafe {

@@ -722,6 +722,82 @@ fn new_tables_come_from_the_heap_or_leave_when_it_is_full() {
     assert_eq!(slots[1], 7);
 }
 
+/// A side-trace shape: no loop, `slot 0 = slot 0 <op> k`, leaving through its link
+/// snapshot (id 1; 0 is the type exit).
+fn straight_trace(mul: bool, k: f64) -> Trace {
+    let mut b = B::default();
+    let type_exit = b.snap(&[]);
+    let x = b.push(Ins::SLoad {
+        slot: 0,
+        ty: Ty::Num,
+        snap: type_exit,
+    });
+    let kk = b.push(Ins::KNum(k));
+    let y = b.push(if mul {
+        Ins::MulN(x, kk)
+    } else {
+        Ins::AddN(x, kk)
+    });
+    let link = b.snap(&[(0, y)]);
+    b.t.link_snap = Some(link);
+    b.t.loop_snap = link;
+    b.t
+}
+
+#[test]
+fn linked_exits_go_on_in_the_next_trace_unless_interrupted() {
+    let (add, mul) = (straight_trace(false, 1.0), straight_trace(true, 10.0));
+    let a = compile(&add).unwrap();
+    let m = compile(&mul).unwrap();
+    let flag = AtomicU8::new(0);
+    let ctx = moonjet_jit::shims::TraceCtx::without_heap(flag.as_ptr());
+    let run = |slots: &mut [u64; 1]| {
+        // SAFETY: the traces touch slot 0 only.
+        let exit = unsafe { a.run_with(slots.as_mut_ptr(), &ctx) };
+        (exit, ctx.exited.get())
+    };
+    let own = |c: &moonjet_jit::CompiledTrace| c.links() as *const _ as usize;
+    let mut slots = [num(1.0)];
+    assert_eq!(
+        run(&mut slots),
+        (1, own(&a)),
+        "unlinked: back to the caller"
+    );
+    assert_eq!(slots, [num(2.0)]);
+    // SAFETY: `m` is compiled for the same slots and outlives the link.
+    unsafe { a.links().link(1, Some(&m)) };
+    let mut slots = [num(1.0)];
+    assert_eq!(
+        run(&mut slots),
+        (1, own(&m)),
+        "left through the linked trace's exit"
+    );
+    assert_eq!(slots, [num(20.0)]);
+    flag.store(1, Ordering::Relaxed);
+    let mut slots = [num(1.0)];
+    assert_eq!(
+        run(&mut slots),
+        (1, own(&a)),
+        "an interrupt stops at the link"
+    );
+    assert_eq!(slots, [num(2.0)]);
+    flag.store(0, Ordering::Relaxed);
+    a.links().unlink(&m);
+    let mut slots = [num(1.0)];
+    assert_eq!(run(&mut slots), (1, own(&a)), "unlinked again");
+    // A type exit is linked like any other.
+    // SAFETY: as above.
+    unsafe { a.links().link(0, Some(&m)) };
+    let mut slots = [num(5.0)];
+    assert_eq!(run(&mut slots).1, own(&a), "a number passes the type guard");
+    let mut slots = [u64::MAX];
+    assert_eq!(
+        run(&mut slots),
+        (0, own(&m)),
+        "the linked trace's own type exit"
+    );
+}
+
 #[test]
 fn cross_compiles_for_aarch64() {
     let traces = [
@@ -732,6 +808,7 @@ fn cross_compiles_for_aarch64() {
         math_trace().0,
         bit_trace().0,
         new_table_trace(0x1000).0,
+        straight_trace(true, 2.0),
     ];
     for t in &traces {
         let code = compile_for(t, "aarch64-unknown-linux-gnu".parse().unwrap()).unwrap();
