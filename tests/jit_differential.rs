@@ -2,7 +2,8 @@
 //! globals, upvalues, math and bit builtins, new tables, calls of Lua functions and
 //! branches (with tables changing type or gaining metatables mid-loop) run interpreted
 //! and with every loop compiled as early as possible (hotloop=1), also with a side trace
-//! from every exit taken (hotexit=1), and print the same.
+//! from every exit taken (hotexit=1), and print the same. Array loops over ranges past
+//! the array's ends check the bounds-check elimination.
 #![cfg(feature = "jit")]
 
 mod common;
@@ -256,6 +257,7 @@ fn every_optimisation_setting_prints_what_the_interpreter_prints() {
         ", '-fwd'",
         ", '-narrow'",
         ", '-loop'",
+        ", '-abc'",
         ", '0'",
     ];
     let mut runner = proptest::test_runner::TestRunner::deterministic();
@@ -539,4 +541,111 @@ fn running_out_of_memory_in_a_compiled_loop_raises_the_interpreters_error() {
     }
     let (plain, _) = run_in(keep, None, false, Some(2_000_000));
     assert!(plain.starts_with("false\tnot enough memory\n"), "{plain}");
+}
+
+/// Statements of an array loop's body over index `i` and table `t` (`u` another table):
+/// reads and rewrites of `t[i]`, `t[i + 1]`, `t[i - 1]` that may fall outside the array
+/// part, and (in a branch) the table replaced or grown, or a store that may grow it.
+fn array_stmt() -> impl Strategy<Value = String> {
+    let plain = prop::sample::select(vec![
+        "s = s + (t[i] or 0)",
+        "s = s + (t[i + 1] or 1)",
+        "s = s + (t[i - 1] or 2)",
+        "s = s + (t[i + 2] or 3) * (t[i - 2] or 4)",
+        "if t[i] then t[i] = t[i] * 2 + (t[i + 1] or 0) end",
+        "if t[i - 1] then t[i - 1] = (t[i - 1] + i) % 1000 end",
+        "local j = i + 1 s = s + (t[j] or 5)",
+        "s = s + (u[i] or 6)",
+        "s = s + #t",
+    ])
+    .prop_map(String::from);
+    let rare = prop::sample::select(vec![
+        "t = u",
+        "t = { 1, 2, 3 }",
+        "t[#t + 1] = i",
+        "t[i + 3] = i",
+        "u = t",
+        "t = {}",
+    ]);
+    prop_oneof![
+        6 => plain,
+        1 => ((-3i32..20), rare).prop_map(|(k, r)| format!("if i == {k} then {r} end")),
+    ]
+}
+
+/// A function with an array loop `for i = a, b, c`, called with a table the range stays
+/// inside, then with tables of several sizes and ranges that run past the array's end or
+/// below 1 (the trace compiled on the first call is entered again with other bounds and
+/// tables).
+fn array_program() -> impl Strategy<Value = String> {
+    (
+        prop::collection::vec(array_stmt(), 1..4),
+        prop::collection::vec(((0i32..14), (-2i32..4), (-3i32..16)), 1..6),
+        prop::sample::select(vec![1, 1, 2, -1, -1, -2, 3]),
+        any::<bool>(),
+    )
+        .prop_map(|(body, calls, step, fixed)| {
+            let body = body.join("\n    ");
+            // The first call stays inside the array, so its trace hoists the checks
+            // (later ones go past the ends).
+            let (a0, b0) = if step > 0 { (2, 10) } else { (10, 2) };
+            let mut calls_text =
+                format!("print(pcall(run, mk(14), mk(5), {a0}, {b0}, {step}))\n");
+            for (size, from, to) in calls {
+                // A negative step runs from the top down.
+                let (a, b) = if step > 0 { (from, to) } else { (to, from) };
+                calls_text.push_str(&format!(
+                    "print(pcall(run, mk({size}), mk(5), {a}, {b}, {step}))\n"
+                ));
+            }
+            let stop = if fixed { "10" } else { "b" };
+            format!(
+                "local function mk(n) local t = {{}} for i = 1, n do t[i] = i * 3 end return t end\n\
+                 local function run(t, u, a, b, c)\n\
+                   local s = 0\n\
+                   for i = a, {stop}, c do\n    {body}\n  end\n\
+                   return s, #t, t[1], t[2], t[5], t[9], u[2]\n\
+                 end\n\
+                 {calls_text}"
+            )
+        })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 200, ..ProptestConfig::default() })]
+    #[test]
+    fn array_loops_print_what_the_interpreter_prints(code in array_program()) {
+        let (plain, _) = run(&code, false);
+        for opts in ["", ", '-abc'", ", 'hotexit=1'"] {
+            let (jitted, _) = run_with(&code, Some(opts));
+            prop_assert_eq!(&plain, &jitted, "flags {:?}, program:\n{}", opts, code);
+        }
+    }
+}
+
+#[test]
+fn array_loops_with_hoisted_bounds_checks_leave_where_an_access_would_fail() {
+    // Each loop is compiled on its first call, with its bounds checks hoisted out of the
+    // loop (the recorded run stays inside the array), and entered again with ranges past
+    // either end, a table replaced or grown in the middle, and a stop near 2^31.
+    let code = "local function mk(n) local t = {} for i = 1, n do t[i] = i end return t end\n\
+        local function up(t, n) local s = 0 for i = 1, n do s = s + (t[i] or 0.5) end return s end\n\
+        local function rw(t, n) for i = 1, n do t[i] = t[i] * 2 + (t[i + 1] or 0) end return t[1], t[n], #t end\n\
+        local function down(t, a) local s = 0 for i = a, 1, -1 do s = s + (t[i] or 0.25) + (t[i - 1] or 0.125) end return s end\n\
+        local function back(t, a, b) local s = 0 for i = a, b, -2 do s = s * 2 + (t[i + 1] or 7) end return s end\n\
+        local function swap(t, u, n) local s = 0 for i = 1, n do if i == 6 then t = u end s = s + (t[i] or 3) end return s end\n\
+        local function grow(t, n) local s = 0 for i = 1, n do s = s + (t[i] or 9) if i == 4 then t[#t + 1] = 1 end end return s end\n\
+        local function far(t, a, b) local c = 0 for i = a, b do c = c + (t[i + 1] or 1) if c > 30 then return c end end return c end\n\
+        for _, n in ipairs({ 20, 20, 25, 0, 1, 21, 19, 3 }) do\n\
+          print(n, up(mk(20), n), pcall(rw, mk(20), n), down(mk(20), n), back(mk(20), n, -3))\n\
+          print(swap(mk(20), mk(4), n), grow(mk(10), n))\n\
+        end\n\
+        print(far(mk(20), 1, 10), far(mk(20), 1, 2147483647), far(mk(20), -5, 2147483646))";
+    let (plain, _) = run_with(code, None);
+    assert!(!plain.contains("ERROR"), "{plain}");
+    for opts in ["", ", '-abc'", ", 'hotexit=1'", ", '-loop'"] {
+        let (jitted, traces) = run_with(code, Some(opts));
+        assert_eq!(plain, jitted, "flags {opts:?}");
+        assert!(traces >= 6, "only {traces} traces (flags {opts:?})");
+    }
 }

@@ -769,3 +769,40 @@ fn jdump_shows_side_traces_with_their_parent_and_the_trace_they_enter() {
         "{out}"
     );
 }
+
+#[test]
+fn array_bounds_checks_on_the_loop_index_leave_the_loop_body() {
+    // `abc`: the body's bounds checks of t[i] and t[i + 1] become two checks each at the
+    // end of the pre-roll (on the first body index and on the stop); with `-O-abc` they
+    // stay in the body.
+    let script = "local t = {}\n\
+                  for i = 1, 200 do t[i] = i end\n\
+                  local s = 0\n\
+                  for r = 1, 3 do for i = 1, 150 do s = s + t[i] end end\n\
+                  for i = 150, 2, -1 do s = s + t[i] * 2 + t[i + 1] end\n\
+                  print(s)\n";
+    let ult = |lines: &[&str]| lines.iter().filter(|l| l.contains(" ULT ")).count();
+    for (flags, in_body) in [
+        (&["-jdump=i"][..], false),
+        (&["-O-abc", "-jdump=i"][..], true),
+    ] {
+        let (out, _) = moonjet("abc", flags, "abc.lua", script, false);
+        assert!(out.ends_with("\n68096\n"), "{out}");
+        for (trace, accesses) in [("2", 1), ("3", 2)] {
+            let ir = section(&out, &format!("---- TRACE {trace} IR"));
+            let loop_at = ir
+                .iter()
+                .position(|l| l.ends_with(" ------ LOOP ------------"))
+                .unwrap_or_else(|| panic!("no LOOP line in {ir:#?}"));
+            let (pre, body) = ir.split_at(loop_at);
+            if in_body {
+                assert_eq!(ult(body), accesses, "{flags:?}: {ir:#?}");
+                assert_eq!(ult(pre), accesses, "{flags:?}: {ir:#?}");
+            } else {
+                assert_eq!(ult(body), 0, "{flags:?}: {ir:#?}");
+                // The pre-roll's own checks, then the first index's and the stop's.
+                assert_eq!(ult(pre), 3 * accesses, "{flags:?}: {ir:#?}");
+            }
+        }
+    }
+}

@@ -15,7 +15,9 @@
 //!
 //! Optimisations at emission (`fold`): constant folding, integer/double conversion
 //! folding, CSE of pure instructions and of loads with no store in between,
-//! store-to-load forwarding, and dropping guards already checked.
+//! store-to-load forwarding, and dropping guards already checked. After the loop is laid
+//! out, array bounds checks on the `for` index in the body are replaced by checks of the
+//! index's range before `LOOP` (`abc`, [`Recorder::eliminate_bounds_checks`]).
 
 use crate::ir::{Cmp, Field, Ins, Ref, SnapId, Snapshot, Trace, Ty};
 use moonjet_gc::object::{offsets, GcFunc, GcProto, GcStr, GcTab};
@@ -57,12 +59,15 @@ pub struct Opts {
     /// Loop peeling with invariant hoisting (off: the iteration is the whole loop, and it
     /// stores changed slots at its end).
     pub loop_opt: bool,
+    /// Array bounds-check elimination for loop-carried indices (needs `loop_opt` and
+    /// `narrow`; see [`Recorder::eliminate_bounds_checks`]).
+    pub abc: bool,
 }
 
 impl Opts {
     /// The optimisations `jit.opt.start`'s flags turn on (bit i: flag i of
-    /// `moonjet_runtime::libs::jit::FLAGS`). `dce` is Cranelift's; `dse`, `abc`, `sink`
-    /// and `fuse` are accepted and have no pass of their own yet.
+    /// `moonjet_runtime::libs::jit::FLAGS`). `dce` is Cranelift's; `dse`, `sink` and
+    /// `fuse` are accepted and have no pass of their own yet.
     pub fn from_flags(flags: u16) -> Opts {
         use moonjet_runtime::libs::jit::FLAGS;
         let on = |name: &str| {
@@ -77,6 +82,7 @@ impl Opts {
             fwd: on("fwd"),
             narrow: on("narrow"),
             loop_opt: on("loop"),
+            abc: on("abc"),
         }
     }
 }
@@ -89,6 +95,7 @@ impl Default for Opts {
             fwd: true,
             narrow: true,
             loop_opt: true,
+            abc: true,
         }
     }
 }
@@ -155,6 +162,11 @@ pub struct Recorder {
     gc_consts: Vec<TValue>,
     /// The `for` loop's index is narrowed to an integer.
     narrow_for: bool,
+    /// The narrowed `for` loop's step and test as recorded at its `FORL` (for `abc`).
+    forl: Option<ForLoop>,
+    /// The runtime size of the array part each `TabAsize` load read when it was
+    /// recorded (for `abc`, which hoists only checks that hold for the recorded run).
+    asize_seen: HashMap<Ref, u32>,
     /// Set by a builtin call recorded with all its results kept (`CALL` with b = 0, the
     /// last argument of another call): the slot just past its one result, where the
     /// `CALLM` right after it takes its MULTRES arguments from, and the snapshot before
@@ -351,6 +363,8 @@ impl Recorder {
             cse_loads: Vec::new(),
             gc_consts: Vec::new(),
             narrow_for: false,
+            forl: None,
+            asize_seen: HashMap::new(),
             steps: 0,
         }
     }
@@ -773,6 +787,7 @@ impl Recorder {
             obj: t,
             field: Field::TabAsize,
         });
+        self.asize_seen.entry(asz).or_insert(asize as u32);
         self.guard(Cmp::ULt, Ty::Int, key, asz, pc);
         Some((arr, key))
     }
@@ -1623,6 +1638,19 @@ impl Recorder {
         };
         let (zero, sign, end) = self.for_tests(ty, step_v, go_on);
         self.guard(sign, ty, step, zero, pc);
+        if narrow && go_on && self.frames.is_empty() {
+            self.forl = Some(ForLoop {
+                slot: a as u16,
+                stop,
+                step,
+                zero,
+                next,
+                sign,
+                end,
+                stop_v,
+                next_v: i_v + step_v,
+            });
+        }
         if go_on {
             // Leaving instead is what the interpreter's FORL does: the index stepped,
             // on after the loop. The exit resumes there (as luajit's loop exits do), so a
@@ -1834,6 +1862,10 @@ impl Recorder {
                 *n = next;
             }
         }
+        if self.opts.abc {
+            let loop_pos = pre.len();
+            self.eliminate_bounds_checks(loop_pos, &phis, &written, body_pc);
+        }
         Ok(Trace {
             ins: std::mem::take(&mut self.ins),
             snaps: std::mem::take(&mut self.snaps),
@@ -1841,6 +1873,245 @@ impl Recorder {
             link_snap: None,
             gc_consts: std::mem::take(&mut self.gc_consts),
         })
+    }
+
+    /// Array bounds-check elimination for loop-carried indices (`abc`), on the laid-out
+    /// loop (pre-roll, `LOOP` at `loop_pos`, body).
+    ///
+    /// In the body of a narrowed `for` loop the index is a phi `p` that starts at the
+    /// pre-roll's stepped index `next` and moves by the invariant `step`, whose sign the
+    /// pre-roll guards, each iteration going on only if the body's `next' <= stop` (or
+    /// `>=` for a negative step) holds, for an invariant `stop`. So in every iteration
+    /// of the body `p` lies between `next` and `stop` (both included), and `p + k` (a
+    /// constant `k`, computed without overflow) between `next + k` and `stop + k`.
+    ///
+    /// A body bounds guard `p + k <u asize` whose `asize` is the pre-roll's load (the
+    /// body shares it only when nothing in the loop may resize the table, and the
+    /// table's ref is invariant) then always holds if `next + k <u asize` and
+    /// `stop + k <u asize` do, as the array part's size is below 2^31: those two guards
+    /// go at the end of the pre-roll and the body's is dropped. They leave through a
+    /// snapshot of the state there: the top of the second iteration, which the
+    /// interpreter then runs (a failing check leaves before any access it covers). The
+    /// additions leave there too when they overflow.
+    ///
+    /// Only checks that hold for the recorded run are hoisted (as luajit does), so a
+    /// loop that would leave some other way before reaching the end of its range does
+    /// not leave at the top instead every time.
+    fn eliminate_bounds_checks(
+        &mut self,
+        loop_pos: usize,
+        phis: &BTreeMap<u16, Ref>,
+        written: &BTreeMap<u16, Ref>,
+        body_pc: u32,
+    ) {
+        let Some(f) = self.forl else { return };
+        if self.is_loop || self.side || !self.narrow_for {
+            return;
+        }
+        let lp = loop_pos as Ref;
+        // The loop's control slots: the hidden index and the visible copy carry the same
+        // value (both written last by the FORL), stop and step are not written.
+        let (Some(&pa), Some(&pv)) = (phis.get(&f.slot), phis.get(&(f.slot + 3))) else {
+            return;
+        };
+        if written.get(&f.slot) != Some(&f.next)
+            || written.get(&(f.slot + 3)) != Some(&f.next)
+            || written.contains_key(&(f.slot + 1))
+            || written.contains_key(&(f.slot + 2))
+            || f.stop >= lp
+            || f.step >= lp
+        {
+            return;
+        }
+        let (
+            Ins::Phi {
+                ty: Ty::Int,
+                init: ia,
+                next: na,
+            },
+            Ins::Phi {
+                ty: Ty::Int,
+                init: iv,
+                next: nv,
+            },
+        ) = (self.ins[pa as usize], self.ins[pv as usize])
+        else {
+            return;
+        };
+        if ia != f.next || iv != f.next || na != nv {
+            return;
+        }
+        let index = |r: Ref| r == pa || r == pv;
+        // The body steps the index by the invariant step...
+        match self.ins[na as usize] {
+            Ins::AddI { a, b, .. } if index(a) && b == f.step => {}
+            _ => return,
+        }
+        // ...whose sign the pre-roll guards, and goes on only while it has not passed stop.
+        let has_guard = |ins: &[Ins], cmp: Cmp, x: Ref, y: Ref| {
+            ins.iter().any(|i| {
+                matches!(*i, Ins::Guard { cmp: c, ty: Ty::Int, a, b, .. }
+                    if c == cmp && a == x && b == y)
+            })
+        };
+        if !matches!(self.ins[f.zero as usize], Ins::KInt(0))
+            || !has_guard(&self.ins[..loop_pos], f.sign, f.step, f.zero)
+            || !has_guard(&self.ins[loop_pos..], f.end, na, f.stop)
+        {
+            return;
+        }
+        let kint = |s: &Self, r: Ref| match s.ins[r as usize] {
+            Ins::KInt(k) => Some(k),
+            _ => None,
+        };
+        // The index plus a constant: `p`, `p + k`, `k + p`, `p - k`.
+        let offset = |s: &Self, r: Ref| -> Option<i32> {
+            if index(r) {
+                return Some(0);
+            }
+            let k = match s.ins[r as usize] {
+                Ins::AddI { a, b, .. } if index(a) => kint(s, b)?,
+                Ins::AddI { a, b, .. } if index(b) => kint(s, a)?,
+                Ins::SubI { a, b, .. } if index(a) => kint(s, b)?.checked_neg()?,
+                _ => return None,
+            };
+            (k.unsigned_abs() <= 1 << 20).then_some(k)
+        };
+        // Does the loop go on at the FORL being recorded? (If not, `next` is past stop.)
+        let goes_on = if f.sign == Cmp::Ge {
+            f.next_v <= f.stop_v
+        } else {
+            f.next_v >= f.stop_v
+        };
+        // The body's guards to drop.
+        let mut dropped: Vec<usize> = Vec::new();
+        // (asize, k) of the hoisted checks, in order.
+        let mut hoisted: Vec<(Ref, i32)> = Vec::new();
+        for i in loop_pos + 1..self.ins.len() {
+            let Ins::Guard {
+                cmp: Cmp::ULt,
+                ty: Ty::Int,
+                a: key,
+                b: asz,
+                ..
+            } = self.ins[i]
+            else {
+                continue;
+            };
+            if asz >= lp
+                || !matches!(
+                    self.ins[asz as usize],
+                    Ins::FLoad {
+                        field: Field::TabAsize,
+                        ..
+                    }
+                )
+            {
+                continue;
+            }
+            let Some(k) = offset(self, key) else { continue };
+            let Some(&size) = self.asize_seen.get(&asz) else {
+                continue;
+            };
+            let inside = |v: f64| (0.0..f64::from(size)).contains(&(v + f64::from(k)));
+            if !goes_on || !inside(f.stop_v) || !inside(f.next_v) {
+                continue;
+            }
+            dropped.push(i);
+            if !hoisted.contains(&(asz, k)) {
+                hoisted.push((asz, k));
+            }
+        }
+        if hoisted.is_empty() {
+            return;
+        }
+        let mut removed = vec![false; self.ins.len()];
+        for i in dropped {
+            removed[i] = true;
+        }
+        // The checks, after the pre-roll's last instruction.
+        let snap = self.snaps.len() as SnapId;
+        self.snaps.push(Snapshot {
+            slots: written.iter().map(|(&s, &r)| (s, r)).collect(),
+            pc: body_pc,
+        });
+        let mut extra: Vec<Ins> = Vec::new();
+        let add = |extra: &mut Vec<Ins>, i: Ins| {
+            extra.push(i);
+            lp + extra.len() as Ref - 1
+        };
+        let mut guards: Vec<(Ref, Ref)> = Vec::new();
+        for &(asz, k) in &hoisted {
+            let ends = if k == 0 {
+                [f.next, f.stop]
+            } else {
+                let existing = self.ins[..loop_pos]
+                    .iter()
+                    .chain(&extra)
+                    .position(|i| *i == Ins::KInt(k));
+                let kr = match existing {
+                    Some(p) if p < loop_pos => p as Ref,
+                    Some(p) => lp + (p - loop_pos) as Ref,
+                    None => add(&mut extra, Ins::KInt(k)),
+                };
+                [f.next, f.stop].map(|x| add(&mut extra, Ins::AddI { a: x, b: kr, snap }))
+            };
+            for e in ends {
+                if !guards.contains(&(e, asz)) {
+                    guards.push((e, asz));
+                    add(
+                        &mut extra,
+                        Ins::Guard {
+                            cmp: Cmp::ULt,
+                            ty: Ty::Int,
+                            a: e,
+                            b: asz,
+                            snap,
+                        },
+                    );
+                }
+            }
+        }
+        self.relayout(loop_pos, extra, &removed);
+    }
+
+    /// Put `extra` (whose operands are pre-roll refs or earlier `extra` ones, as numbered
+    /// from `loop_pos` on) before the `LOOP` at `loop_pos`, and drop the body's guards
+    /// marked in `removed`, renumbering the body's refs.
+    fn relayout(&mut self, loop_pos: usize, extra: Vec<Ins>, removed: &[bool]) {
+        let old = std::mem::take(&mut self.ins);
+        let mut remap: Vec<Ref> = Vec::with_capacity(old.len());
+        let mut next = (loop_pos + extra.len()) as Ref;
+        for (i, ins) in old.iter().enumerate() {
+            if i < loop_pos {
+                remap.push(i as Ref);
+            } else if removed[i] {
+                debug_assert!(matches!(ins, Ins::Guard { .. }));
+                remap.push(Ref::MAX); // a guard: no value, never an operand
+            } else {
+                remap.push(next);
+                next += 1;
+            }
+        }
+        let mut ins = Vec::with_capacity(next as usize);
+        ins.extend_from_slice(&old[..loop_pos]);
+        ins.extend(extra);
+        for (i, old_ins) in old.iter().enumerate().skip(loop_pos) {
+            if removed[i] {
+                continue;
+            }
+            let mut new = *old_ins;
+            for o in new.operands_mut() {
+                *o = remap[*o as usize];
+            }
+            ins.push(new);
+        }
+        for s in &mut self.snaps {
+            for (_, r) in &mut s.slots {
+                *r = remap[*r as usize];
+            }
+        }
+        self.ins = ins;
     }
 
     /// Without the loop optimisation: the iteration is the loop body itself, reading its
@@ -1914,6 +2185,22 @@ impl Mem {
             (a, b) => a == b,
         }
     }
+}
+
+/// A narrowed `for` loop's control as its `FORL` was recorded (going on): slot `slot` is
+/// the hidden index, `slot + 3` the visible one; `next = index + step` (Int refs), the
+/// guards `step sign zero` and `next end stop`; the runtime stop and next index.
+#[derive(Clone, Copy)]
+struct ForLoop {
+    slot: u16,
+    stop: Ref,
+    step: Ref,
+    zero: Ref,
+    next: Ref,
+    sign: Cmp,
+    end: Cmp,
+    stop_v: f64,
+    next_v: f64,
 }
 
 /// A table key as recorded.
