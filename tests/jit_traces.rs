@@ -530,6 +530,19 @@ fn calls_of_lua_functions_in_loops_are_compiled_in_line() {
          local function push(v) n = n + 1 t[n] = v end\n\
          for i = 1, 300 do push(i * 2) end\n\
          print(n, #t, t[300])",
+        // Callees sharing an upvalue with the loop's function (other indexes, one
+        // variable): loads of it are not reused across their stores.
+        "local function mk()\n\
+           local y, x = 0, 7\n\
+           local function a() x = x + 1 return x end\n\
+           local function b() y = y + x return y end\n\
+           return function()\n\
+             local s = 0\n\
+             for i = 1, 100 do s = s + x + a() + b() + x end\n\
+             return s, x, y\n\
+           end\n\
+         end\n\
+         print(mk()())",
     ];
     let plain = interpreted(&chunks);
     for stress in [false, true] {
@@ -538,6 +551,7 @@ fn calls_of_lua_functions_in_loops_are_compiled_in_line() {
         assert_eq!(r.stats().aborts, 0, "nothing aborted (stress {stress})");
         assert!(r.stats().traces >= 2);
         assert_eq!(r.exec(chunks[1]), plain[1], "stress {stress}");
+        assert_eq!(r.exec(chunks[2]), plain[2], "stress {stress}");
     }
 }
 
@@ -804,5 +818,33 @@ fn array_bounds_checks_on_the_loop_index_leave_the_loop_body() {
                 assert_eq!(ult(pre), 3 * accesses, "{flags:?}: {ir:#?}");
             }
         }
+    }
+}
+
+#[test]
+fn fields_and_upvalues_a_loop_updates_stay_in_registers_between_iterations() {
+    // `fwd` across the loop: the body reads what the previous iteration stored (a phi)
+    // instead of loading it again; with `-O-fwd` it loads each time.
+    let script = "local p = { x = 0, y = 0, vx = 1, vy = 2 }\n\
+                  local steps = 0\n\
+                  local function run(n)\n\
+                  \x20 for i = 1, n do\n\
+                  \x20   p.x = p.x + p.vx\n\
+                  \x20   p.y = p.y + p.vy\n\
+                  \x20   steps = steps + 1\n\
+                  \x20 end\n\
+                  end\n\
+                  run(100)\n\
+                  print(p.x, p.y, steps)\n";
+    let loads = |lines: &[&str]| lines.iter().filter(|l| l.contains(" LOAD ")).count();
+    for (flags, body_loads) in [(&["-jdump=i"][..], 0), (&["-O-fwd", "-jdump=i"][..], 3)] {
+        let (out, _) = moonjet("fwd", flags, "fwd.lua", script, false);
+        assert!(out.ends_with("\n100\t200\t100\n"), "{out}");
+        let ir = section(&out, "---- TRACE 1 IR");
+        let loop_at = ir
+            .iter()
+            .position(|l| l.ends_with(" ------ LOOP ------------"))
+            .unwrap_or_else(|| panic!("no LOOP line in {ir:#?}"));
+        assert_eq!(loads(&ir[loop_at..]), body_loads, "{flags:?}: {ir:#?}");
     }
 }

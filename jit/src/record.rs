@@ -434,6 +434,10 @@ impl Recorder {
     // ---- emission -------------------------------------------------------------------
 
     fn push(&mut self, i: Ins) -> Ref {
+        if self.stored_in_call && i.snap().is_some() && i.snap() == self.call_snap {
+            // Leaving would make the call again, repeating the store.
+            self.failed = Some("NYI: guard after a store in an inlined call".into());
+        }
         self.ins.push(i);
         (self.ins.len() - 1) as Ref
     }
@@ -459,10 +463,10 @@ impl Recorder {
             return r;
         }
         self.invalidate(&i);
+        let r = self.push(i);
         if i.writes_memory() && !self.frames.is_empty() {
             self.stored_in_call = true;
         }
-        let r = self.push(i);
         if let (Ins::Store { ptr, idx, off, val }, true) = (i, self.opts.fwd) {
             // A load of what was just stored is the stored value.
             let ty = self.ty(val);
@@ -494,13 +498,26 @@ impl Recorder {
                 field: Field::TabNode,
                 ..
             } if idx.is_none() => Mem::Hash(off),
-            // A closure's upvalues are distinct variables: one index never aliases
-            // another (all of a trace's upvalues are its frame function's).
+            // One closure's upvalues are distinct variables: one index of the frame's
+            // function never aliases another. An inlined callee's (a constant closure)
+            // are known objects; they may be the frame function's too.
             Ins::FLoad {
                 field: Field::UpvalV,
                 obj,
             } => match self.ins[obj as usize] {
-                Ins::UvRef { idx, .. } => Mem::Upval(idx),
+                Ins::UvRef { func, idx } => match self.ins[func as usize] {
+                    Ins::CurFunc => Mem::Upval(idx),
+                    Ins::KGc { addr, ty: Ty::Func } => {
+                        // SAFETY: a constant closure the trace keeps alive (gc_consts),
+                        // a Lua one (it was called inline), whose upvalue `idx` exists
+                        // (the callee's own bytecode named it).
+                        let uv = unsafe {
+                            *GcFunc::lua_upvals(addr as usize as *mut GcFunc).add(usize::from(idx))
+                        };
+                        Mem::UpvalObj(uv as usize)
+                    }
+                    _ => Mem::Any,
+                },
                 _ => Mem::Any,
             },
             _ => Mem::Any,
@@ -654,10 +671,7 @@ impl Recorder {
     /// nothing changed since).
     fn snap(&mut self, pc: *const u32) -> SnapId {
         if let Some(s) = self.call_snap {
-            if self.stored_in_call {
-                // Making the call again would repeat the store.
-                self.failed = Some("NYI: guard after a store in an inlined call".into());
-            }
+            // (`push` refuses a guard through it after a store.)
             return s;
         }
         if let Some(s) = self.pinned_snap {
@@ -1762,6 +1776,54 @@ impl Recorder {
         }
     }
 
+    /// Loads of the iteration `pre` whose place the iteration stores to afterwards, the
+    /// only write in it that may reach that place (and no table-store call, which may
+    /// write anything): (the load, the value stored), where the stored value has the
+    /// load's type.
+    fn carried_loads(&self, pre: &[Ins]) -> Vec<(usize, Ref)> {
+        if !self.opts.fwd || pre.iter().any(|i| self.writes_anything(i)) {
+            return Vec::new();
+        }
+        let mut found = Vec::new();
+        for (l, ins) in pre.iter().enumerate() {
+            let Ins::Load {
+                ptr,
+                idx: None,
+                off,
+                ty,
+                ..
+            } = *ins
+            else {
+                continue;
+            };
+            let read = self.mem_at(ptr, None, off);
+            let mut writers = pre.iter().enumerate().filter(|(_, w)| match **w {
+                Ins::Store { ptr, idx, off, .. } => read.may_alias(self.mem_at(ptr, idx, off)),
+                _ => false,
+            });
+            let (Some((w, store)), None) = (writers.next(), writers.next()) else {
+                continue;
+            };
+            match *store {
+                Ins::Store {
+                    ptr: sp,
+                    idx: None,
+                    off: so,
+                    val,
+                } if w > l && sp == ptr && so == off && self.ty(val) == ty => {
+                    found.push((l, val));
+                }
+                _ => {}
+            }
+        }
+        found
+    }
+
+    /// Whether `i` may write any memory (a table-store call may insert keys or resize).
+    fn writes_anything(&self, i: &Ins) -> bool {
+        matches!(i, Ins::TabSetInt { .. } | Ins::TabSetStr { .. })
+    }
+
     /// Lay the recorded iteration out as a loop.
     fn finish(&mut self) -> Result<Trace, Abort> {
         let body_pc = self.pc_index(self.body);
@@ -1785,6 +1847,18 @@ impl Recorder {
                 next: 0,
             });
             phis.insert(slot, p);
+        }
+        // Loop-carried forwarding: a load the iteration later stores to reads, from the
+        // second iteration on, what the previous one stored. A phi for each.
+        let mut mem_phis: HashMap<usize, (Ref, Ref)> = HashMap::new();
+        for (load, store_val) in self.carried_loads(&pre) {
+            let ty = self.ty(store_val);
+            let p = self.push(Ins::Phi {
+                ty,
+                init: store_val,
+                next: store_val,
+            });
+            mem_phis.insert(load, (p, store_val));
         }
         let loop_snap = self.snaps.len() as SnapId;
         self.snaps.push(Snapshot {
@@ -1821,6 +1895,13 @@ impl Recorder {
             for o in new.operands_mut() {
                 *o = map[*o as usize];
             }
+            if let (Some(&(p, _)), Ins::Load { ptr, .. }) = (mem_phis.get(&i), *ins) {
+                if map[ptr as usize] == ptr {
+                    // The same object every iteration: what the last one stored.
+                    map[i] = p;
+                    continue;
+                }
+            }
             if let Some(s) = new.snap_mut() {
                 let body = match body_snaps.get(s) {
                     Some(&b) => b,
@@ -1855,6 +1936,15 @@ impl Recorder {
         }
         for (&slot, &p) in &phis {
             let next = map[written[&slot] as usize];
+            if self.ty(next) != self.ty(p) {
+                return Err("NYI: type instability".into());
+            }
+            if let Ins::Phi { next: n, .. } = &mut self.ins[p as usize] {
+                *n = next;
+            }
+        }
+        for &(p, store_val) in mem_phis.values() {
+            let next = map[store_val as usize];
             if self.ty(next) != self.ty(p) {
                 return Err("NYI: type instability".into());
             }
@@ -2163,7 +2253,8 @@ impl Recorder {
 /// Memory a trace reads or writes, for alias analysis: an array part, one node slot of
 /// a hash part (by byte offset: the same offset in two node arrays may be one table
 /// seen twice), node keys and table layout (both changed only by inserting calls), an
-/// upvalue (by index), or anything.
+/// upvalue (of the frame's function by index, of an inlined callee by its object), or
+/// anything.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Mem {
     Array,
@@ -2172,6 +2263,7 @@ enum Mem {
     /// A table's parts and their sizes (array, asize, node, hmask).
     Layout,
     Upval(u16),
+    UpvalObj(usize),
     Any,
 }
 
@@ -2182,6 +2274,7 @@ impl Mem {
             (Mem::Any, _) | (_, Mem::Any) => true,
             // Only a table store call (Any) inserts keys or resizes a table.
             (Mem::Key | Mem::Layout, _) | (_, Mem::Key | Mem::Layout) => false,
+            (Mem::Upval(_), Mem::UpvalObj(_)) | (Mem::UpvalObj(_), Mem::Upval(_)) => true,
             (a, b) => a == b,
         }
     }
