@@ -3,6 +3,12 @@
 //! manages ([`crate::traces`]), patches the loop's `FORL`/`LOOP` into `JFORL`/`JLOOP`, runs
 //! traces, penalises and finally blacklists loops whose recordings keep aborting
 //! ([`crate::penalty`]), and retires traces (`jit.flush`, a full trace cache).
+//!
+//! Exits are counted; a hot one (`hotexit`) starts a side-trace recording, tried up to
+//! `tryside` times. An installed side trace is linked to its parent's exit, and its own
+//! last exit to the trace it ends at: compiled exits then jump straight on
+//! ([`crate::backend::ExitLinks`]); [`JitEngine::enter`] follows a link itself when an
+//! exit came back to serve an interrupt or a GC step.
 
 use crate::backend::{self, ExitLinks};
 use crate::dump::{Dump, End, RecordedIns, Report};

@@ -13,11 +13,21 @@
 //! repeated), slots it changes become phis, and the body never writes slots: its
 //! snapshots name every changed slot instead.
 //!
+//! Calls of Lua functions are recorded in line: the callee's frame exists only in the
+//! trace, and its guards leave through the snapshot before the outermost call (the
+//! interpreter makes the call again), so a guard after a store in a call is refused.
+//!
+//! A side trace ([`Recorder::new_side`]) is recorded from a hot exit of another trace,
+//! from the state that exit restores, until it reaches the entry of a trace in service,
+//! which it links to, or a return, where it leaves to the interpreter. It has no loop.
+//!
 //! Optimisations at emission (`fold`): constant folding, integer/double conversion
 //! folding, CSE of pure instructions and of loads with no store in between,
-//! store-to-load forwarding, and dropping guards already checked. After the loop is laid
-//! out, array bounds checks on the `for` index in the body are replaced by checks of the
-//! index's range before `LOOP` (`abc`, [`Recorder::eliminate_bounds_checks`]).
+//! store-to-load forwarding, and dropping guards already checked. Laying out the loop
+//! forwards stores across the back edge too (a load the iteration later stores to reads
+//! the previous iteration's value). After that, array bounds checks on the `for` index in
+//! the body are replaced by checks of the index's range before `LOOP` (`abc`,
+//! [`Recorder::eliminate_bounds_checks`]).
 
 use crate::ir::{Cmp, Field, Ins, Ref, SnapId, Snapshot, Trace, Ty};
 use moonjet_gc::object::{offsets, GcFunc, GcProto, GcStr, GcTab};
