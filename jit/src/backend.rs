@@ -1139,6 +1139,7 @@ impl<'a, 't> Translator<'a, 't> {
                 let bits = self.b.ins().load(I64, fl, self.base, -16);
                 self.b.ins().band_imm_u(bits, PAYLOAD_MASK as i64)
             }
+            Ins::SlotAddr { slot } => self.b.ins().iadd_imm_u(self.base, i64::from(slot) * 8),
             Ins::FLoad { obj, field } => {
                 let o = self.vals[obj as usize];
                 match field {

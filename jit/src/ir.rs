@@ -219,6 +219,11 @@ pub enum Ins {
     KPtr(u64),
     /// The function of the trace's frame (slot -2 of the frame, always a function).
     CurFunc,
+    /// The address of the trace's stack slot `slot` (Ptr): where an open upvalue on it
+    /// points.
+    SlotAddr {
+        slot: u16,
+    },
     /// Field `field` of object `obj`.
     FLoad {
         obj: Ref,
@@ -418,7 +423,7 @@ impl Ins {
             | BRol(..)
             | BRor(..) => Some(Ty::Int),
             TNew { .. } | TDup { .. } => Some(Ty::Tab),
-            KPtr(_) | UvRef { .. } | LoadBits { .. } => Some(Ty::Ptr),
+            KPtr(_) | UvRef { .. } | LoadBits { .. } | SlotAddr { .. } => Some(Ty::Ptr),
             CurFunc => Some(Ty::Func),
             FLoad { field, .. } => Some(field.ty()),
             Guard { .. }
@@ -467,6 +472,7 @@ impl Ins {
             | KPri(_)
             | KPtr(_)
             | CurFunc
+            | SlotAddr { .. }
             | Loop
             | TNew { .. } => {
                 vec![]
@@ -697,6 +703,7 @@ fn describe(ins: &Ins) -> String {
         Ins::KPri(t) => format!("KPRI   {}", t.name()),
         Ins::KPtr(p) => format!("KPTR   {p:#x}"),
         Ins::CurFunc => "CURFN".into(),
+        Ins::SlotAddr { slot } => format!("SADDR  #{slot}"),
         Ins::FLoad { obj, field } => format!("FLOAD  {}  {}", r(obj), field.name()),
         Ins::UvRef { func, idx } => format!("UREF   {}  #{idx}", r(func)),
         Ins::Load { ptr, idx, off, .. } => match idx {

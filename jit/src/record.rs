@@ -709,7 +709,18 @@ impl Recorder {
             // written (its parameters by the caller).
             return Err("NYI: read of an unset slot in an inlined call".into());
         }
-        let v = self.value(slot);
+        self.frame_slot(s, pc)
+    }
+
+    /// The IR value of slot `s` of the trace's own frame (loaded, with a type guard, on
+    /// first use).
+    fn frame_slot(&mut self, s: u16, pc: *const u32) -> Result<Ref, Abort> {
+        if let Some(&r) = self.slots.get(&s) {
+            return Ok(r);
+        }
+        // SAFETY: a slot of the recorded frame (an operand, or where an open upvalue of
+        // it points).
+        let v = unsafe { *self.base.add(usize::from(s)) };
         let ty = Ty::of(v).ok_or("NYI: value type")?;
         let snap = self.snap(pc);
         let r = self.push(Ins::SLoad { slot: s, ty, snap });
@@ -755,7 +766,11 @@ impl Recorder {
     }
 
     fn write(&mut self, slot: u32, r: Ref) {
-        let s = (self.frame_off() + slot) as u16;
+        self.write_frame_slot((self.frame_off() + slot) as u16, r);
+    }
+
+    /// Set slot `s` of the trace's own frame.
+    fn write_frame_slot(&mut self, s: u16, r: Ref) {
         self.slots.insert(s, r);
         self.written.insert(s, r);
     }
@@ -1023,19 +1038,15 @@ impl Recorder {
         (e, env)
     }
 
-    /// The address of upvalue `idx`'s value, and the upvalue.
-    fn upvalue(&mut self, idx: u32) -> Result<(Ref, Ref), Abort> {
+    /// Where upvalue `idx` of the running function is.
+    fn upvalue(&mut self, idx: u32, pc: *const u32) -> Result<UpvalAt, Abort> {
         let (f, closure) = self.cur_func();
-        // SAFETY: the running closure's upvalue `idx` (the bytecode's own operand).
-        let aliased = unsafe {
+        // SAFETY: the running closure's upvalue `idx` (the bytecode's own operand); an
+        // open upvalue at or above the frame's base points into the thread's stack.
+        let on_frame = unsafe {
             let uv = *GcFunc::lua_upvals(closure).add(idx as usize);
-            (*uv).closed == 0 && (*uv).v >= self.base
+            ((*uv).closed == 0 && (*uv).v >= self.base).then(|| (*uv).v.offset_from(self.base))
         };
-        if aliased {
-            // An inlined call's upvalue open on a slot of the recorded frames: the trace
-            // holds that slot's value in a register, not in the stack slot.
-            return Err("NYI: upvalue of a slot the trace holds".into());
-        }
         let uv = self.emit(Ins::UvRef {
             func: f,
             idx: idx as u16,
@@ -1044,7 +1055,21 @@ impl Recorder {
             obj: uv,
             field: Field::UpvalV,
         });
-        Ok((v, uv))
+        let Some(off) = on_frame else {
+            return Ok(UpvalAt::Mem { ptr: v, uv });
+        };
+        // An inlined callee's upvalue open on a slot of the trace's frame (a local the
+        // loop's function shares with it): the trace holds that slot's value itself, as
+        // long as the upvalue still points there.
+        // SAFETY: the recorded prototype is live.
+        let framesize = unsafe { (*self.pt).framesize };
+        let slot = u16::try_from(off)
+            .ok()
+            .filter(|&s| u32::from(s) < u32::from(framesize))
+            .ok_or("NYI: upvalue of a slot the trace holds")?;
+        let at = self.emit(Ins::SlotAddr { slot });
+        self.guard(Cmp::Eq, Ty::Ptr, v, at, pc);
+        Ok(UpvalAt::Slot(slot))
     }
 
     /// Constant operand `d` of a USET*/ISEQ* form: its IR value and the value itself.
@@ -1245,7 +1270,14 @@ impl Recorder {
                 }
             }
             UGET => {
-                let (ptr, _) = self.upvalue(d)?;
+                let ptr = match self.upvalue(d, pc)? {
+                    UpvalAt::Mem { ptr, .. } => ptr,
+                    UpvalAt::Slot(s) => {
+                        let r = self.frame_slot(s, pc)?;
+                        self.write(a, r);
+                        return Ok(Step::Continue);
+                    }
+                };
                 let (_, f) = self.cur_func();
                 // SAFETY: the running closure's upvalue `d` (the bytecode's own operand).
                 let v = unsafe { *(**GcFunc::lua_upvals(f).add(d as usize)).v };
@@ -1266,7 +1298,13 @@ impl Recorder {
                 } else {
                     self.const_operand(op, d).0
                 };
-                let (ptr, uv) = self.upvalue(a)?;
+                let (ptr, uv) = match self.upvalue(a, pc)? {
+                    UpvalAt::Mem { ptr, uv } => (ptr, uv),
+                    UpvalAt::Slot(s) => {
+                        self.write_frame_slot(s, val);
+                        return Ok(Step::Continue);
+                    }
+                };
                 self.emit(Ins::Store {
                     ptr,
                     idx: None,
@@ -2328,4 +2366,12 @@ struct Frame {
     /// The call's slot in the caller's frame, and the results it takes.
     call_a: u32,
     results: u32,
+}
+
+/// Where an upvalue's value is, as recorded.
+enum UpvalAt {
+    /// In memory: the address of the value (`uv.v`) and the upvalue.
+    Mem { ptr: Ref, uv: Ref },
+    /// In a slot of the trace's own frame, which the trace holds.
+    Slot(u16),
 }
