@@ -550,6 +550,13 @@ fn calls_of_lua_functions_in_loops_are_compiled_in_line() {
          local function push(v) n = n + 1 t[n] = v end\n\
          for i = 1, 100 do a() x = x + 5 push(x) end\n\
          print(x, n, t[1], t[100])",
+        // A table constructor in a callee: its template is the callee's constant (the
+        // caller's constant of the same number is another table).
+        "local other = { 100, 200, 300 }\n\
+         local function mk(i) local t = { 1, 2, 3 } return t[1] + t[3] + i end\n\
+         local s = 0\n\
+         for i = 1, 200 do s = s + mk(i) end\n\
+         print(s, other[1])",
     ];
     let plain = interpreted(&chunks);
     for stress in [false, true] {
@@ -561,6 +568,7 @@ fn calls_of_lua_functions_in_loops_are_compiled_in_line() {
         assert_eq!(r.exec(chunks[2]), plain[2], "stress {stress}");
         let aborted = r.stats().aborts;
         assert_eq!(r.exec(chunks[3]), plain[3], "stress {stress}");
+        assert_eq!(r.exec(chunks[4]), plain[4], "stress {stress}");
         assert_eq!(r.stats().aborts, aborted, "compiled without aborts");
     }
 }

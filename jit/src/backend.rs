@@ -771,10 +771,6 @@ fn pri_bits(ty: Ty) -> u64 {
     ty.pri_value().map_or(0, |v| v.bits())
 }
 
-/// 2^52 + 2^51: added to a double, it leaves the integer nearest to it (modulo 2^32) in
-/// the low bits (`moonjet_runtime::libs::bit::num2bit`).
-const BIT_BIAS: f64 = 6755399441055744.0;
-
 /// A slot holds a number iff its top 17 bits are below `TOP_NUMBER_LIMIT`, i.e. the
 /// whole word is below this.
 const NUMBER_LIMIT: u64 = TOP_NUMBER_LIMIT << ITYPE_SHIFT;
@@ -1215,24 +1211,17 @@ impl<'a, 't> Translator<'a, 't> {
                 key,
                 val,
                 snap,
-            } => {
-                let bits = self.boxed_bits(val);
-                let args = [
-                    self.heap,
-                    self.vals[tab as usize],
-                    self.vals[key as usize],
-                    bits,
-                ];
-                let failed = self.call_for(shims::tab_set_int as *const (), &args, I32);
-                self.guard_false(failed, snap);
-                return;
             }
-            Ins::TabSetStr {
+            | Ins::TabSetStr {
                 tab,
                 key,
                 val,
                 snap,
             } => {
+                let shim = match op {
+                    Ins::TabSetInt { .. } => shims::tab_set_int as *const (),
+                    _ => shims::tab_set_str as *const (),
+                };
                 let bits = self.boxed_bits(val);
                 let args = [
                     self.heap,
@@ -1240,7 +1229,7 @@ impl<'a, 't> Translator<'a, 't> {
                     self.vals[key as usize],
                     bits,
                 ];
-                let failed = self.call_for(shims::tab_set_str as *const (), &args, I32);
+                let failed = self.call_for(shim, &args, I32);
                 self.guard_false(failed, snap);
                 return;
             }
@@ -1327,7 +1316,10 @@ impl<'a, 't> Translator<'a, 't> {
             Ins::ToBit(a) => {
                 // The bit library's conversion: adding 2^52+2^51 puts the integer part,
                 // rounded to nearest and modulo 2^32, in the low 32 bits of the double.
-                let bias = self.b.ins().f64const(Ieee64::with_float(BIT_BIAS));
+                let bias = self
+                    .b
+                    .ins()
+                    .f64const(Ieee64::with_float(moonjet_runtime::libs::bit::NUM2BIT_BIAS));
                 let sum = self.b.ins().fadd(self.vals[a as usize], bias);
                 let bits = self.b.ins().bitcast(I64, MemFlagsData::new(), sum);
                 self.b.ins().ireduce(I32, bits)

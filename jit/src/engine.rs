@@ -264,12 +264,8 @@ impl Engine {
         let code_size = code.code_size();
         let side = match parent {
             None => None,
-            Some((p, exit)) => match TraceIndex::get(&st.heap, p) {
-                Some(d) => Some(Kind::Side {
-                    root: d.root(p.no),
-                    parent: p.no,
-                    exit,
-                }),
+            Some((p, _)) => match TraceIndex::get(&st.heap, p) {
+                Some(d) => Some(Kind::Side { root: d.root() }),
                 // The parent was retired while this was recorded: nothing would enter it.
                 None => return,
             },

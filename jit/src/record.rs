@@ -214,6 +214,31 @@ fn exact_i32(d: f64) -> Option<i32> {
     (i as f64 == d && (i != 0 || d.to_bits() == 0)).then_some(i)
 }
 
+/// Slot values as a snapshot lists them.
+fn slot_list(slots: &BTreeMap<u16, Ref>) -> Vec<(u16, Ref)> {
+    slots.iter().map(|(&s, &r)| (s, r)).collect()
+}
+
+/// Whether `op` starts, closes or iterates a loop (in any of its JIT forms).
+fn is_loop_op(op: Op) -> bool {
+    use Op::*;
+    matches!(
+        op,
+        LOOP | JLOOP
+            | ILOOP
+            | FORI
+            | JFORI
+            | FORL
+            | JFORL
+            | IFORL
+            | ITERL
+            | JITERL
+            | IITERL
+            | ITERC
+            | ITERN
+    )
+}
+
 /// The math and bit builtins a trace turns into IR, by luajit's builtin number.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum Builtin {
@@ -377,10 +402,6 @@ impl Recorder {
             asize_seen: HashMap::new(),
             steps: 0,
         }
-    }
-
-    pub fn start_pc(&self) -> *const u32 {
-        self.start
     }
 
     /// Where a root trace is entered: its loop body.
@@ -549,10 +570,8 @@ impl Recorder {
     /// Forget the loads (and, after a table store call, the table layout fields) that
     /// instruction `i` may change.
     fn invalidate(&mut self, i: &Ins) {
-        let written = match *i {
-            Ins::Store { ptr, idx, off, .. } => self.mem_at(ptr, idx, off),
-            Ins::TabSetInt { .. } | Ins::TabSetStr { .. } => Mem::Any,
-            _ => return,
+        let Some(written) = self.written_by(i) else {
+            return;
         };
         let cse = &mut self.cse;
         self.cse_loads.retain(|(k, read)| {
@@ -562,6 +581,16 @@ impl Recorder {
             }
             keep
         });
+    }
+
+    /// The memory instruction `i` may change the values of, if any: a store's place, or
+    /// anything for a table-store call (it may insert keys and resize the table).
+    fn written_by(&self, i: &Ins) -> Option<Mem> {
+        match *i {
+            Ins::Store { ptr, idx, off, .. } => Some(self.mem_at(ptr, idx, off)),
+            Ins::TabSetInt { .. } | Ins::TabSetStr { .. } => Some(Mem::Any),
+            _ => None,
+        }
     }
 
     /// Constant folding and simplification: the ref `i` folds to, if any.
@@ -687,7 +716,7 @@ impl Recorder {
         if let Some(s) = self.pinned_snap {
             return s;
         }
-        let slots: Vec<(u16, Ref)> = self.written.iter().map(|(&s, &r)| (s, r)).collect();
+        let slots: Vec<(u16, Ref)> = slot_list(&self.written);
         let pc = self.pc_index(pc);
         if let Some(last) = self.snaps.last() {
             if last.pc == pc && last.slots == slots {
@@ -1043,9 +1072,10 @@ impl Recorder {
         let (f, closure) = self.cur_func();
         // SAFETY: the running closure's upvalue `idx` (the bytecode's own operand); an
         // open upvalue at or above the frame's base points into the thread's stack.
-        let on_frame = unsafe {
+        let (value, on_frame) = unsafe {
             let uv = *GcFunc::lua_upvals(closure).add(idx as usize);
-            ((*uv).closed == 0 && (*uv).v >= self.base).then(|| (*uv).v.offset_from(self.base))
+            let on_frame = (*uv).closed == 0 && (*uv).v >= self.base;
+            (*(*uv).v, on_frame.then(|| (*uv).v.offset_from(self.base)))
         };
         let uv = self.emit(Ins::UvRef {
             func: f,
@@ -1056,7 +1086,7 @@ impl Recorder {
             field: Field::UpvalV,
         });
         let Some(off) = on_frame else {
-            return Ok(UpvalAt::Mem { ptr: v, uv });
+            return Ok(UpvalAt::Mem { ptr: v, uv, value });
         };
         // An inlined callee's upvalue open on a slot of the trace's frame (a local the
         // loop's function shares with it): the trace holds that slot's value itself, as
@@ -1270,17 +1300,14 @@ impl Recorder {
                 }
             }
             UGET => {
-                let ptr = match self.upvalue(d, pc)? {
-                    UpvalAt::Mem { ptr, .. } => ptr,
+                let (ptr, v) = match self.upvalue(d, pc)? {
+                    UpvalAt::Mem { ptr, value, .. } => (ptr, value),
                     UpvalAt::Slot(s) => {
                         let r = self.frame_slot(s, pc)?;
                         self.write(a, r);
                         return Ok(Step::Continue);
                     }
                 };
-                let (_, f) = self.cur_func();
-                // SAFETY: the running closure's upvalue `d` (the bytecode's own operand).
-                let v = unsafe { *(**GcFunc::lua_upvals(f).add(d as usize)).v };
                 let ty = Ty::of(v).ok_or("NYI: upvalue type")?;
                 let snap = self.snap(pc);
                 let r = self.emit(Ins::Load {
@@ -1299,7 +1326,7 @@ impl Recorder {
                     self.const_operand(op, d).0
                 };
                 let (ptr, uv) = match self.upvalue(a, pc)? {
-                    UpvalAt::Mem { ptr, uv } => (ptr, uv),
+                    UpvalAt::Mem { ptr, uv, .. } => (ptr, uv),
                     UpvalAt::Slot(s) => {
                         self.write_frame_slot(s, val);
                         return Ok(Step::Continue);
@@ -1365,16 +1392,13 @@ impl Recorder {
                         snap,
                     })
                 } else {
-                    let tpl = self.kgc(kgc(self.pt, d), Ty::Tab);
+                    let tpl = self.kgc(kgc(self.cur_pt(), d), Ty::Tab);
                     self.emit(Ins::TDup { tpl, snap })
                 };
                 self.write(a, t);
             }
             FORL | JFORL if pc == self.start => return self.close(pc, a),
-            LOOP | JLOOP | ILOOP | FORI | JFORI | FORL | JFORL | IFORL | ITERL | JITERL
-            | IITERL | ITERC | ITERN
-                if !self.side =>
-            {
+            _ if is_loop_op(op) && !self.side => {
                 return Err("inner loop in root trace".into());
             }
             _ => return Err(format!("NYI: bytecode {}", op as u8)),
@@ -1600,8 +1624,7 @@ impl Recorder {
             RET0 => 0,
             RET1 => 1,
             RET => d.saturating_sub(1),
-            LOOP | JLOOP | ILOOP | FORI | JFORI | FORL | JFORL | IFORL | ITERL | JITERL
-            | IITERL | ITERC | ITERN => return Err("NYI: loop in an inlined call".into()),
+            _ if is_loop_op(op) => return Err("NYI: loop in an inlined call".into()),
             _ => return Ok(false),
         };
         let values = (0..returned)
@@ -1812,7 +1835,7 @@ impl Recorder {
     fn link_trace(&mut self, to: *const u32) -> Trace {
         let link = self.snaps.len() as SnapId;
         self.snaps.push(Snapshot {
-            slots: self.written.iter().map(|(&s, &r)| (s, r)).collect(),
+            slots: slot_list(&self.written),
             pc: self.pc_index(to),
         });
         Trace {
@@ -1825,11 +1848,10 @@ impl Recorder {
     }
 
     /// Loads of the iteration `pre` whose place the iteration stores to afterwards, the
-    /// only write in it that may reach that place (and no table-store call, which may
-    /// write anything): (the load, the value stored), where the stored value has the
-    /// load's type.
+    /// only write in it that may reach that place: (the load, the value stored), where
+    /// the stored value has the load's type.
     fn carried_loads(&self, pre: &[Ins]) -> Vec<(usize, Ref)> {
-        if !self.opts.fwd || pre.iter().any(|i| self.writes_anything(i)) {
+        if !self.opts.fwd {
             return Vec::new();
         }
         let mut found = Vec::new();
@@ -1845,10 +1867,10 @@ impl Recorder {
                 continue;
             };
             let read = self.mem_at(ptr, None, off);
-            let mut writers = pre.iter().enumerate().filter(|(_, w)| match **w {
-                Ins::Store { ptr, idx, off, .. } => read.may_alias(self.mem_at(ptr, idx, off)),
-                _ => false,
-            });
+            let mut writers = pre
+                .iter()
+                .enumerate()
+                .filter(|(_, w)| self.written_by(w).is_some_and(|m| read.may_alias(m)));
             let (Some((w, store)), None) = (writers.next(), writers.next()) else {
                 continue;
             };
@@ -1865,11 +1887,6 @@ impl Recorder {
             }
         }
         found
-    }
-
-    /// Whether `i` may write any memory (a table-store call may insert keys or resize).
-    fn writes_anything(&self, i: &Ins) -> bool {
-        matches!(i, Ins::TabSetInt { .. } | Ins::TabSetStr { .. })
     }
 
     /// Lay the recorded iteration out as a loop.
@@ -1910,7 +1927,7 @@ impl Recorder {
         }
         let loop_snap = self.snaps.len() as SnapId;
         self.snaps.push(Snapshot {
-            slots: phis.iter().map(|(&s, &p)| (s, p)).collect(),
+            slots: slot_list(&phis),
             pc: body_pc,
         });
         // Copy the iteration. `map` takes pre-roll refs to body refs; CSE may map a body
@@ -2170,7 +2187,7 @@ impl Recorder {
         // The checks, after the pre-roll's last instruction.
         let snap = self.snaps.len() as SnapId;
         self.snaps.push(Snapshot {
-            slots: written.iter().map(|(&s, &r)| (s, r)).collect(),
+            slots: slot_list(written),
             pc: body_pc,
         });
         let mut extra: Vec<Ins> = Vec::new();
@@ -2370,8 +2387,8 @@ struct Frame {
 
 /// Where an upvalue's value is, as recorded.
 enum UpvalAt {
-    /// In memory: the address of the value (`uv.v`) and the upvalue.
-    Mem { ptr: Ref, uv: Ref },
+    /// In memory: the address of the value (`uv.v`), the upvalue, and the value now.
+    Mem { ptr: Ref, uv: Ref, value: TValue },
     /// In a slot of the trace's own frame, which the trace holds.
     Slot(u16),
 }

@@ -58,9 +58,6 @@ pub enum Kind {
     Side {
         /// The root trace of the tree this side trace grows from.
         root: u32,
-        /// The parent trace and its exit the side trace starts at.
-        parent: u32,
-        exit: SnapId,
     },
 }
 
@@ -143,11 +140,11 @@ impl TraceData {
         }
     }
 
-    /// The root trace of this trace's tree (`own` for a root trace).
-    pub fn root(&self, own: u32) -> u32 {
+    /// The root trace of this trace's tree (its own number for a root trace).
+    pub fn root(&self) -> u32 {
         match self.kind {
-            Kind::Root { .. } => own,
-            Kind::Side { root, .. } => root,
+            Kind::Root { .. } => self.number.get(),
+            Kind::Side { root } => root,
         }
     }
 
@@ -309,13 +306,9 @@ impl TraceIndex {
         let no = *self.by_pc.get(&(pc as usize))?;
         match in_service(heap, no) {
             // SAFETY: a registered trace is live.
-            Some((tr, data)) if data.start == pc && unsafe { (*tr).startpt } == pt => Some((
-                TraceRef {
-                    no,
-                    serial: data.serial,
-                },
-                data,
-            )),
+            Some((tr, data)) if data.start == pc && unsafe { (*tr).startpt } == pt => {
+                Some((data.me(), data))
+            }
             _ => {
                 self.by_pc.remove(&(pc as usize));
                 None
@@ -370,7 +363,7 @@ impl TraceIndex {
             return;
         }
         for n in heap.trace_numbers() {
-            if in_service(heap, n).is_some_and(|(_, d)| d.root(n) == no) {
+            if in_service(heap, n).is_some_and(|(_, d)| d.root() == no) {
                 self.retire_one(heap, n);
             }
         }

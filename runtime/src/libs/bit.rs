@@ -29,10 +29,14 @@ pub fn open(st: &mut State) -> LuaResult<()> {
     Ok(())
 }
 
+/// 2^52 + 2^51: added to a double, it leaves the integer nearest to it (modulo 2^32) in
+/// the low 32 bits (compiled traces do the same).
+pub const NUM2BIT_BIAS: f64 = 6755399441055744.0;
+
 /// luajit's `lj_num2bit`.
 #[inline(always)]
 pub fn num2bit(x: f64) -> i32 {
-    (x + 6755399441055744.0).to_bits() as u32 as i32
+    (x + NUM2BIT_BIAS).to_bits() as u32 as i32
 }
 
 /// Argument `n` converted to a 32-bit integer (luajit's `lj_carith_check64` on a number).
