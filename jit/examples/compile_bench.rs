@@ -69,6 +69,7 @@ fn sum_loop() -> Trace {
         loop_snap: 3,
         link_snap: None,
         gc_consts: Vec::new(),
+        ..Trace::default()
     }
 }
 
@@ -130,6 +131,7 @@ fn long_trace(rounds: usize) -> Trace {
         loop_snap: 1,
         link_snap: None,
         gc_consts: Vec::new(),
+        ..Trace::default()
     }
 }
 

@@ -45,6 +45,7 @@ use moonjet_gc::object::offsets;
 use moonjet_gc::value::{
     tag_of, top_of, CANONICAL_NAN as CANON_NAN, ITYPE_SHIFT, PAYLOAD_MASK, TOP_NUMBER_LIMIT,
 };
+use moonjet_runtime::vm::state::STACK_EXTRA;
 
 /// Why a trace could not be compiled. The IR checks run before any Cranelift IR is
 /// built, so a malformed trace is an error here, never a panic inside Cranelift.
@@ -106,7 +107,7 @@ impl ExitLinks {
     fn new(exits: usize) -> Box<ExitLinks> {
         Box::new(ExitLinks {
             owner: Cell::new(0),
-            cells: (0..exits).map(|_| AtomicUsize::new(0)).collect(),
+            cells: (0..exits + 1).map(|_| AtomicUsize::new(0)).collect(),
         })
     }
 
@@ -124,9 +125,26 @@ impl ExitLinks {
     /// `to` was compiled for the same frame layout as the exit's state, and its code
     /// stays alive until it is unlinked again (`unlink`).
     pub unsafe fn link(&self, exit: SnapId, to: Option<&CompiledTrace>) {
-        if let Some(cell) = self.cells.get(exit as usize) {
-            cell.store(to.map_or(0, |t| t.code_addr()), Ordering::Relaxed);
+        // The last cell is the callee's, not an exit's.
+        if (exit as usize) + 1 < self.cells.len() {
+            self.cells[exit as usize].store(to.map_or(0, |t| t.code_addr()), Ordering::Relaxed);
         }
+    }
+
+    /// Make the trace's recursive calls (`Ins::CallSelf`) enter `to`, the function trace
+    /// that roots its tree (`None`: leave them to the interpreter).
+    ///
+    /// # Safety
+    /// `to` is a function trace of the prototype the calls call, and its code stays alive
+    /// until it is unlinked again (`unlink`).
+    pub unsafe fn set_callee(&self, to: Option<&CompiledTrace>) {
+        self.callee_cell()
+            .store(to.map_or(0, |t| t.code_addr()), Ordering::Relaxed);
+    }
+
+    fn callee_cell(&self) -> &AtomicUsize {
+        // `new` makes one cell more than there are exits.
+        &self.cells[self.cells.len() - 1]
     }
 
     /// Unlink every exit that jumps to `to`.
@@ -138,11 +156,13 @@ impl ExitLinks {
     }
 }
 
-/// The addresses compiled exits read: the link cells and the table itself.
+/// The addresses compiled exits read: the link cells, the table itself, and the cell
+/// recursive calls read.
 #[derive(Clone, Copy)]
 struct LinkAddrs {
     cells: u64,
     table: u64,
+    callee: u64,
 }
 
 impl LinkAddrs {
@@ -150,6 +170,7 @@ impl LinkAddrs {
         LinkAddrs {
             cells: links.cells.as_ptr() as u64,
             table: links as *const ExitLinks as u64,
+            callee: links.callee_cell() as *const AtomicUsize as u64,
         }
     }
 }
@@ -613,6 +634,9 @@ fn check(trace: &Trace) -> Result<Shape, CompileError> {
         }
         Ok(())
     };
+    if trace.ret.is_some() && trace.link_snap.is_none() {
+        return Err(CompileError::NoLoop);
+    }
     match trace.link_snap {
         // The link exit comes after everything.
         Some(link) => snap_ok(link, ins.len())?,
@@ -748,6 +772,24 @@ fn check(trace: &Trace) -> Result<Shape, CompileError> {
                 want(val, Ty::is_lua)?;
             }
             Ins::SStore { val, .. } => want(val, Ty::is_lua)?,
+            Ins::CallSelf { func, after, .. } => {
+                snap_ok(after, i)?;
+                // The callee's frame starts above `func`: what stays in this frame is
+                // below it.
+                if trace.snaps[after as usize]
+                    .slots
+                    .iter()
+                    .any(|&(s, _)| s >= func)
+                {
+                    return Err(CompileError::BadSnap {
+                        snap: after,
+                        why: "writes the callee's frame",
+                    });
+                }
+                if trace.link_snap.is_none() {
+                    return bad("recursive call in a trace with a loop");
+                }
+            }
             _ => {}
         }
     }
@@ -982,6 +1024,9 @@ impl<'a, 't> Translator<'a, 't> {
     fn leave(&mut self, snap: SnapId) {
         self.store_snapshot(snap);
         let (ptr, fl) = (self.ptr, Self::flags());
+        if let (Some(result), true) = (self.trace.ret, Some(snap) == self.trace.link_snap) {
+            self.return_if_called(result);
+        }
         let cell = self
             .b
             .ins()
@@ -1018,18 +1063,136 @@ impl<'a, 't> Translator<'a, 't> {
         self.b.switch_to_block(back);
         let table = self.b.ins().iconst(ptr, self.links.table as i64);
         self.b.ins().store(fl, table, self.ctx, shims::CTX_EXITED);
+        self.b
+            .ins()
+            .store(fl, self.base, self.ctx, shims::CTX_EXIT_BASE);
         let k = self.b.ins().iconst(I32, i64::from(snap));
         self.b.ins().return_(&[k]);
     }
 
     fn store_snapshot(&mut self, snap: SnapId) {
+        self.store_snapshot_from(snap, 0);
+    }
+
+    /// Writes the slots of `snap` from slot `first` up.
+    fn store_snapshot_from(&mut self, snap: SnapId, first: u16) {
         let trace = self.trace;
         for &(slot, r) in &trace.snaps[snap as usize].slots {
+            if slot < first {
+                continue;
+            }
             let bits = self.boxed(r);
             self.b
                 .ins()
                 .store(Self::flags(), bits, self.base, i32::from(slot) * 8);
         }
+    }
+
+    /// `Ins::CallSelf`: the callee's frame at slot `func` + 2 (its function and
+    /// arguments are `snap`'s slots from `func` up, its link the return address `link`),
+    /// then a native call of the root trace on it, if the stack and the native depth have
+    /// room and no interrupt waits (else leave through `snap`: the interpreter calls).
+    fn call_self(&mut self, (func, framesize, link): (u16, u16, u64), snap: SnapId, after: SnapId) {
+        let (ptr, fl) = (self.ptr, Self::flags());
+        // As the interpreter's call: the callee's frame and its spare slots fit below
+        // `maxstack`.
+        let need = (i64::from(func) + 2 + i64::from(framesize) + STACK_EXTRA as i64) * 8;
+        let top = self.b.ins().iadd_imm_u(self.base, need);
+        let limit = self.b.ins().load(ptr, fl, self.ctx, shims::CTX_STACK_LIMIT);
+        let fits = self
+            .b
+            .ins()
+            .icmp(IntCC::UnsignedLessThanOrEqual, top, limit);
+        self.guard_true(fits, snap);
+        let depth = self.b.ins().load(I32, fl, self.ctx, shims::CTX_DEPTH);
+        let room = self.b.ins().icmp_imm_u(
+            IntCC::UnsignedLessThan,
+            depth,
+            i64::from(shims::MAX_NATIVE_DEPTH),
+        );
+        self.guard_true(room, snap);
+        let flag = self
+            .b
+            .ins()
+            .uload8(I32, MemFlagsData::new(), self.interrupt, 0);
+        let quiet = self.b.ins().icmp_imm_u(IntCC::Equal, flag, 0);
+        self.guard_true(quiet, snap);
+        let cell = self.b.ins().iconst(ptr, self.links.callee as i64);
+        // Not trusted-readonly: the engine sets and clears it while the code lives.
+        let callee = self.b.ins().load(ptr, MemFlagsData::new(), cell, 0);
+        let known = self.b.ins().icmp_imm_u(IntCC::NotEqual, callee, 0);
+        self.guard_true(known, snap);
+
+        self.store_snapshot_from(snap, func);
+        let link = self.b.ins().iconst(I64, link as i64);
+        self.b
+            .ins()
+            .store(fl, link, self.base, (i32::from(func) + 1) * 8);
+        let deeper = self.b.ins().iadd_imm_u(depth, 1);
+        self.b.ins().store(fl, deeper, self.ctx, shims::CTX_DEPTH);
+        let callee_base = self
+            .b
+            .ins()
+            .iadd_imm_u(self.base, (i64::from(func) + 2) * 8);
+        let sig = self.b.import_signature(trace_signature(ptr));
+        let call = self
+            .b
+            .ins()
+            .call_indirect(sig, callee, &[callee_base, self.ctx]);
+        let status = self.b.inst_results(call)[0];
+        self.b.ins().store(fl, depth, self.ctx, shims::CTX_DEPTH);
+        let returned = self
+            .b
+            .ins()
+            .icmp_imm_u(IntCC::Equal, status, i64::from(shims::RETURNED));
+        let cont = self.b.create_block();
+        let left = self.b.create_block();
+        self.b.set_cold_block(left);
+        self.b.ins().brif(returned, cont, &[], left, &[]);
+        // The callee left for the interpreter, which will return into this frame: its
+        // slots must be in place, and the exit stays the callee's.
+        self.b.switch_to_block(left);
+        self.store_snapshot(after);
+        self.b.ins().return_(&[status]);
+        self.b.switch_to_block(cont);
+    }
+
+    /// At the end of a trace that returns from its frame, with the slots written: when
+    /// the trace was called by a `CallSelf` (the native depth is not zero) and no GC step
+    /// or interrupt waits, put the first result (slot `result`, or nil) in the frame's
+    /// function slot, where the caller's call expects it, and return [`shims::RETURNED`].
+    /// Otherwise go on to leave: the interpreter makes the return.
+    fn return_if_called(&mut self, result: Option<u16>) {
+        let (ptr, fl) = (self.ptr, Self::flags());
+        let depth = self.b.ins().load(I32, fl, self.ctx, shims::CTX_DEPTH);
+        let nested = self.b.ins().icmp_imm_u(IntCC::NotEqual, depth, 0);
+        let flag = self
+            .b
+            .ins()
+            .uload8(I32, MemFlagsData::new(), self.interrupt, 0);
+        let quiet = self.b.ins().icmp_imm_u(IntCC::Equal, flag, 0);
+        let total_at = self.b.ins().load(ptr, fl, self.ctx, shims::CTX_GC_TOTAL);
+        let threshold_at = self
+            .b
+            .ins()
+            .load(ptr, fl, self.ctx, shims::CTX_GC_THRESHOLD);
+        let total = self.b.ins().load(ptr, MemFlagsData::new(), total_at, 0);
+        let threshold = self.b.ins().load(ptr, MemFlagsData::new(), threshold_at, 0);
+        let calm = self.b.ins().icmp(IntCC::UnsignedLessThan, total, threshold);
+        let go = self.b.ins().band(nested, quiet);
+        let go = self.b.ins().band(go, calm);
+        let ret = self.b.create_block();
+        let stay = self.b.create_block();
+        self.b.ins().brif(go, ret, &[], stay, &[]);
+        self.b.switch_to_block(ret);
+        let bits = match result {
+            Some(slot) => self.b.ins().load(I64, fl, self.base, i32::from(slot) * 8),
+            None => self.b.ins().iconst(I64, pri_bits(Ty::Nil) as i64),
+        };
+        self.b.ins().store(fl, bits, self.base, -16);
+        let k = self.b.ins().iconst(I32, i64::from(shims::RETURNED));
+        self.b.ins().return_(&[k]);
+        self.b.switch_to_block(stay);
     }
 
     /// Value `r` as a Lua value's 64 bits, in an integer register (for calls).
@@ -1403,6 +1566,16 @@ impl<'a, 't> Translator<'a, 't> {
             Ins::SStore { slot, val } => {
                 let bits = self.boxed(val);
                 self.b.ins().store(fl, bits, self.base, i32::from(slot) * 8);
+                return;
+            }
+            Ins::CallSelf {
+                func,
+                framesize,
+                link,
+                snap,
+                after,
+            } => {
+                self.call_self((func, framesize, link), snap, after);
                 return;
             }
             // Handled by `run`.

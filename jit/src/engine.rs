@@ -287,6 +287,29 @@ impl Engine {
             Ok(no) => {
                 self.stats.traces += 1;
                 let me = TraceRef { no, serial };
+                if let (Some(d), Some(root)) = (
+                    TraceIndex::get(&st.heap, me),
+                    TraceIndex::function_root(&st.heap, me),
+                ) {
+                    // SAFETY: the root is the function trace of this prototype, the one
+                    // every recursive call in its tree calls; it goes out of service
+                    // with its side traces, and retiring it unlinks this cell.
+                    unsafe { d.code.links().set_callee(Some(&root.code)) };
+                }
+                // A tail call of the function itself links to the tree's function trace
+                // (a root function trace to itself).
+                let link = if trace.tail_call {
+                    TraceIndex::function_root(&st.heap, me).map(TraceData::me)
+                } else {
+                    link
+                };
+                if let (None, Some(link_snap), Some(d), Some(to)) =
+                    (parent, trace.link_snap, TraceIndex::get(&st.heap, me), link)
+                {
+                    // SAFETY: a root trace linking to itself: its own code.
+                    unsafe { d.code.links().link(link_snap, Some(&d.code)) };
+                    d.exits[link_snap as usize].link.set(Some(to));
+                }
                 if let (Some((p, exit)), Some(link_snap), Some(d)) =
                     (parent, trace.link_snap, TraceIndex::get(&st.heap, me))
                 {
@@ -305,14 +328,16 @@ impl Engine {
                         }
                     }
                 }
-                let link_to = link.map(|to| to.no.to_string());
-                let how = match (parent, &link_to) {
-                    (None, _) => "loop",
-                    (Some(_), Some(to)) => to,
-                    (Some(_), None) => "interpreter",
+                // A link to another trace shows as an arrow; the others by kind.
+                let link_to = link.filter(|&to| to != me).map(|to| to.no.to_string());
+                let how = match &link_to {
+                    Some(to) => to,
+                    None if trace.tail_call => "tail-recursion",
+                    None if trace.ret.is_some() => "return",
+                    None if trace.link_snap.is_some() => "interpreter",
+                    None => "loop",
                 };
                 if self.verbose {
-                    // `-jv` shows a link to a trace as an arrow.
                     let arrow = if link_to.is_some() { "-> " } else { "" };
                     eprintln!(
                         "[TRACE {no:3} {}{} {arrow}{how}]",
@@ -364,7 +389,14 @@ impl Engine {
             self.flush_all(st);
             return;
         }
-        let rec = Recorder::new_side(pt, base, resume, Opts::from_flags(st.jit.opt_flags));
+        let recursive = TraceIndex::function_root(&st.heap, parent).is_some();
+        let rec = Recorder::new_side(
+            pt,
+            base,
+            resume,
+            Opts::from_flags(st.jit.opt_flags),
+            recursive,
+        );
         self.recording = Some(ActiveRecording {
             rec,
             pt,
@@ -418,6 +450,30 @@ impl JitEngine for Engine {
         true
     }
 
+    unsafe fn start_func(&mut self, st: &mut State, pt: *mut GcProto, base: *mut TValue) -> bool {
+        self.end_recording(st);
+        if st.heap.live_traces() >= Self::maxtrace(st) {
+            self.flush_all(st);
+            return false;
+        }
+        // SAFETY: `pt` was just called in the frame at `base` (trait contract).
+        let (rec, header) = unsafe {
+            (
+                Recorder::new_func(pt, base, Opts::from_flags(st.jit.opt_flags)),
+                (*pt).bc as *const u32,
+            )
+        };
+        self.recording = Some(ActiveRecording {
+            rec,
+            pt,
+            start: header,
+            parent: None,
+            bytecode: Vec::new(),
+        });
+        self.root_recorded_proto(st, pt);
+        true
+    }
+
     unsafe fn record(
         &mut self,
         st: &mut State,
@@ -425,9 +481,13 @@ impl JitEngine for Engine {
         base: *mut TValue,
         pc: *const u32,
     ) -> Recording {
-        let Some(r) = self.recording.as_ref() else {
+        let Some(r) = self.recording.as_mut() else {
             return Recording::Stop;
         };
+        if r.rec.skips(pt, base, pc) {
+            // A recursive call the trace makes natively, run by the interpreter now.
+            return Recording::Continue;
+        }
         let started = (r.pt, r.start, r.parent);
         if !r.rec.in_frame(pt, base) {
             // Code of another function (a hook, an error handler): not part of this loop.
@@ -484,11 +544,15 @@ impl JitEngine for Engine {
         pt: *mut GcProto,
         base: *mut TValue,
         pc: *const u32,
-    ) -> Option<*const u32> {
+    ) -> Option<(*mut TValue, *const u32)> {
         let interrupt = st.hook.interrupt_word().as_ptr() as *const u8;
         let (hotexit, tryside) = (st.jit.hotexit, st.jit.tryside);
-        let ctx = TraceCtx::new(interrupt, &mut st.heap);
+        // SAFETY: the state's running thread is live.
+        let stack_limit = unsafe { (*st.l).maxstack } as *const TValue;
+        let ctx = TraceCtx::new(interrupt, &mut st.heap, stack_limit);
         let (_, mut t) = self.traces.lookup(&st.heap, pt, pc)?;
+        // The frame the last exit left in: recursive calls in traces push frames.
+        let mut base = base;
         // Run traces, following links from exit to trace, until an exit leads back to
         // the interpreter. Every exit has written its snapshot's slots: between traces
         // all live values are in the frame, so an interrupt or a due GC step can be
@@ -501,6 +565,21 @@ impl JitEngine for Engine {
             // has marked trace code as running, so its code is not released while it
             // runs.
             let exit = unsafe { t.code.run_with(base.cast(), &ctx) };
+            let left_in = ctx.exit_base.get() as *mut TValue;
+            if left_in != base {
+                // Left inside recursive calls: their frames are on the stack, complete,
+                // and the collector must see them.
+                base = left_in;
+                // SAFETY: the thread is live; its frames reach up to this one's top,
+                // which is inside the stack (the call that made the frame checked).
+                unsafe {
+                    let top = base.add(usize::from((*pt).framesize));
+                    (*st.l).base = base;
+                    if (*st.l).top < top {
+                        (*st.l).top = top;
+                    }
+                }
+            }
             // The exit may be one of a trace the code went on in.
             // SAFETY: `exited` was set by the exit to its trace's `ExitLinks`, whose owner
             // is that trace's data (`TraceIndex::install`); the code just ran, so it was
@@ -543,7 +622,7 @@ impl JitEngine for Engine {
         if hot {
             self.start_side(st, (pt, base, resume), cur, exit);
         }
-        Some(resume)
+        Some((base, resume))
     }
 
     fn abandon_recording(&mut self, st: &mut State) {

@@ -379,6 +379,24 @@ pub enum Ins {
         slot: u16,
         val: Ref,
     },
+    /// A recursive call of the function whose function trace roots this trace's tree
+    /// (`CALL` with the function in slot `func`, its arguments after it, one result or
+    /// none): the callee's frame is written to the stack (`snap`'s slots from `func` up,
+    /// the frame link `link`) and the root trace is called natively on it. If the stack
+    /// or the native call depth has no room, or an interrupt is waiting, it leaves
+    /// through `snap` (the interpreter makes the call). A callee that returns leaves its
+    /// result in slot `func`; one that leaves for the interpreter has written its frame,
+    /// so this trace writes `after`'s slots (those below `func`; the interpreter resumes
+    /// there when the callee returns) and leaves the same way.
+    CallSelf {
+        func: u16,
+        /// The callee's frame size, for the stack check.
+        framesize: u16,
+        /// The return address the callee's frame link holds (after the `CALL`).
+        link: u64,
+        snap: SnapId,
+        after: SnapId,
+    },
 }
 
 impl Ins {
@@ -433,7 +451,8 @@ impl Ins {
             | TabWrite { .. }
             | UvBarrier { .. }
             | TabSetInt { .. }
-            | TabSetStr { .. } => None,
+            | TabSetStr { .. }
+            | CallSelf { .. } => None,
         }
     }
 
@@ -456,7 +475,8 @@ impl Ins {
             | SubI { snap, .. }
             | MulI { snap, .. }
             | NumToInt { snap, .. }
-            | Guard { snap, .. } => Some(snap),
+            | Guard { snap, .. }
+            | CallSelf { snap, .. } => Some(snap),
             _ => None,
         }
     }
@@ -474,7 +494,8 @@ impl Ins {
             | CurFunc
             | SlotAddr { .. }
             | Loop
-            | TNew { .. } => {
+            | TNew { .. }
+            | CallSelf { .. } => {
                 vec![]
             }
             TDup { tpl, .. } => vec![tpl],
@@ -532,7 +553,7 @@ impl Ins {
         c.operands_mut().into_iter().map(|r| *r).collect()
     }
 
-    /// Whether the instruction writes memory loads may read (stores, growth). A
+    /// Whether the instruction writes memory loads may read (stores, growth, a call). A
     /// `TabWrite` does not: it only clears a cache and greys the table, which no trace
     /// load reads, and doing it once per table is enough (no GC step runs in a trace).
     pub fn writes_memory(&self) -> bool {
@@ -543,16 +564,22 @@ impl Ins {
                 | Ins::TabSetInt { .. }
                 | Ins::TabSetStr { .. }
                 | Ins::SStore { .. }
+                | Ins::CallSelf { .. }
         )
     }
 
-    /// Whether the instruction allocates (a new table, or a table's growth): the trace
-    /// then checks at its loop header whether a GC step is due. An allocation is never
-    /// shared with another (two `{}` are two tables), so it is not pure either.
+    /// Whether the instruction allocates (a new table, or a table's growth, or a call
+    /// whose callee may): the trace then checks at its loop header whether a GC step is
+    /// due. An allocation is never shared with another (two `{}` are two tables), so it
+    /// is not pure either.
     pub fn allocates(&self) -> bool {
         matches!(
             self,
-            Ins::TNew { .. } | Ins::TDup { .. } | Ins::TabSetInt { .. } | Ins::TabSetStr { .. }
+            Ins::TNew { .. }
+                | Ins::TDup { .. }
+                | Ins::TabSetInt { .. }
+                | Ins::TabSetStr { .. }
+                | Ins::CallSelf { .. }
         )
     }
 
@@ -591,6 +618,16 @@ pub struct Trace {
     /// The GC objects the trace's code embeds (table keys, constant tables, functions it
     /// was specialised to): the trace object keeps them alive.
     pub gc_consts: Vec<moonjet_gc::TValue>,
+    /// A trace that ends at a return from its own frame (`RET0`/`RET1`/`RET` with a fixed
+    /// count): the slot of the first result, if there is one. Called natively by a
+    /// [`Ins::CallSelf`], it returns to its caller with that result in the callee's
+    /// function slot; entered from the interpreter, it leaves through its link snapshot
+    /// and the interpreter makes the return.
+    pub ret: Option<Option<u16>>,
+    /// A trace that ends with a tail call of its own function (the state at its link
+    /// snapshot is the function's entry, in the same frame): it links to the function
+    /// trace rooting its tree.
+    pub tail_call: bool,
 }
 
 impl Trace {
@@ -734,6 +771,7 @@ fn describe(ins: &Ins) -> String {
         ),
         Ins::Phi { init, next, .. } => format!("PHI    {}  {}", r(init), r(next)),
         Ins::SStore { slot, val } => format!("SSTORE #{slot}  {}", r(val)),
+        Ins::CallSelf { func, .. } => format!("CALLS  #{func}"),
         Ins::Loop => "LOOP".into(),
         other => {
             let name = format!("{other:?}");

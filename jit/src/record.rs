@@ -42,6 +42,9 @@ const MAX_RECORD: usize = 1000;
 const MAX_IR: usize = 4000;
 /// Deepest nesting of inlined calls.
 const MAX_INLINE_DEPTH: usize = 8;
+/// Instructions a recursive call the trace makes natively may run (interpreted, while
+/// recording) before the recording gives up.
+const MAX_SKIPPED: usize = 1_000_000;
 
 /// Why a recording stopped without a trace ("NYI: ..." as luajit words it).
 pub type Abort = String;
@@ -146,6 +149,18 @@ pub struct Recorder {
     side: bool,
     /// Loop instructions a side trace passed (a second pass would unroll a loop).
     passed_loops: Vec<*const u32>,
+    /// A function trace: recorded from the first instruction of a hot function until
+    /// it returns (or reaches a trace to link to), with no loop of its own.
+    func_root: bool,
+    /// The tree this trace belongs to is rooted by a function trace of `pt`: a call of
+    /// `pt` from the trace's own frame becomes a native call of that trace
+    /// ([`Ins::CallSelf`]) rather than being inlined.
+    recursive: bool,
+    /// While such a call runs (interpreted, as it is recorded): where the recording
+    /// goes on, the instruction after the call in the trace's frame.
+    awaiting: Option<*const u32>,
+    /// Instructions the recursive calls ran meanwhile.
+    skipped: usize,
     /// Lua functions called from the recorded frame, inlined: the innermost last.
     frames: Vec<Frame>,
     /// Inside an inlined call: the snapshot before the outermost call, which every guard
@@ -361,16 +376,51 @@ impl Recorder {
     }
 
     /// Start recording a side trace at `start`, where an exit of another trace resumes
-    /// in the frame at `base` (running `pt`).
+    /// in the frame at `base` (running `pt`). `recursive`: the tree is rooted by a
+    /// function trace of `pt`.
     pub fn new_side(
         pt: *mut GcProto,
         base: *mut TValue,
         start: *const u32,
         opts: Opts,
+        recursive: bool,
     ) -> Recorder {
         let mut rec = Recorder::blank(pt, base, start, opts);
         rec.side = true;
+        rec.recursive = recursive;
         rec
+    }
+
+    /// Start recording a function trace of `pt`, just called (its frame at `base`), from
+    /// its first instruction after the header.
+    ///
+    /// # Safety
+    /// `pt` is live and has a frame at `base` about to run its first instruction.
+    pub unsafe fn new_func(pt: *mut GcProto, base: *mut TValue, opts: Opts) -> Recorder {
+        // SAFETY: caller promise; instruction 0 is the header, and a body follows it.
+        let first = unsafe { (*pt).bc.add(1) };
+        let mut rec = Recorder::blank(pt, base, first, opts);
+        rec.side = true;
+        rec.func_root = true;
+        rec.recursive = true;
+        rec
+    }
+
+    /// While a recursive call the trace made (`Ins::CallSelf`) runs: whether the
+    /// instruction at `pc`, in the frame at `base` running `pt`, is the callee's, which
+    /// the recording skips. Back in the trace's frame after the call, recording goes on.
+    pub fn skips(&mut self, pt: *mut GcProto, base: *mut TValue, pc: *const u32) -> bool {
+        let Some(back) = self.awaiting else {
+            return false;
+        };
+        if base > self.base {
+            self.skipped += 1;
+            return self.skipped < MAX_SKIPPED;
+        }
+        if pt == self.pt && base == self.base && pc == back {
+            self.awaiting = None;
+        }
+        false
     }
 
     fn blank(pt: *mut GcProto, base: *mut TValue, start: *const u32, opts: Opts) -> Recorder {
@@ -383,6 +433,10 @@ impl Recorder {
             is_loop: false,
             side: false,
             passed_loops: Vec::new(),
+            func_root: false,
+            recursive: false,
+            awaiting: None,
+            skipped: 0,
             frames: Vec::new(),
             call_snap: None,
             stored_in_call: false,
@@ -588,7 +642,9 @@ impl Recorder {
     fn written_by(&self, i: &Ins) -> Option<Mem> {
         match *i {
             Ins::Store { ptr, idx, off, .. } => Some(self.mem_at(ptr, idx, off)),
-            Ins::TabSetInt { .. } | Ins::TabSetStr { .. } => Some(Mem::Any),
+            // A call's callee (trace code) may store to tables and upvalues and grow
+            // tables.
+            Ins::TabSetInt { .. } | Ins::TabSetStr { .. } | Ins::CallSelf { .. } => Some(Mem::Any),
             _ => None,
         }
     }
@@ -1154,6 +1210,13 @@ impl Recorder {
         if self.steps > MAX_RECORD || self.ins.len() > MAX_IR {
             return Err("trace too long".into());
         }
+        if self.awaiting.is_some() {
+            return Err(if self.skipped >= MAX_SKIPPED {
+                "recursive call too long to record".into()
+            } else {
+                "NYI: leaving the frame in a recursive call".into()
+            });
+        }
         if !self.frames.is_empty() {
             // SAFETY: forwarded caller promise.
             if unsafe { self.call_step(pc)? } {
@@ -1367,6 +1430,10 @@ impl Recorder {
                 let nargs = c.checked_sub(1).ok_or("bad CALL")?;
                 self.record_call(a, b, nargs, pc)?;
             }
+            CALLT if !self.frames.is_empty() => {
+                let nargs = d.checked_sub(1).ok_or("bad CALLT")?;
+                self.inline_tail_call(a, nargs, pc)?;
+            }
             CALLM => {
                 // `f(x, g(y))`: the varargs are exactly the one result of the builtin call
                 // recorded just before, if it left it right after the fixed arguments.
@@ -1571,6 +1638,11 @@ impl Recorder {
         if vararg {
             return Err("NYI: vararg function".into());
         }
+        if pt == self.pt && self.recursive && self.frames.is_empty() {
+            // SAFETY: a live prototype.
+            let framesize = unsafe { (*pt).framesize };
+            return self.call_self(a, b, (nargs, numparams), framesize, pc, fv);
+        }
         if pt == self.pt || self.frames.iter().any(|f| f.pt == pt) {
             return Err("NYI: recursive call".into());
         }
@@ -1606,6 +1678,108 @@ impl Recorder {
         for i in nargs..numparams {
             self.write(i, nil);
         }
+        Ok(())
+    }
+
+    /// `CALLT a d` (`nargs` = d - 1) in an inlined call: the callee takes over the
+    /// caller's frame (the interpreter's too: same base), and its results go where the
+    /// caller's would have gone.
+    fn inline_tail_call(&mut self, a: u32, nargs: u32, pc: *const u32) -> Result<(), Abort> {
+        let fv = self.value(a);
+        let closure = fv
+            .is_func()
+            .then(|| fv.gc_ptr().cast::<GcFunc>())
+            .ok_or("NYI: call of a non-function")?;
+        // SAFETY: a live function value in the frame; a Lua one has a prototype.
+        let (pt, numparams, vararg) = unsafe {
+            if !(*closure).is_lua() {
+                return Err("NYI: tail call of a builtin".into());
+            }
+            let pt = (*closure).proto;
+            let vararg = (*pt).flags & u32::from(moonjet_runtime::proto::flags::VARARG) != 0;
+            (pt, u32::from((*pt).numparams), vararg)
+        };
+        if vararg {
+            return Err("NYI: vararg function".into());
+        }
+        if pt == self.pt || self.frames.iter().any(|f| f.pt == pt) {
+            return Err("NYI: recursive call".into());
+        }
+        let f = self.read(a, pc)?;
+        let kf = self.kgc(fv, Ty::Func);
+        self.guard(Cmp::Eq, Ty::Ptr, f, kf, pc);
+        let nil = self.emit(Ins::KPri(Ty::Nil));
+        let args = (0..numparams)
+            .map(|i| {
+                if i < nargs {
+                    self.read(a + 2 + i, pc)
+                } else {
+                    Ok(nil)
+                }
+            })
+            .collect::<Result<Vec<Ref>, Abort>>()?;
+        let off = self.frame_off();
+        self.slots.retain(|&s, _| u32::from(s) < off);
+        self.written.retain(|&s, _| u32::from(s) < off);
+        if let Some(frame) = self.frames.last_mut() {
+            (frame.pt, frame.func, frame.closure) = (pt, kf, closure);
+        }
+        for (i, v) in args.into_iter().enumerate() {
+            self.write(i as u32, v);
+        }
+        Ok(())
+    }
+
+    /// `CALL a b c` of the trace's own function from the trace's frame (its tree is
+    /// rooted by that function's trace): the callee runs natively in a frame of its own
+    /// ([`Ins::CallSelf`]); the interpreter runs it now while the recording waits for
+    /// the return. Its result (one at most) is read from the stack afterwards.
+    fn call_self(
+        &mut self,
+        a: u32,
+        b: u32,
+        (nargs, numparams): (u32, u32),
+        framesize: u8,
+        pc: *const u32,
+        fv: TValue,
+    ) -> Result<(), Abort> {
+        if !matches!(b, 1 | 2) {
+            return Err("NYI: recursive call keeping more than one result".into());
+        }
+        let func = u16::try_from(a).map_err(|_| "slot out of range")?;
+        let f = self.read(a, pc)?;
+        let kf = self.kgc(fv, Ty::Func);
+        self.guard(Cmp::Eq, Ty::Ptr, f, kf, pc);
+        // Missing parameters are nil in the callee's frame.
+        let nil = self.emit(Ins::KPri(Ty::Nil));
+        for i in nargs..numparams {
+            self.write(a + 2 + i, nil);
+        }
+        let snap = self.snap(pc);
+        // What stays in this frame while the callee runs, for the interpreter to go on
+        // with after the call returns.
+        let after = self.snaps.len() as SnapId;
+        self.snaps.push(Snapshot {
+            slots: slot_list(&self.written)
+                .into_iter()
+                .filter(|&(s, _)| s < func)
+                .collect(),
+            pc: self.pc_index(pc) + 1,
+        });
+        self.emit(Ins::CallSelf {
+            func,
+            framesize: u16::from(framesize),
+            // SAFETY: a CALL is never the last instruction of a prototype.
+            link: unsafe { pc.add(1) } as u64,
+            snap,
+            after,
+        });
+        // The slots from the call's on are the callee's now; its result is read from
+        // the stack when used.
+        self.slots.retain(|&s, _| s < func);
+        self.written.retain(|&s, _| s < func);
+        // SAFETY: as above.
+        self.awaiting = Some(unsafe { pc.add(1) });
         Ok(())
     }
 
@@ -1789,9 +1963,30 @@ impl Recorder {
         let op = Op::from_u8(bc::op(ins)).ok_or("bad opcode")?;
         let a = bc::a(ins);
         use Op::*;
+        if self.func_root && is_loop_op(op) {
+            // As luajit: the loop gets a trace of its own, which a side trace of this one
+            // can link to.
+            return Err("inner loop in root trace".into());
+        }
         let done = match (op, link) {
-            // Leaving the frame: the interpreter goes on (frames in traces come later).
-            (RET | RET0 | RET1 | RETM, _) => self.link_trace(pc),
+            // Leaving the frame: the interpreter makes the return (or, called natively,
+            // the trace returns to its caller).
+            (RET0 | RET1 | RET, _) => {
+                let results = match op {
+                    RET0 => 0,
+                    RET1 => 1,
+                    _ => bc::d(ins).saturating_sub(1),
+                };
+                let first = u16::try_from(a).map_err(|_| "slot out of range")?;
+                let mut t = self.link_trace(pc);
+                t.ret = Some((results > 0).then_some(first));
+                t
+            }
+            (RETM, _) => self.link_trace(pc),
+            (CALLT, _) if self.recursive => match self.tail_call_self(pc, a, bc::d(ins))? {
+                Some(t) => t,
+                None => return Ok(None),
+            },
             (JLOOP, Some(entry)) => self.link_trace(entry),
             (LOOP | ILOOP | JLOOP, _) => {
                 self.pass_loop(pc)?;
@@ -1820,6 +2015,47 @@ impl Recorder {
         Ok(Some(Step::Done(done)))
     }
 
+    /// `CALLT a d` at `pc` of the trace's own closure (`d - 1` arguments), in a tree
+    /// rooted by its function trace: the call reuses the frame, so the trace ends with the
+    /// arguments as the parameters and links to that function trace, which goes on
+    /// exactly where the interpreter's call would (`None`: another callee).
+    fn tail_call_self(&mut self, pc: *const u32, a: u32, d: u32) -> Result<Option<Trace>, Abort> {
+        let fv = self.value(a);
+        if !fv.is_func() {
+            return Ok(None);
+        }
+        let closure = fv.gc_ptr().cast::<GcFunc>();
+        // SAFETY: a live function value in the frame; a Lua one has a prototype.
+        let numparams = unsafe {
+            if !(*closure).is_lua() || (*closure).proto != self.pt {
+                return Ok(None);
+            }
+            u32::from((*self.pt).numparams)
+        };
+        // (Not a vararg function: those have no function traces, so no such trees.)
+        let nargs = d.checked_sub(1).ok_or("bad CALLT")?;
+        // The same closure: the frame's function slot stays as it is.
+        let f = self.read(a, pc)?;
+        let (cur, _) = self.cur_func();
+        self.guard(Cmp::Eq, Ty::Ptr, f, cur, pc);
+        let nil = self.emit(Ins::KPri(Ty::Nil));
+        let mut params = BTreeMap::new();
+        for i in 0..numparams {
+            let v = if i < nargs {
+                self.read(a + 2 + i, pc)?
+            } else {
+                nil
+            };
+            params.insert(u16::try_from(i).map_err(|_| "slot out of range")?, v);
+        }
+        self.written = params;
+        // SAFETY: instruction 1 follows the header.
+        let first = unsafe { (*self.pt).bc.add(1) };
+        let mut t = self.link_trace(first);
+        t.tail_call = true;
+        Ok(Some(t))
+    }
+
     /// A side trace passes the uncompiled loop instruction at `pc`: once is unrolling one
     /// iteration, twice would be recording a loop.
     fn pass_loop(&mut self, pc: *const u32) -> Result<(), Abort> {
@@ -1844,6 +2080,8 @@ impl Recorder {
             loop_snap: link,
             link_snap: Some(link),
             gc_consts: std::mem::take(&mut self.gc_consts),
+            ret: None,
+            tail_call: false,
         }
     }
 
@@ -2027,6 +2265,8 @@ impl Recorder {
             loop_snap,
             link_snap: None,
             gc_consts: std::mem::take(&mut self.gc_consts),
+            ret: None,
+            tail_call: false,
         })
     }
 
@@ -2311,6 +2551,8 @@ impl Recorder {
             loop_snap: 0,
             link_snap: None,
             gc_consts: std::mem::take(&mut self.gc_consts),
+            ret: None,
+            tail_call: false,
         }
     }
 }

@@ -23,13 +23,33 @@ pub struct TraceCtx {
     /// Written by the exit a trace (or a trace it linked to) leaves through: the address
     /// of that trace's `ExitLinks`, so the caller knows whose exit it was.
     pub exited: Cell<usize>,
+    /// Written with `exited`: the base of the frame that exit left in (deeper than the
+    /// entry frame when it left inside a recursive call, `Ins::CallSelf`).
+    pub exit_base: Cell<usize>,
+    /// Recursive calls under way in native code (`Ins::CallSelf`), bounded by
+    /// [`MAX_NATIVE_DEPTH`] to keep the native stack small.
+    pub depth: Cell<u32>,
+    /// The thread's `maxstack`: a recursive call needs its frame below it, as the
+    /// interpreter's calls do (null: no room, every such call is left to the interpreter).
+    pub stack_limit: *const TValue,
 }
+
+/// Recursive calls a trace makes natively before it leaves the next one to the
+/// interpreter (which enters the trace afresh, with an empty native stack).
+pub const MAX_NATIVE_DEPTH: u32 = 200;
+
+/// What a trace called by `Ins::CallSelf` returns when it returned (exits return their
+/// snapshot number).
+pub const RETURNED: u32 = u32::MAX;
 
 pub const CTX_INTERRUPT: i32 = std::mem::offset_of!(TraceCtx, interrupt) as i32;
 pub const CTX_HEAP: i32 = std::mem::offset_of!(TraceCtx, heap) as i32;
 pub const CTX_GC_TOTAL: i32 = std::mem::offset_of!(TraceCtx, gc_total) as i32;
 pub const CTX_GC_THRESHOLD: i32 = std::mem::offset_of!(TraceCtx, gc_threshold) as i32;
 pub const CTX_EXITED: i32 = std::mem::offset_of!(TraceCtx, exited) as i32;
+pub const CTX_EXIT_BASE: i32 = std::mem::offset_of!(TraceCtx, exit_base) as i32;
+pub const CTX_DEPTH: i32 = std::mem::offset_of!(TraceCtx, depth) as i32;
+pub const CTX_STACK_LIMIT: i32 = std::mem::offset_of!(TraceCtx, stack_limit) as i32;
 
 impl TraceCtx {
     /// Whether the heap wants a GC step (a trace leaves for the interpreter to run it).
@@ -38,8 +58,9 @@ impl TraceCtx {
         unsafe { *self.gc_total >= *self.gc_threshold }
     }
 
-    /// A context for running a trace in the state owning `heap`.
-    pub fn new(interrupt: *const u8, heap: &mut Heap) -> TraceCtx {
+    /// A context for running a trace in the state owning `heap`, on a thread whose
+    /// `maxstack` is `stack_limit`.
+    pub fn new(interrupt: *const u8, heap: &mut Heap, stack_limit: *const TValue) -> TraceCtx {
         let (gc_total, gc_threshold) = heap.debt_words();
         TraceCtx {
             interrupt,
@@ -47,6 +68,9 @@ impl TraceCtx {
             gc_total,
             gc_threshold,
             exited: Cell::new(0),
+            exit_base: Cell::new(0),
+            depth: Cell::new(0),
+            stack_limit,
         }
     }
 
@@ -60,6 +84,9 @@ impl TraceCtx {
             gc_total: &ZERO,
             gc_threshold: &MAX,
             exited: Cell::new(0),
+            exit_base: Cell::new(0),
+            depth: Cell::new(0),
+            stack_limit: std::ptr::null(),
         }
     }
 }

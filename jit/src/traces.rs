@@ -9,8 +9,8 @@
 //! prototype dies), and a dead prototype's memory, its trace number and even its trace
 //! object's memory may all be reused by new ones.
 //!
-//! Retiring a trace: restore the loop instruction it patched (`JFORL` -> `FORL`,
-//! `JLOOP` -> `LOOP`) and flush it to the heap's zombie list. Its code is released later,
+//! Retiring a trace: restore the instruction it patched (`JFORL` -> `FORL`,
+//! `JLOOP` -> `LOOP`, `JFUNCF` -> `FUNCF`) and flush it to the heap's zombie list. Its code is released later,
 //! at a safe point (see `Heap::reap_zombies_if_safe`), so no reference to a
 //! [`TraceData`] may be held across anything that can run the collector; [`TraceIndex`]
 //! hands them out borrowed from the heap, which makes the compiler check that.
@@ -52,7 +52,8 @@ pub struct Exit {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Kind {
     Root {
-        /// The loop instruction's opcode before the trace patched it (`FORL` or `LOOP`).
+        /// The opcode of the instruction that enters it before the trace patched it:
+        /// `FORL` or `LOOP` for a loop, `FUNCF` (the header) for a function trace.
         start_op: Op,
     },
     Side {
@@ -101,6 +102,8 @@ impl TraceData {
                 Kind::Root {
                     start_op: if op == Op::LOOP as u8 {
                         Op::LOOP
+                    } else if op == Op::FUNCF as u8 {
+                        Op::FUNCF
                     } else {
                         Op::FORL
                     },
@@ -148,10 +151,21 @@ impl TraceData {
         }
     }
 
+    /// Whether this is a function trace (entered when its function is called).
+    pub fn is_function(&self) -> bool {
+        self.kind
+            == Kind::Root {
+                start_op: Op::FUNCF,
+            }
+    }
+
     /// The opcode that enters a root trace.
     fn entry_op(&self) -> Option<(Op, Op)> {
         match self.kind {
             Kind::Root { start_op: Op::LOOP } => Some((Op::LOOP, Op::JLOOP)),
+            Kind::Root {
+                start_op: Op::FUNCF,
+            } => Some((Op::FUNCF, Op::JFUNCF)),
             Kind::Root { start_op } => Some((start_op, Op::JFORL)),
             Kind::Side { .. } => None,
         }
@@ -321,6 +335,14 @@ impl TraceIndex {
         in_service(heap, r.no)
             .map(|(_, d)| d)
             .filter(|d| d.serial == r.serial)
+    }
+
+    /// The root of `r`'s tree, if `r` is in service and the root is a function trace.
+    pub fn function_root(heap: &Heap, r: TraceRef) -> Option<&TraceData> {
+        let root = Self::get(heap, r)?.root();
+        in_service(heap, root)
+            .map(|(_, d)| d)
+            .filter(|d| d.is_function())
     }
 
     /// Drop the entries of traces no longer in service once they outnumber the live ones.

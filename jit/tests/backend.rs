@@ -694,7 +694,7 @@ fn new_tables_come_from_the_heap_or_leave_when_it_is_full() {
     let c = compile(&t).unwrap();
     let flag = AtomicU8::new(0);
     let run = |heap: &mut Heap, slots: &mut [u64; 2]| {
-        let ctx = TraceCtx::new(flag.as_ptr(), heap);
+        let ctx = TraceCtx::new(flag.as_ptr(), heap, std::ptr::null());
         // SAFETY: two valid slots; the template is live in `heap`.
         unsafe { c.run_with(slots.as_mut_ptr(), &ctx) }
     };

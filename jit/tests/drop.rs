@@ -43,6 +43,7 @@ fn thousands_of_traces_compiled_and_dropped() {
         loop_snap: 1,
         link_snap: None,
         gc_consts: Vec::new(),
+        ..Trace::default()
     };
     let mut c = Compiler::host().unwrap();
     let flag = 1u8; // leave at once

@@ -54,15 +54,17 @@ pub fn jump_target(next: *const u32, ins: Ins) -> *const u32 {
     next.wrapping_offset(d(ins) as isize - JUMP_BIAS as isize)
 }
 
-/// `i` with the JIT's loop patches undone: `JFORL`/`JLOOP` (a compiled loop, which keep
-/// the operands) and `IFORL`/`ILOOP` (a blacklisted one) read as `FORL`/`LOOP` again, for
-/// dumping and verifying.
+/// `i` with the JIT's patches undone: `JFORL`/`JLOOP`/`JFUNCF` (a compiled loop or
+/// function, which keep the operands) and `IFORL`/`ILOOP`/`IFUNCF` (a blacklisted one)
+/// read as `FORL`/`LOOP`/`FUNCF` again, for dumping and verifying.
 pub const fn unpatched(i: Ins) -> Ins {
     let o = op(i);
     if o == Op::JFORL as u8 || o == Op::IFORL as u8 {
         (i & !0xff) | Op::FORL as u32
     } else if o == Op::JLOOP as u8 || o == Op::ILOOP as u8 {
         (i & !0xff) | Op::LOOP as u32
+    } else if o == Op::JFUNCF as u8 || o == Op::IFUNCF as u8 {
+        (i & !0xff) | Op::FUNCF as u32
     } else {
         i
     }

@@ -1164,11 +1164,25 @@ unsafe fn run<const HOOKED: bool>(
                 back_edge!(hotcount, $here);
             }};
         }
+        // After trace code ran: go on where it left, in the frame it left in (deeper than
+        // the one it was entered in if it left inside recursive calls it made).
+        macro_rules! resume_after_trace {
+            ($at:expr) => {{
+                let (b, p) = $at;
+                if b != base {
+                    base = b;
+                    reload!();
+                    (*l).base = base;
+                    (*l).top = base.add((*pt).framesize as usize);
+                }
+                pc = p;
+            }};
+        }
         // A compiled loop with the JIT on runs its trace.
         macro_rules! enter_trace {
             ($here:expr) => {{
-                if let Some(p) = jit_iface::enter_loop(st, pt, base, $here) {
-                    pc = p;
+                if let Some(at) = jit_iface::enter_loop(st, pt, base, $here) {
+                    resume_after_trace!(at);
                 }
             }};
         }
@@ -1681,6 +1695,13 @@ unsafe fn run<const HOOKED: bool>(
                                     pt = npt;
                                     kgc = (*pt).kgc;
                                     kn = (*pt).kn;
+                                    if st.hook.mask() & hook::mask::JIT_OFF == 0 {
+                                        // Counted towards a function trace, or running
+                                        // the one there is.
+                                        if let Some(at) = jit_iface::function_entry(st, pt, base) {
+                                            resume_after_trace!(at);
+                                        }
+                                    }
                                     if st.hook.hooked() {
                                         // A hook was set (by an interrupt, say): run the
                                         // call hook `precall` would have run, then switch.

@@ -28,6 +28,9 @@ use std::sync::atomic::Ordering;
 pub const HOTLOOP: u16 = 56;
 /// What a loop back-edge takes off its hot counter (luajit's `HOTCOUNT_LOOP`).
 pub const HOTCOUNT_LOOP: u16 = 2;
+/// What a call of a Lua function takes off the counter of its header
+/// (luajit's `HOTCOUNT_CALL`): functions get hot after twice as many calls.
+pub const HOTCOUNT_CALL: u16 = 1;
 /// Hot counters: a small table indexed by the loop instruction's address, as luajit's.
 pub const HOTCOUNT_SIZE: usize = 64;
 /// Traces alive at once before the cache is flushed (luajit's `maxtrace`).
@@ -147,6 +150,12 @@ pub trait JitEngine {
         base: *mut TValue,
         pc: *const u32,
     ) -> bool;
+    /// The Lua function `pt`, just called (its frame at `base`, about to run its first
+    /// instruction after the header), is hot: start recording a function trace?
+    ///
+    /// # Safety
+    /// As for the trait.
+    unsafe fn start_func(&mut self, st: &mut State, pt: *mut GcProto, base: *mut TValue) -> bool;
     /// While recording: the instruction at `pc` is about to run in the frame at `base`.
     ///
     /// # Safety
@@ -159,8 +168,11 @@ pub trait JitEngine {
         pc: *const u32,
     ) -> Recording;
     /// Run the trace entered at the `JFORL` or `JLOOP` at `pc` (about to run the loop
-    /// body; a `for` loop's control slots are updated). Returns where the interpreter goes
-    /// on, or `None` if there is no trace there any more (then the body runs interpreted).
+    /// body; a `for` loop's control slots are updated), or at the `JFUNCF` header at `pc`
+    /// (its function just called). Returns where the interpreter goes on: the frame (a
+    /// deeper one if the trace left inside calls it made, whose frames it wrote) and the
+    /// instruction; `None` if there is no trace there any more (then the code runs
+    /// interpreted).
     /// Callers go through [`enter_loop`], which marks trace code as running. The engine
     /// may go on from trace to linked trace before it returns, and may start recording
     /// a side trace at the exit it returns ([`State::begin_recording`]).
@@ -173,7 +185,7 @@ pub trait JitEngine {
         pt: *mut GcProto,
         base: *mut TValue,
         pc: *const u32,
-    ) -> Option<*const u32>;
+    ) -> Option<(*mut TValue, *const u32)>;
     /// Drop a recording in progress, silently (the JIT was switched or flushed).
     fn abandon_recording(&mut self, st: &mut State);
     /// `jit.flush()` and a full trace cache: take every trace out of service, restore the
@@ -406,8 +418,9 @@ pub struct Scope {
 }
 
 /// Never count the loop at `pc` again: `FORL` (or a stale `JFORL`) becomes `IFORL`,
-/// `LOOP`/`JLOOP` becomes `ILOOP` (luajit's blacklisting). The prototype is flagged so
-/// that `jit.on(func)` knows to undo it.
+/// `LOOP`/`JLOOP` becomes `ILOOP`, a function header `FUNCF`/`JFUNCF` becomes `IFUNCF`
+/// (luajit's blacklisting). The prototype is flagged so that `jit.on(func)` knows to
+/// undo it.
 ///
 /// # Safety
 /// `pc` points at a loop instruction of the live prototype `pt`.
@@ -418,6 +431,7 @@ pub unsafe fn blacklist_loop(pt: *mut GcProto, pc: *const u32) {
         let iop = match Op::from_u8(bc::op(*p)) {
             Some(Op::FORL | Op::JFORL) => Op::IFORL,
             Some(Op::LOOP | Op::JLOOP) => Op::ILOOP,
+            Some(Op::FUNCF | Op::JFUNCF) => Op::IFUNCF,
             _ => return,
         };
         *p = (*p & !0xff) | iop as u32;
@@ -425,7 +439,7 @@ pub unsafe fn blacklist_loop(pt: *mut GcProto, pc: *const u32) {
     }
 }
 
-/// Undo blacklisting in `pt`: every `IFORL`/`ILOOP` counts again.
+/// Undo blacklisting in `pt`: every `IFORL`/`ILOOP`/`IFUNCF` counts again.
 ///
 /// # Safety
 /// `pt` is a live prototype.
@@ -441,6 +455,7 @@ pub unsafe fn reenable_proto(pt: *mut GcProto) {
             let op = match Op::from_u8(bc::op(*p)) {
                 Some(Op::IFORL) => Op::FORL,
                 Some(Op::ILOOP) => Op::LOOP,
+                Some(Op::IFUNCF) => Op::FUNCF,
                 _ => continue,
             };
             *p = (*p & !0xff) | op as u32;
@@ -464,7 +479,7 @@ pub(crate) unsafe fn enter_loop(
     pt: *mut GcProto,
     base: *mut TValue,
     pc: *const u32,
-) -> Option<*const u32> {
+) -> Option<(*mut TValue, *const u32)> {
     if st.hook.mask() != 0 {
         // A recording (which must not see trace code run), a hook or an interrupt: the
         // interpreter runs the loop itself, uncounted.
@@ -538,4 +553,108 @@ pub(crate) unsafe fn loop_hot(
         st.begin_recording();
     }
     start
+}
+
+/// The Lua function `pt` was just called (frame at `base`, set up, about to run its first
+/// instruction) with the JIT on: count the call towards a function trace, or run the
+/// one its `JFUNCF` header enters. `Some`: where the interpreter goes on (as
+/// [`JitEngine::enter`]).
+///
+/// # Safety
+/// As for [`JitEngine`]: `pt`'s frame at `base` is the running one.
+#[inline(always)]
+pub(crate) unsafe fn function_entry(
+    st: &mut State,
+    pt: *mut GcProto,
+    base: *mut TValue,
+) -> Option<(*mut TValue, *const u32)> {
+    // SAFETY: caller promise; instruction 0 is the header.
+    let header = unsafe { (*pt).bc };
+    let op = bc::op(unsafe { *header });
+    if op == Op::FUNCF as u8 {
+        // SAFETY: forwarded caller promise.
+        unsafe { count_call(st, pt, base) };
+        None
+    } else if op == Op::JFUNCF as u8 {
+        // SAFETY: forwarded caller promise.
+        unsafe { enter_function(st, pt, base) }
+    } else {
+        None
+    }
+}
+
+/// A `JFUNCF` header: run its function trace (out of line, as [`enter_loop`]).
+///
+/// # Safety
+/// As for [`function_entry`].
+#[inline(never)]
+unsafe fn enter_function(
+    st: &mut State,
+    pt: *mut GcProto,
+    base: *mut TValue,
+) -> Option<(*mut TValue, *const u32)> {
+    // SAFETY: caller promise.
+    let header = unsafe { (*pt).bc };
+    if st.hook.mask() != 0 {
+        return None;
+    }
+    st.savedpc = header.wrapping_add(1);
+    st.heap.trace_code_entered();
+    // SAFETY: forwarded caller promise.
+    let next = st
+        .with_engine(|e, st| unsafe { e.enter(st, pt, base, header) })
+        .flatten();
+    st.heap.trace_code_left();
+    if next.is_none() {
+        // No trace in service there any more: count as a `FUNCF` would.
+        // SAFETY: forwarded caller promise.
+        unsafe { count_call(st, pt, base) };
+    }
+    next
+}
+
+/// Count one call of `pt` (with the JIT on); the borrow of its hot counter makes it hot.
+///
+/// # Safety
+/// As for [`function_entry`].
+#[inline(always)]
+unsafe fn count_call(st: &mut State, pt: *mut GcProto, base: *mut TValue) {
+    // SAFETY: caller promise.
+    let header = unsafe { (*pt).bc };
+    let c = &mut st.jit.hotcount[hot_slot(header)];
+    let (left, borrow) = c.overflowing_sub(HOTCOUNT_CALL);
+    *c = left;
+    if borrow {
+        // SAFETY: forwarded caller promise.
+        unsafe { function_hot(st, pt, base) };
+    }
+}
+
+/// The function `pt` just called got hot: start recording a function trace.
+///
+/// # Safety
+/// As for [`function_entry`].
+#[cold]
+unsafe fn function_hot(st: &mut State, pt: *mut GcProto, base: *mut TValue) {
+    // SAFETY: caller promise.
+    let header = unsafe { (*pt).bc };
+    st.savedpc = header.wrapping_add(1);
+    st.jit
+        .set_hotcount(header, st.jit.hotloop.saturating_mul(HOTCOUNT_LOOP));
+    if st.hook.mask() & mask::RECORD != 0 {
+        return;
+    }
+    // SAFETY: a live prototype (caller promise).
+    if unsafe { (*pt).flags } & flags::NOJIT as u32 != 0 {
+        // SAFETY: `header` is this prototype's header.
+        unsafe { blacklist_loop(pt, header) };
+        return;
+    }
+    let start = st
+        // SAFETY: forwarded caller promise.
+        .with_engine(|e, st| unsafe { e.start_func(st, pt, base) })
+        .unwrap_or(false);
+    if start {
+        st.begin_recording();
+    }
 }
