@@ -649,3 +649,76 @@ fn array_loops_with_hoisted_bounds_checks_leave_where_an_access_would_fail() {
         assert!(traces >= 6, "only {traces} traces (flags {opts:?})");
     }
 }
+
+/// Recursive functions whose bodies are generated statements, called from a loop with
+/// varying depths: function traces, recursive calls made natively (one result, two
+/// calls in an expression, a call for its effect, more arguments than parameters) and
+/// tail recursion, all leaving for the interpreter at any depth.
+fn recursive_program() -> impl Strategy<Value = String> {
+    (
+        constant(),
+        constant(),
+        constant(),
+        prop::collection::vec(stmt(), 0..4),
+        0..5usize,
+        0i32..3,
+        any::<bool>(),
+    )
+        .prop_map(|(ka, kb, kc, body, form, base, early)| {
+            let body = body.join("\n    ");
+            let recurse = [
+                "local x = r(d - 1, i + 1) return x + 1",
+                "return r(d - 1, i) + r(d - 2, i + 1)",
+                "return r(d - 1, i + a % 3)",
+                "r(d - 1, i) return s",
+                "return r(d - 1, i, a, b)",
+            ][form];
+            // The base case before or after the generated statements.
+            let (before, after) = if early {
+                (format!("if d <= {base} then return a end"), String::new())
+            } else {
+                (String::new(), format!("if d <= {base} then return a end"))
+            };
+            format!(
+                "local a, b, c = {ka}, {kb}, {kc}\nlocal s = 0\n\
+                 local t, o = {{ 1, 2, 3 }}, {{ x = 1, y = 2 }}\ng = 0\n\
+                 local function h(x, y) if x < y then return x end return y end\n\
+                 local function k(v) o.y = o.y + 1 return v end\n\
+                 local function m(x) return x * 2, x end\n\
+                 local function n(x, y) return y end\n\
+                 local function r(d, i)\n    {before}\n    {body}\n    {after}\n    {recurse}\n  end\n\
+                 for j = 1, 40 do s = s + r(j % 7, j) end\n\
+                 print(a, b, c, s, g, #t, t[1], t[2], t[8], o.x, o.y)\n"
+            )
+        })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 200, ..ProptestConfig::default() })]
+    #[test]
+    fn recursive_functions_print_what_the_interpreter_prints(code in recursive_program()) {
+        let (plain, _) = run(&code, false);
+        for opts in ["", ", 'hotexit=1'"] {
+            let (jitted, _) = run_with(&code, Some(opts));
+            prop_assert_eq!(&plain, &jitted, "flags {:?}, program:\n{}", opts, code);
+        }
+    }
+}
+
+#[test]
+fn recursive_functions_are_compiled_and_match_the_interpreter_under_gc_stress() {
+    let mut runner = proptest::test_runner::TestRunner::deterministic();
+    let mut compiled = 0;
+    let total = 40;
+    for n in 0..total {
+        let code = recursive_program().new_tree(&mut runner).unwrap().current();
+        let (plain, _) = run(&code, false);
+        let (jitted, traces) = run_in(&code, Some(""), n % 4 == 0, None);
+        assert_eq!(plain, jitted, "program:\n{code}");
+        compiled += usize::from(traces > 0);
+    }
+    assert!(
+        compiled * 2 > total,
+        "only {compiled} of {total} programs compiled"
+    );
+}

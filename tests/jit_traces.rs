@@ -862,3 +862,81 @@ fn fields_and_upvalues_a_loop_updates_stay_in_registers_between_iterations() {
         assert_eq!(loads(&ir[loop_at..]), body_loads, "{flags:?}: {ir:#?}");
     }
 }
+
+#[test]
+fn recursive_functions_get_function_traces_that_call_themselves() {
+    // luajit 2.1 starts with the same function trace ("return") for the same line; its
+    // later traces differ (it records up- and down-recursion where ours calls the trace
+    // natively).
+    let fib =
+        "local function fib(n) if n < 2 then return n end return fib(n - 1) + fib(n - 2) end\n\
+               print(fib(24))\n";
+    for stress in [false, true] {
+        let (out, err) = moonjet("fib", &["-jv"], "fib.lua", fib, stress);
+        assert_eq!(out, "46368\n");
+        let lines: Vec<&str> = err.lines().collect();
+        assert_eq!(lines[0], "[TRACE   1 fib.lua:1 return]", "{err}");
+        assert_eq!(lines.len(), 2, "one side trace for the other branch: {err}");
+        assert!(lines[1].starts_with("[TRACE   2 (1/"), "{err}");
+        assert!(lines[1].ends_with(" fib.lua:1 return]"), "{err}");
+    }
+    // The recursive calls are in the trace, compiled.
+    let (dump, _) = moonjet("fib", &["-jdump=i"], "fib.lua", fib, false);
+    assert_eq!(dump.matches("CALLS").count(), 2, "{dump}");
+    // A tail call of the function itself links the trace to itself.
+    let tail =
+        "local function sum(n, acc) if n == 0 then return acc end return sum(n - 1, acc + n) end\n\
+                print(sum(100000, 0))\n";
+    let (out, err) = moonjet("tail", &["-jv"], "tail.lua", tail, false);
+    assert_eq!(out, "5000050000\n");
+    assert!(
+        err.lines()
+            .any(|l| l == "[TRACE   1 tail.lua:1 tail-recursion]"),
+        "{err}"
+    );
+}
+
+#[test]
+fn recursion_in_traces_leaves_the_stack_as_the_interpreter_would() {
+    // Deeper than the native calls a trace makes at once, deep enough to grow the stack,
+    // errors at the bottom (with tracebacks through frames the traces made), a stack
+    // overflow, a closure replaced while its trace runs, garbage made at every level, a
+    // result of another type, and a callee with frames of its own.
+    let chunks = [
+        "function SUM(n) if n == 0 then return 0 end return n + SUM(n - 1) end\n\
+         print(SUM(10), SUM(300), SUM(5000), SUM(15000))",
+        "local function deep(n) if n == 0 then error('bottom ' .. n) end return deep(n - 1) + 1 end\n\
+         for i = 1, 300 do local ok, e = pcall(deep, i % 60) if i % 75 == 0 then print(ok, e) end end",
+        "local function tb(n) if n == 0 then return debug.traceback('here', 1) end local r = tb(n - 1) return r end\n\
+         local last for i = 1, 300 do last = tb(i % 4) end print((last:gsub('0x%x+', 'ADDR')))",
+        "local function inf(n) return 1 + inf(n + 1) end\n\
+         for i = 1, 3 do print(pcall(inf, 1)) end",
+        "local function f(n) if n < 1 then return 1 end return f(n - 1) * 2 end\n\
+         local out = {}\n\
+         for i = 1, 300 do out[#out + 1] = f(i % 10)\n\
+           if i == 150 then local old = f f = function(n) return old(n) + 1 end end end\n\
+         print(table.concat(out, ' ', 140, 160))",
+        "local function make(n) local t = { n, tostring(n) } if n == 0 then return 0 end return make(n - 1) + #t[2] end\n\
+         local s = 0 for i = 1, 400 do s = s + make(i % 30) end print(s, collectgarbage('count') < 1e5)",
+        "local function mixed(n) if n <= 0 then if n == -1 then return 's' end return 0 end local r = mixed(n - 1) return r end\n\
+         local acc = {} for i = 1, 400 do acc[#acc + 1] = tostring(mixed(i % 7 - 1)) end\n\
+         print(table.concat(acc, ',', 1, 20))",
+        "local function walk(t) if type(t) ~= 'table' then return t end return walk(t[1]) + walk(t[2]) end\n\
+         local function tree(d) if d == 0 then return 1 end return { tree(d - 1), tree(d - 1) } end\n\
+         local tr = tree(8) local s = 0 for i = 1, 50 do s = s + walk(tr) end print(s)",
+    ];
+    let plain = interpreted(&chunks);
+    assert!(plain[3].contains("stack overflow"), "{}", plain[3]);
+    for (hotloop, stress) in [(56, false), (1, false), (1, true)] {
+        let mut r = Run::new(true, stress);
+        r.exec(&format!("jit.opt.start('hotloop={hotloop}')"));
+        for (chunk, want) in chunks.iter().zip(&plain) {
+            assert_eq!(
+                &r.exec(chunk),
+                want,
+                "hotloop {hotloop}, stress {stress}: {chunk}"
+            );
+        }
+        assert!(r.stats().traces >= 8, "{:?}", r.stats());
+    }
+}

@@ -133,6 +133,28 @@ fn sigint_stops_an_endless_loop_with_interrupted() {
 }
 
 #[test]
+fn sigint_stops_a_recursion_running_in_traces() {
+    // The recursive calls are made natively by the function's traces, which check for
+    // an interrupt at each call and at each return.
+    let code = "local function fib(n) if n < 2 then return n end return fib(n - 1) + fib(n - 2) end print(fib(60))";
+    let mut child = spawn(&["-e", code]);
+    let status = interrupt(
+        &mut child,
+        Duration::from_millis(300),
+        Duration::from_secs(1),
+    );
+    assert_eq!(status.code(), Some(1));
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr).replace(EXE, "PROG");
+    assert!(
+        err.starts_with(
+            "PROG: (command line):1: interrupted!\nstack traceback:\n\t(command line):1: in function 'fib'\n"
+        ),
+        "{err}"
+    );
+}
+
+#[test]
 fn sigint_in_the_repl_returns_to_the_prompt() {
     let mut child = spawn(&["-i"]);
     let mut stdin = child.stdin.take().unwrap();

@@ -17,7 +17,7 @@ use crate::penalty::{Penalties, Penalty};
 use crate::record::{Opts, Recorder, Step};
 use crate::shims::TraceCtx;
 use crate::traces::{InstallError, Kind, TraceData, TraceIndex, TraceRef};
-use moonjet_gc::object::GcProto;
+use moonjet_gc::object::{GcProto, GcThread};
 use moonjet_gc::value::itype;
 use moonjet_gc::{RootId, TValue};
 use moonjet_runtime::bc::{self, Op};
@@ -75,6 +75,10 @@ struct ActiveRecording {
     start: *const u32,
     /// A side trace's parent and the exit it starts at.
     parent: Option<(TraceRef, SnapId)>,
+    /// The thread recorded and its stack as it was at the last instruction: a stack that
+    /// grew (moved) since moves the recorded frames with it.
+    thread: *mut GcThread,
+    stack: *mut TValue,
     /// The instructions recorded, kept only for `-jdump`.
     bytecode: Vec<RecordedIns>,
 }
@@ -403,6 +407,9 @@ impl Engine {
             start: resume,
             parent: Some((parent, exit)),
             bytecode: Vec::new(),
+            thread: st.l,
+            // SAFETY: the running thread is live.
+            stack: unsafe { (*st.l).stack },
         });
         self.root_recorded_proto(st, pt);
         st.begin_recording();
@@ -445,6 +452,9 @@ impl JitEngine for Engine {
             start: pc,
             parent: None,
             bytecode: Vec::new(),
+            thread: st.l,
+            // SAFETY: the running thread is live.
+            stack: unsafe { (*st.l).stack },
         });
         self.root_recorded_proto(st, pt);
         true
@@ -469,6 +479,9 @@ impl JitEngine for Engine {
             start: header,
             parent: None,
             bytecode: Vec::new(),
+            thread: st.l,
+            // SAFETY: the running thread is live.
+            stack: unsafe { (*st.l).stack },
         });
         self.root_recorded_proto(st, pt);
         true
@@ -484,6 +497,15 @@ impl JitEngine for Engine {
         let Some(r) = self.recording.as_mut() else {
             return Recording::Stop;
         };
+        // SAFETY: the running thread is live.
+        let stack = unsafe { (*st.l).stack };
+        if r.thread == st.l && r.stack != stack {
+            // The distance between the old and the new allocation, as addresses (the
+            // recorder's pointers move by it).
+            let delta = (stack as isize).wrapping_sub(r.stack as isize) / 8;
+            r.rec.rebase(delta);
+            r.stack = stack;
+        }
         if r.rec.skips(pt, base, pc) {
             // A recursive call the trace makes natively, run by the interpreter now.
             return Recording::Continue;

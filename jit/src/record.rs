@@ -406,6 +406,15 @@ impl Recorder {
         rec
     }
 
+    /// The thread's stack moved by `delta` slots (it grew): the frames being recorded
+    /// are where they were relative to it.
+    pub fn rebase(&mut self, delta: isize) {
+        self.base = self.base.wrapping_offset(delta);
+        for f in &mut self.frames {
+            f.base = f.base.wrapping_offset(delta);
+        }
+    }
+
     /// While a recursive call the trace made (`Ins::CallSelf`) runs: whether the
     /// instruction at `pc`, in the frame at `base` running `pt`, is the callee's, which
     /// the recording skips. Back in the trace's frame after the call, recording goes on.

@@ -809,6 +809,7 @@ fn cross_compiles_for_aarch64() {
         bit_trace().0,
         new_table_trace(0x1000).0,
         straight_trace(true, 2.0),
+        calling_trace(),
     ];
     for t in &traces {
         let code = compile_for(t, "aarch64-unknown-linux-gnu".parse().unwrap()).unwrap();
@@ -1003,4 +1004,132 @@ fn phis_swap_through_the_back_edge() {
         [f64::from_bits(slots[0]), f64::from_bits(slots[1])],
         [987.0, 1597.0]
     );
+}
+
+/// `sum(n) = n + f(n - 1)` for n >= 1, as a function trace whose call is a `CallSelf`
+/// (function in slot 1, argument in slot 3, result read back from slot 1), ending in a
+/// return of slot 1. Exit 0: n < 1; exit 1: the call refused.
+fn calling_trace() -> Trace {
+    let mut b = B::default();
+    let low = b.snap(&[]);
+    let n = b.push(Ins::SLoad {
+        slot: 0,
+        ty: Ty::Num,
+        snap: low,
+    });
+    let one = b.push(Ins::KNum(1.0));
+    b.push(Ins::Guard {
+        cmp: Cmp::Ge,
+        ty: Ty::Num,
+        a: n,
+        b: one,
+        snap: low,
+    });
+    let f = b.push(Ins::CurFunc);
+    let arg = b.push(Ins::SubN(n, one));
+    let call = b.snap(&[(1, f), (3, arg)]);
+    let after = b.snap(&[]);
+    b.push(Ins::CallSelf {
+        func: 1,
+        framesize: 4,
+        link: 0x1230,
+        snap: call,
+        after,
+    });
+    let result = b.push(Ins::SLoad {
+        slot: 1,
+        ty: Ty::Num,
+        snap: after,
+    });
+    let sum = b.push(Ins::AddN(n, result));
+    let link = b.snap(&[(1, sum)]);
+    b.t.link_snap = Some(link);
+    b.t.loop_snap = link;
+    b.t.ret = Some(Some(1));
+    b.t
+}
+
+/// `leaf(n) = 2n`, ending in a return of slot 1.
+fn leaf_trace() -> Trace {
+    let mut t = straight_trace(true, 2.0);
+    t.snaps[1].slots = vec![(1, 2)];
+    t.ret = Some(Some(1));
+    t
+}
+
+#[test]
+fn recursive_calls_write_frames_and_return_or_leave_through_them() {
+    // A function value (never called: only its bits travel).
+    let func_value = moonjet_gc::TValue::from_gc(
+        0x1000 as *mut moonjet_gc::object::GcHeader,
+        moonjet_gc::value::itype::FUNC,
+    );
+    let (func, nil) = (func_value.bits(), moonjet_gc::TValue::NIL.bits());
+    let (calling, leaf) = (
+        compile(&calling_trace()).unwrap(),
+        compile(&leaf_trace()).unwrap(),
+    );
+    let flag = AtomicU8::new(0);
+    let mut stack = [nil; 24];
+    stack[0] = func;
+    let limit = stack.as_ptr_range().end.cast::<moonjet_gc::TValue>();
+    let ctx = moonjet_jit::shims::TraceCtx {
+        stack_limit: limit,
+        ..moonjet_jit::shims::TraceCtx::without_heap(flag.as_ptr())
+    };
+    // Frame at stack[2]: slot 0 is stack[2].
+    let base = stack[2..].as_mut_ptr();
+    let run = |c: &moonjet_jit::CompiledTrace, stack: &mut [u64; 24]| {
+        // SAFETY: the traces touch slots -2..17 of the frame at stack[2] (limited by
+        // `stack_limit`).
+        unsafe { c.run_with(stack[2..].as_mut_ptr(), &ctx) }
+    };
+    // Entered from the interpreter (depth 0), a returning trace leaves through its link
+    // snapshot; called (depth 1), it hands its result back in its function slot.
+    stack[2] = num(5.0);
+    assert_eq!(run(&leaf, &mut stack), 1);
+    assert_eq!(stack[3], num(10.0));
+    ctx.depth.set(1);
+    assert_eq!(run(&leaf, &mut stack), moonjet_jit::shims::RETURNED);
+    assert_eq!(stack[0], num(10.0));
+    ctx.depth.set(0);
+    stack[0] = func;
+    // No callee yet: the call is left to the interpreter.
+    assert_eq!(run(&calling, &mut stack), 1);
+    assert_eq!((stack[3], stack[5]), (func, num(4.0)));
+    // SAFETY: both stay alive while run.
+    unsafe { calling.links().set_callee(Some(&leaf)) };
+    assert_eq!(
+        run(&calling, &mut stack),
+        3,
+        "returned through the link snapshot"
+    );
+    assert_eq!(stack[3], num(5.0 + 8.0));
+    assert_eq!(stack[4], 0x1230, "the callee's frame link");
+    assert_eq!(ctx.exit_base.get(), base as usize);
+    assert_eq!(ctx.depth.get(), 0);
+    // Recursion into itself: the innermost call leaves (n < 1) three frames up, each
+    // written as the interpreter would have them.
+    // SAFETY: as above.
+    unsafe { calling.links().set_callee(Some(&calling)) };
+    stack[2] = num(2.0);
+    assert_eq!(run(&calling, &mut stack), 0);
+    assert_eq!(ctx.exit_base.get(), base as usize + 6 * 8);
+    assert_eq!(
+        &stack[3..9],
+        &[func, 0x1230, num(1.0), func, 0x1230, num(0.0)]
+    );
+    assert_eq!(ctx.depth.get(), 0);
+    // An interrupt, or too little stack, leaves before the call.
+    flag.store(1, Ordering::Relaxed);
+    assert_eq!(run(&calling, &mut stack), 1);
+    flag.store(0, Ordering::Relaxed);
+    let short = moonjet_jit::shims::TraceCtx {
+        // SAFETY: inside the array.
+        stack_limit: unsafe { limit.sub(12) },
+        ..moonjet_jit::shims::TraceCtx::without_heap(flag.as_ptr())
+    };
+    // SAFETY: as above.
+    let exit = unsafe { calling.run_with(base, &short) };
+    assert_eq!(exit, 1, "the callee's frame would not fit");
 }

@@ -1178,6 +1178,19 @@ unsafe fn run<const HOOKED: bool>(
                 pc = p;
             }};
         }
+        // A Lua function was just called (its frame is set up, `pc` at its first
+        // instruction): with the JIT on and no hooks, the call counts towards a function
+        // trace, or runs the one there is. (The instrumented loop, recording or running
+        // hooks, leaves functions alone.)
+        macro_rules! function_entry {
+            () => {{
+                if !HOOKED && st.hook.mask() & hook::mask::JIT_OFF == 0 {
+                    if let Some(at) = jit_iface::function_entry(st, pt, base) {
+                        resume_after_trace!(at);
+                    }
+                }
+            }};
+        }
         // A compiled loop with the JIT on runs its trace.
         macro_rules! enter_trace {
             ($here:expr) => {{
@@ -1695,13 +1708,7 @@ unsafe fn run<const HOOKED: bool>(
                                     pt = npt;
                                     kgc = (*pt).kgc;
                                     kn = (*pt).kn;
-                                    if st.hook.mask() & hook::mask::JIT_OFF == 0 {
-                                        // Counted towards a function trace, or running
-                                        // the one there is.
-                                        if let Some(at) = jit_iface::function_entry(st, pt, base) {
-                                            resume_after_trace!(at);
-                                        }
-                                    }
+                                    function_entry!();
                                     if st.hook.hooked() {
                                         // A hook was set (by an interrupt, say): run the
                                         // call hook `precall` would have run, then switch.
@@ -1718,6 +1725,7 @@ unsafe fn run<const HOOKED: bool>(
                                 base = b;
                                 pc = p;
                                 reload!();
+                                function_entry!();
                                 check_hooks!();
                             }
                             Pre::Done(n) => {
@@ -1770,6 +1778,7 @@ unsafe fn run<const HOOKED: bool>(
                                 base = b;
                                 pc = p;
                                 reload!();
+                                function_entry!();
                                 check_hooks!();
                             }
                             Pre::Done(n) => {
