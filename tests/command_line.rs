@@ -130,6 +130,19 @@ const CASES: &[Case] = &[
         1,
     ),
     (&["-e", "x = = 1"], &[], "", "", "PROG: (command line):1: unexpected symbol near '='\n", 1),
+    // A stack overflow: its handler still has room for the traceback.
+    (
+        &["-e", "local function f() return 1 + f() end f()"],
+        &[], "", "",
+        concat!(
+            "PROG: (command line):1: stack overflow\nstack traceback:\n",
+            "\t(command line):1: in function 'f'\n\t(command line):1: in function 'f'\n\t(command line):1: in function 'f'\n\t(command line):1: in function 'f'\n\t(command line):1: in function 'f'\n\t(command line):1: in function 'f'\n\t(command line):1: in function 'f'\n\t(command line):1: in function 'f'\n\t(command line):1: in function 'f'\n\t(command line):1: in function 'f'\n\t(command line):1: in function 'f'\n",
+            "\t...\n",
+            "\t(command line):1: in function 'f'\n\t(command line):1: in function 'f'\n\t(command line):1: in function 'f'\n\t(command line):1: in function 'f'\n\t(command line):1: in function 'f'\n\t(command line):1: in function 'f'\n\t(command line):1: in function 'f'\n\t(command line):1: in function 'f'\n",
+            "\t(command line):1: in main chunk\n\t[C]: at 0xADDR\n",
+        ),
+        1,
+    ),
     (&["nofile.lua"], &[], "", "", "PROG: cannot open nofile.lua: No such file or directory\n", 1),
     (&["-e", "print(1)", "-e", "error('stop', 0)", "-e", "print(2)"], &[], "", "1\n", "PROG: stop\nstack traceback:\n\t[C]: in function 'error'\n\t(command line):1: in main chunk\n\t[C]: at 0xADDR\n", 1),
     // os.exit's status.

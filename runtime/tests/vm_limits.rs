@@ -45,6 +45,23 @@ fn lua_recursion_ends_in_stack_overflow() {
 }
 
 #[test]
+fn every_stack_overflow_leaves_room_for_its_error_handler() {
+    // The handler runs where the error happened, on a full stack: each time (not only the
+    // first) it gets the slots kept past the limit, and gives them back.
+    let m = eval(
+        "local function f() return 1 + f() end\n\
+         local out = {}\n\
+         for i = 1, 3 do\n\
+           local ok, e = xpcall(f, function(m) return 'handled: ' .. m .. ' ' .. #debug.traceback() end)\n\
+           out[i] = tostring(ok) .. ' ' .. e:gsub(' %d+$', '')\n\
+         end\n\
+         return table.concat(out, '|')",
+    );
+    let one = "false handled: limits:1: stack overflow";
+    assert_eq!(m, format!("{one}|{one}|{one}"));
+}
+
+#[test]
 fn deep_tail_recursion_runs_in_constant_stack() {
     let m = eval("local function f(n) if n == 0 then return 'done' end return f(n - 1) end return f(1000000)");
     assert_eq!(m, "done");

@@ -438,6 +438,9 @@ pub(crate) fn run_error_handler(st: &mut State) {
                     st.savedpc = saved_pc;
                     (*l).top = (*l).stack.offset(top);
                     (*l).base = (*l).stack.offset(lbase);
+                    if saved.is_none() {
+                        st.release_emergency_stack();
+                    }
                     let v = match r {
                         Ok(v) => v,
                         Err(_) => st.error_value(),

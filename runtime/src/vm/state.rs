@@ -267,6 +267,23 @@ impl State {
         self.grow_stack(n)
     }
 
+    /// After an error handler ran: give back the slots past the stack limit it may have
+    /// been granted (what it pushed is gone), so that the next overflow's handler has
+    /// them again.
+    pub(crate) fn release_emergency_stack(&mut self) {
+        let limit = MAX_STACK + STACK_EXTRA;
+        // SAFETY: `l` is live; its slots in use (below `top`) fit the smaller stack.
+        unsafe {
+            let l = self.l;
+            let used = (*l).top.offset_from((*l).stack) as usize;
+            if (*l).stacksize > limit && used + STACK_EXTRA <= limit {
+                // Shrinking cannot fail for want of memory in a way that matters: the
+                // larger stack stays if it does.
+                let _ = self.heap.resize_stack(l, limit);
+            }
+        }
+    }
+
     #[cold]
     pub(crate) fn grow_stack(&mut self, n: usize) -> LuaResult<()> {
         // SAFETY: `l` is live.
@@ -275,26 +292,22 @@ impl State {
             let used = (*l).top.offset_from((*l).stack) as usize;
             let need = used + n + STACK_EXTRA;
             let size = (*l).stacksize;
-            if need > MAX_STACK + STACK_EXTRA
-                && (size >= MAX_STACK + STACK_EXTRA + STACK_EMERGENCY
-                    || need > size + STACK_EMERGENCY)
-            {
-                if size < MAX_STACK + STACK_EXTRA + STACK_EMERGENCY {
-                    // Grant the emergency slots so the error can be handled.
-                    if self
-                        .heap
-                        .resize_stack(l, MAX_STACK + STACK_EXTRA + STACK_EMERGENCY)
-                        .is_err()
-                    {
-                        return Err(self.memory_error());
-                    }
-                }
+            if need <= size {
+                return Ok(());
+            }
+            let limit = MAX_STACK + STACK_EXTRA;
+            let emergency = limit + STACK_EMERGENCY;
+            // Only the handler of an error (the overflow's, say) may go past the limit,
+            // into the slots kept for it (given back when it is done).
+            let cap = if self.handler_floor.is_some() {
+                emergency
+            } else {
+                limit
+            };
+            if need > cap {
                 return Err(self.rt_error("stack overflow"));
             }
-            let new = (size * 2)
-                .max(need)
-                .min(MAX_STACK + STACK_EXTRA + STACK_EMERGENCY)
-                .max(need);
+            let new = (size * 2).max(need).min(cap);
             if self.heap.resize_stack(l, new).is_err() {
                 return Err(self.memory_error());
             }
