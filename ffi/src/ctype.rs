@@ -213,8 +213,6 @@ impl Flags {
     pub const VARARG: Flags = Flags(1 << 12);
     /// Struct laid out with `packed` (members unaligned).
     pub const PACKED: Flags = Flags(1 << 13);
-    /// Func without a prototype (`int f()`): any arguments.
-    pub const NO_PROTO: Flags = Flags(1 << 14);
 
     /// The qualifier flags.
     pub const QUALIFIERS: Flags = Flags(Self::CONST.0 | Self::VOLATILE.0);
@@ -251,9 +249,9 @@ impl std::ops::BitOrAssign for Flags {
 
 impl fmt::Debug for Flags {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        const NAMES: [&str; 15] = [
+        const NAMES: [&str; 14] = [
             "bool", "fp", "const", "volatile", "unsigned", "long", "vla", "vls", "ref", "vector",
-            "complex", "union", "vararg", "packed", "noproto",
+            "complex", "union", "vararg", "packed",
         ];
         let names: Vec<&str> = NAMES
             .iter()

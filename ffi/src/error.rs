@@ -45,7 +45,6 @@ pub mod msg {
     pub const PARAM_COUNT: &str = "wrong number of type parameters";
     pub const TABLE_OVERFLOW: &str = "table overflow";
     pub const NEST_TOO_DEEP: &str = "chunk has too many syntax levels";
-    pub const PACKED_BITFIELDS: &str = "NYI: packed bit fields";
 
     pub fn redefine(name: &str) -> String {
         format!("attempt to redefine '{name}'")

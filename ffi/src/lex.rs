@@ -213,11 +213,15 @@ impl<'s> Lexer<'s> {
                 Some(b) => bytes.push(b),
             }
         }
+        if quote == b'\'' && bytes.len() != 1 {
+            // Multi-character constants are an error; LuaJIT names the token before.
+            return Err(self.error("''' expected"));
+        }
         self.text = String::from_utf8_lossy(&bytes).into_owned();
         if quote == b'"' {
             return Ok(Tok::Str(bytes));
         }
-        let first = bytes.first().copied().unwrap_or(0);
+        let first = bytes[0];
         Ok(Tok::Int {
             value: first as i8 as i32 as u32,
             unsigned: false,

@@ -182,7 +182,7 @@ impl<'t, 's, 'p> Parser<'t, 's, 'p> {
             Some(next) => next,
             None => {
                 let tok = self.lex.next()?;
-                (tok, std::mem::take(&mut self.lex.text), self.lex.line)
+                (tok, self.lex.text.clone(), self.lex.line)
             }
         };
         self.tok = tok;
@@ -194,7 +194,7 @@ impl<'t, 's, 'p> Parser<'t, 's, 'p> {
     fn peek(&mut self) -> Result<&Tok, CError> {
         if self.peeked.is_none() {
             let tok = self.lex.next()?;
-            self.peeked = Some((tok, std::mem::take(&mut self.lex.text), self.lex.line));
+            self.peeked = Some((tok, self.lex.text.clone(), self.lex.line));
         }
         Ok(&self.peeked.as_ref().expect("just filled").0)
     }
@@ -373,16 +373,16 @@ impl<'t, 's, 'p> Parser<'t, 's, 'p> {
 
     /// `static const int NAME = value;` (also inside structs, where `chain` collects it).
     fn static_const(&mut self, ty: CTypeId, name: &str) -> Result<CTypeId, CError> {
+        if let Some(existing) = self.table.lookup(name) {
+            // LuaJIT keeps the first declaration and does not expect an initializer.
+            return Ok(existing);
+        }
         let raw = self.table.get(self.table.raw(ty));
         let quals = self.table.qualifiers(ty);
         if !raw.is_integer() || raw.size > 4 || !quals.contains(Flags::CONST) {
             return Err(CError::new(msg::INVALID_TYPE));
         }
         let (size, unsigned) = (raw.size, raw.flags.contains(Flags::UNSIGNED));
-        if let Some(existing) = self.table.lookup(name) {
-            // LuaJIT keeps the first declaration and does not expect an initializer.
-            return Ok(existing);
-        }
         self.expect("=")?;
         let value = self.expr()?;
         let mut ct = CType::new(
@@ -573,7 +573,9 @@ impl<'t, 's, 'p> Parser<'t, 's, 'p> {
                 (Flags::BOOL | Flags::UNSIGNED, 1)
             }
             Some(Keyword::Float) => (Flags::FP, 4),
-            Some(Keyword::Double) if words.long > 0 => (Flags::FP | Flags::LONG, 16),
+            Some(Keyword::Double) if words.long > 0 => {
+                (Flags::FP | Flags::LONG, target.long_double_size())
+            }
             Some(Keyword::Double) => (Flags::FP, 8),
             None if words.complex => (Flags::FP, 8),
             Some(Keyword::Char) => {
@@ -890,9 +892,9 @@ impl<'t, 's, 'p> Parser<'t, 's, 'p> {
             let raw = self.table.get(self.table.raw(spec.base));
             let anonymous = raw.is_struct() || raw.kind == Kind::Enum;
             if spec.is_tag && anonymous || self.table.get(self.table.raw(spec.base)).is_struct() {
-                let entry =
-                    self.push_member(last, CType::new(Kind::Field, Flags::NONE, spec.base, 0))?;
-                members.push(PendingMember::new(entry, spec.base, &spec_attrs));
+                let ty = self.qualify(spec.base, spec.quals)?;
+                let entry = self.push_member(last, CType::new(Kind::Field, Flags::NONE, ty, 0))?;
+                members.push(PendingMember::new(entry, ty, &spec_attrs));
                 return self.advance();
             }
             return Err(self.err(&msg::expected("<identifier>")));
@@ -1081,7 +1083,7 @@ impl<'t, 's, 'p> Parser<'t, 's, 'p> {
         named: bool,
     ) -> Result<(), CError> {
         self.declarator_depth += 1;
-        if self.declarator_depth >= MAX_DECLARATOR_DEPTH {
+        if self.declarator_depth > MAX_DECLARATOR_DEPTH {
             return Err(self.err(msg::NEST_TOO_DEEP));
         }
         let mut pointers = Vec::new();
@@ -1507,27 +1509,28 @@ impl<'t, 's, 'p> Parser<'t, 's, 'p> {
 
     fn enter_expr(&mut self) -> Result<(), CError> {
         self.expr_depth += 1;
-        if self.expr_depth >= MAX_EXPR_DEPTH {
+        if self.expr_depth > MAX_EXPR_DEPTH {
             return Err(self.err(msg::NEST_TOO_DEEP));
         }
         Ok(())
     }
 
     fn expr(&mut self) -> Result<Value, CError> {
-        self.enter_expr()?;
-        let value = self.conditional()?;
-        self.expr_depth -= 1;
-        Ok(value)
+        self.conditional()
     }
 
+    /// `c ? a : b`; each nested `?` counts as a level, like each unary operator and
+    /// each parenthesis (through [`Parser::unary`]).
     fn conditional(&mut self) -> Result<Value, CError> {
         let cond = self.binary(0)?;
         if !self.accept("?")? {
             return Ok(cond);
         }
+        self.enter_expr()?;
         let yes = self.expr()?;
         self.expect(":")?;
         let no = self.conditional()?;
+        self.expr_depth -= 1;
         let unsigned = self.is_unsigned(yes) || self.is_unsigned(no);
         let chosen = if cond.bits != 0 { yes } else { no };
         Ok(Value::int(chosen.bits, unsigned))

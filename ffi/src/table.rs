@@ -466,6 +466,9 @@ impl CTypeTable {
         } else {
             return self.sizeof(id);
         };
+        if count < 0 {
+            return None;
+        }
         let elem_size = self.get(self.get(elem_array).child).size as i64;
         let size = count.checked_mul(elem_size)?.checked_add(base)?;
         (0..=SIZE_MAX as i64).contains(&size).then_some(size as u32)
@@ -555,7 +558,22 @@ impl CTypeTable {
             }
             if entry.is_member() && entry.name.is_none() {
                 let inner = self.raw(entry.child);
-                if self.get(inner).is_struct() {
+                if self.get(inner).kind == Kind::Enum {
+                    // `enum { K = 1 };` inside a struct: its constants are members too.
+                    let mut constant = self.get(inner).sib;
+                    while !constant.is_none() {
+                        let ct = self.get(constant);
+                        if ct.name() == Some(name) {
+                            return Some(Member {
+                                entry: constant,
+                                ty: ct.child,
+                                offset: 0,
+                                qualifiers: Flags::NONE,
+                            });
+                        }
+                        constant = ct.sib;
+                    }
+                } else if self.get(inner).is_struct() {
                     let quals = qualifiers | self.qualifiers(entry.child);
                     let found = self.member_in(inner, name, base + entry.size, quals, depth + 1);
                     if found.is_some() {
