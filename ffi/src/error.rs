@@ -24,6 +24,15 @@ impl CError {
         }
         CError { message: text }
     }
+
+    /// Adds ` at line N` (past the first line) to a message that names no token, as
+    /// LuaJIT reports every parse error with its line.
+    pub(crate) fn at_line(mut self, line: u32) -> CError {
+        if line > 1 && !self.message.contains(" near '") {
+            self.message.push_str(&format!(" at line {line}"));
+        }
+        self
+    }
 }
 
 impl fmt::Display for CError {

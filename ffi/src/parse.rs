@@ -1923,21 +1923,26 @@ impl CTypeTable {
     /// `ffi.cdef`: parses declarations into the table. On error the table is left as it
     /// was before the call (LuaJIT rolls back failed declarations too).
     pub fn cdef(&mut self, src: &str, params: &[DeclParam]) -> Result<(), CError> {
-        self.begin();
-        let result = Parser::new(self, src, params, Mode::Cdef).declarations();
-        match result {
-            Ok(()) => self.commit(),
-            Err(_) => self.rollback(),
-        }
-        result
+        self.parse_with(src, params, Mode::Cdef, |parser| parser.declarations())
     }
 
     /// Parses a type string (`ffi.typeof("int[?]")`, `ffi.new("struct foo *")`) and
     /// returns its ID. Named struct declarations are not allowed here; anonymous ones
     /// are added to the table. On error the table is left as it was.
     pub fn parse_type(&mut self, src: &str, params: &[DeclParam]) -> Result<CTypeId, CError> {
+        self.parse_with(src, params, Mode::Type, |parser| parser.whole_type())
+    }
+
+    fn parse_with<T>(
+        &mut self,
+        src: &str,
+        params: &[DeclParam],
+        mode: Mode,
+        parse: fn(&mut Parser<'_, '_, '_>) -> Result<T, CError>,
+    ) -> Result<T, CError> {
         self.begin();
-        let result = Parser::new(self, src, params, Mode::Type).whole_type();
+        let mut parser = Parser::new(self, src, params, mode);
+        let result = parse(&mut parser).map_err(|err| err.at_line(parser.line));
         match result {
             Ok(_) => self.commit(),
             Err(_) => self.rollback(),

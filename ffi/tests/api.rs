@@ -349,3 +349,26 @@ fn long_conditional_chains_are_bounded() {
     assert!(t.parse_type(&chain, &[]).is_err());
     assert!(t.parse_type("char [0 ? 1 : 0 ? 2 : 3]", &[]).is_ok());
 }
+
+#[test]
+fn errors_name_their_line() {
+    let mut t = table();
+    let err = |t: &mut CTypeTable, src: &str| t.cdef(src, &[]).unwrap_err().message;
+    assert_eq!(err(&mut t, "\n\nint x[1/0];"), "invalid value at line 3");
+    assert_eq!(
+        err(&mut t, "struct a {int x;};\nstruct a\n{int y;};"),
+        "attempt to redefine 'a' at line 3"
+    );
+    assert_eq!(
+        err(&mut t, "\nstatic const long k = 1;"),
+        "invalid C type at line 2"
+    );
+    assert_eq!(
+        err(&mut t, "\nint a[-1];"),
+        "size of C type is unknown or too large at line 2"
+    );
+    assert_eq!(
+        err(&mut t, "int a;\n\nint b"),
+        "';' expected near '<eof>' at line 3"
+    );
+}
