@@ -28,12 +28,13 @@ pub enum DeclParam {
     Name(String),
 }
 
-/// How much a declaration may nest; LuaJIT's limits, so that everything LuaJIT parses
-/// parses here and deeper input fails the same way.
+/// How much a declaration may nest. Declarators and expressions have LuaJIT's limits,
+/// so that deeper input fails the same way; LuaJIT nests structs deeper than 64, but
+/// each level costs several KB of stack in a debug build and real headers nest a few.
 const MAX_DECLARATOR_OPS: usize = 99;
 const MAX_DECLARATOR_DEPTH: u32 = 20;
 const MAX_EXPR_DEPTH: u32 = 19;
-const MAX_AGGREGATE_DEPTH: u32 = 255;
+const MAX_AGGREGATE_DEPTH: u32 = 64;
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Mode {
@@ -458,6 +459,26 @@ impl<'t, 's, 'p> Parser<'t, 's, 'p> {
 
     // ---- specifiers ----
 
+    /// The type a `$` stands for: declarations (members, constants, externs) stand for
+    /// their type; IDs of no type are invalid.
+    fn param_type(&self, id: CTypeId) -> Result<CTypeId, CError> {
+        let ct = self
+            .table
+            .try_get(id)
+            .ok_or_else(|| CError::new(msg::INVALID_TYPE))?;
+        match ct.kind {
+            Kind::Field | Kind::Bitfield { .. } | Kind::ConstVal | Kind::Extern => {
+                self.param_type(ct.child)
+            }
+            Kind::Typedef => Ok(self.table.resolve_typedef(id)),
+            Kind::Keyword(_) | Kind::Attrib(AttribKind::Redirect) => {
+                Err(CError::new(msg::INVALID_TYPE))
+            }
+            _ if id.is_none() => Err(CError::new(msg::INVALID_TYPE)),
+            _ => Ok(id),
+        }
+    }
+
     /// Declaration specifiers: storage class, qualifiers, attributes and the base type.
     fn specifiers(&mut self, allow_storage: bool) -> Result<Spec, CError> {
         let mut spec = Spec {
@@ -479,10 +500,7 @@ impl<'t, 's, 'p> Parser<'t, 's, 'p> {
                     Some(DeclParam::Type(id)) => {
                         let id = *id;
                         self.take_param()?;
-                        if self.table.try_get(id).is_none() {
-                            return Err(CError::new(msg::INVALID_TYPE));
-                        }
-                        spec.base = id;
+                        spec.base = self.param_type(id)?;
                         self.advance()?;
                         continue;
                     }
@@ -1398,13 +1416,16 @@ impl<'t, 's, 'p> Parser<'t, 's, 'p> {
             ct.align_log2 = size.min(16).trailing_zeros() as u8;
             elem = self.table.intern(ct)?;
             if let Some(count) = count {
-                vector_bytes = Some(size * count);
+                let bytes = size
+                    .checked_mul(count)
+                    .ok_or_else(|| CError::new(msg::INVALID_TYPE))?;
+                vector_bytes = Some(bytes);
             }
         }
         let Some(bytes) = vector_bytes else {
             return Ok(elem);
         };
-        let elem_size = self.table.get(elem).size;
+        let elem_size = self.table.get(self.table.raw(elem)).size;
         if bytes == 0 || bytes > 0x1_0000 || bytes % elem_size != 0 || !bytes.is_power_of_two() {
             return Err(CError::new(msg::INVALID_TYPE));
         }

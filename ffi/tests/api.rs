@@ -321,7 +321,8 @@ fn nesting_is_bounded() {
         .parse_type(&format!("char [{}1]", "!".repeat(19)), &[])
         .is_err());
     let nested = |n: usize| format!("{}int a;{}}}", "struct { ".repeat(n), "} x;".repeat(n - 1));
-    assert!(t.parse_type(&nested(200), &[]).is_ok());
+    assert!(t.parse_type(&nested(64), &[]).is_ok());
+    assert!(t.parse_type(&nested(65), &[]).is_err());
     assert!(t.parse_type(&nested(100_000), &[]).is_err());
     assert!(t
         .parse_type(&deep("int (*", "", ")(int)", 100_000), &[])
@@ -371,4 +372,57 @@ fn errors_name_their_line() {
         err(&mut t, "int a;\n\nint b"),
         "';' expected near '<eof>' at line 3"
     );
+}
+
+#[test]
+fn dollar_types_that_are_not_types() {
+    let mut t = table();
+    t.cdef(
+        "typedef float f4; struct s { int m; }; extern double d;",
+        &[],
+    )
+    .unwrap();
+    let typedef = t.lookup("f4").unwrap();
+    // Found by fuzzing: a typedef entry passed as `$` under vector_size divided by zero.
+    let vector = t.parse_type(
+        "$ __attribute__((vector_size(16)))",
+        &[DeclParam::Type(typedef)],
+    );
+    assert_eq!(
+        t.type_name(vector.unwrap()),
+        "float __attribute__((vector_size(16)))"
+    );
+    let extern_d = t.lookup("d").unwrap();
+    assert_eq!(
+        name_of(&mut t, "$ *", &[DeclParam::Type(extern_d)]).unwrap(),
+        "double *"
+    );
+    for not_a_type in [CTypeId::NONE, t.lookup("int").unwrap(), CTypeId(u16::MAX)] {
+        assert_eq!(
+            name_of(&mut t, "$", &[DeclParam::Type(not_a_type)]).unwrap_err(),
+            "invalid C type"
+        );
+    }
+    assert_eq!(
+        name_of(&mut t, "int __attribute__((mode(V4294967295DI)))", &[]).unwrap_err(),
+        "invalid C type"
+    );
+}
+
+#[test]
+fn deepest_accepted_nesting_fits_a_small_stack() {
+    // The parser recurses per nesting level; at the deepest levels it accepts it must
+    // still fit a 1 MiB thread stack in a debug build.
+    let array_size = format!("{}1{}", "(".repeat(18), ")".repeat(18));
+    let declarator = format!("{}*p{}", "(".repeat(19), ")".repeat(19));
+    let src = format!(
+        "{}int a[{array_size}]; int {declarator};{}}}",
+        "struct { ".repeat(64),
+        "} x;".repeat(63)
+    );
+    let worker = std::thread::Builder::new()
+        .stack_size(1 << 20)
+        .spawn(move || table().parse_type(&src, &[]).map(|_| ()))
+        .unwrap();
+    assert_eq!(worker.join().unwrap(), Ok(()));
 }
