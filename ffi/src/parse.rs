@@ -378,6 +378,13 @@ impl<'t, 's, 'p> Parser<'t, 's, 'p> {
             // LuaJIT keeps the first declaration and does not expect an initializer.
             return Ok(existing);
         }
+        let constant = self.const_entry(ty, name)?;
+        self.table.push_named(constant, Namespace::Ordinary)
+    }
+
+    /// The entry of `static const <int type> name = value` (the `=` is next); only
+    /// integer types of up to 32 bits can be constants.
+    fn const_entry(&mut self, ty: CTypeId, name: &str) -> Result<CType, CError> {
         let raw = self.table.get(self.table.raw(ty));
         let quals = self.table.qualifiers(ty);
         if !raw.is_integer() || raw.size > 4 || !quals.contains(Flags::CONST) {
@@ -386,14 +393,10 @@ impl<'t, 's, 'p> Parser<'t, 's, 'p> {
         let (size, unsigned) = (raw.size, raw.flags.contains(Flags::UNSIGNED));
         self.expect("=")?;
         let value = self.expr()?;
-        let mut ct = CType::new(
-            Kind::ConstVal,
-            Flags::NONE,
-            ty,
-            truncate(value.bits, size, unsigned),
-        );
-        ct.name = Some(name.into());
-        self.table.push_named(ct, Namespace::Ordinary)
+        let bits = truncate(value.bits, size, unsigned);
+        let mut constant = CType::new(Kind::ConstVal, Flags::NONE, ty, bits);
+        constant.name = Some(name.into());
+        Ok(constant)
     }
 
     /// Skips an inline function body (balanced braces).
@@ -931,7 +934,9 @@ impl<'t, 's, 'p> Parser<'t, 's, 'p> {
             if spec.storage == Storage::Static {
                 let ty = self.build(&spec, &decl, &attrs, false)?;
                 let name = decl.name.clone().unwrap_or_default();
-                let constant = self.static_const_member(ty, &name)?;
+                // A constant declared in a struct is a member, not a global name.
+                let entry = self.const_entry(ty, &name)?;
+                let constant = self.table.push(entry)?;
                 self.table.set_sib(*last, constant);
                 *last = constant;
             } else {
@@ -995,25 +1000,6 @@ impl<'t, 's, 'p> Parser<'t, 's, 'p> {
             }
         }
         self.expect(";")
-    }
-
-    fn static_const_member(&mut self, ty: CTypeId, name: &str) -> Result<CTypeId, CError> {
-        let raw = self.table.get(self.table.raw(ty));
-        let quals = self.table.qualifiers(ty);
-        if !raw.is_integer() || raw.size > 4 || !quals.contains(Flags::CONST) {
-            return Err(CError::new(msg::INVALID_TYPE));
-        }
-        let (size, unsigned) = (raw.size, raw.flags.contains(Flags::UNSIGNED));
-        self.expect("=")?;
-        let value = self.expr()?;
-        let mut ct = CType::new(
-            Kind::ConstVal,
-            Flags::NONE,
-            ty,
-            truncate(value.bits, size, unsigned),
-        );
-        ct.name = Some(name.into());
-        self.table.push(ct)
     }
 
     /// Adds a member entry and links it after `last`.
