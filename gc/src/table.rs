@@ -743,14 +743,16 @@ pub unsafe fn len(t: *mut GcTab) -> u64 {
         let mut j = asize.saturating_sub(1);
         if j > 0 && (*(*t).array.add(j as usize)).is_nil() {
             // A border inside the array part: binary search with t[i] set (or i = 0).
+            // Branch-free steps: which way each goes is data, and mispredicted branches
+            // were most of the cost (`t[#t + 1] = v` loops).
             let mut i = 0u64;
             while j - i > 1 {
                 let m = (i + j) / 2;
-                if (*(*t).array.add(m as usize)).is_nil() {
-                    j = m;
-                } else {
-                    i = m;
-                }
+                let nil = (*(*t).array.add(m as usize)).is_nil();
+                (i, j) = (
+                    std::hint::select_unpredictable(nil, i, m),
+                    std::hint::select_unpredictable(nil, m, j),
+                );
             }
             return i;
         }
