@@ -1,5 +1,5 @@
-//! The JIT must never change a result: generated loop programs over numbers, tables,
-//! globals, upvalues, math and bit builtins, new tables, calls of Lua functions and
+//! The JIT must never change a result: generated loop programs over numbers, tables
+//! (array and hash parts), globals, upvalues, math and bit builtins, new tables, calls of Lua functions and
 //! branches (with tables changing type or gaining metatables mid-loop) run interpreted
 //! and with every loop compiled as early as possible (hotloop=1), also with a side trace
 //! from every exit taken (hotexit=1), and print the same. Array loops over ranges past
@@ -79,6 +79,11 @@ fn table_read() -> impl Strategy<Value = String> {
         "math.sqrt(math.abs(b))",
         "math.min(a, c)",
         "math.max(s, b)",
+        "math.min(a, b, c)",
+        "math.max(s, b, i, 3)",
+        // Integer keys outside the array part (the hash part, or nothing).
+        "(t[i * 5 + 20] or 2)",
+        "(t[-i] or 1)",
         // Calls of Lua functions (inlined): a branch in the callee, a store in it, more
         // results than taken, nested calls, missing arguments.
         "h(a, b)",

@@ -753,6 +753,15 @@ fn check(trace: &Trace) -> Result<Shape, CompileError> {
             }
             Ins::LoadBits { ptr: p, .. } => want(p, ptr)?,
             Ins::TabWrite { tab: t } | Ins::TabLen { tab: t } => want(t, tab)?,
+            Ins::TabGetInt {
+                tab: t, key, ty, ..
+            } => {
+                want(t, tab)?;
+                want(key, int)?;
+                if !loadable(ty) {
+                    return bad("load of a type slots cannot hold");
+                }
+            }
             Ins::UvBarrier { uv, val } => {
                 want(uv, ptr)?;
                 want(val, Ty::is_gc)?;
@@ -1368,6 +1377,11 @@ impl<'a, 't> Translator<'a, 't> {
             Ins::TabLen { tab } => {
                 let t = self.vals[tab as usize];
                 self.call_for(shims::tab_len as *const (), &[t], F64)
+            }
+            Ins::TabGetInt { tab, key, ty, snap } => {
+                let (t, k) = (self.vals[tab as usize], self.vals[key as usize]);
+                let bits = self.call_for(shims::tab_get_int as *const (), &[t, k], I64);
+                self.typed(bits, ty, snap)
             }
             Ins::TabSetInt {
                 tab,

@@ -269,6 +269,14 @@ pub enum Ins {
     TabLen {
         tab: Ref,
     },
+    /// `tab[key]` for an Int key outside the array part (looked up in the hash part),
+    /// as type `ty`, leaving through `snap` if it has another type.
+    TabGetInt {
+        tab: Ref,
+        key: Ref,
+        ty: Ty,
+        snap: SnapId,
+    },
     /// `tab[key] = val` for an Int key outside the array part (may grow the table);
     /// leaves through `snap` (before the store) if memory runs out.
     TabSetInt {
@@ -405,9 +413,12 @@ impl Ins {
     pub fn ty(&self) -> Option<Ty> {
         use Ins::*;
         match *self {
-            SLoad { ty, .. } | Load { ty, .. } | KGc { ty, .. } | KPri(ty) | Phi { ty, .. } => {
-                Some(ty)
-            }
+            SLoad { ty, .. }
+            | Load { ty, .. }
+            | TabGetInt { ty, .. }
+            | KGc { ty, .. }
+            | KPri(ty)
+            | Phi { ty, .. } => Some(ty),
             KNum(_)
             | AddN(..)
             | SubN(..)
@@ -467,6 +478,7 @@ impl Ins {
         match self {
             SLoad { snap, .. }
             | Load { snap, .. }
+            | TabGetInt { snap, .. }
             | TabSetInt { snap, .. }
             | TabSetStr { snap, .. }
             | TNew { snap, .. }
@@ -518,6 +530,7 @@ impl Ins {
                 v
             }
             TabWrite { tab } | TabLen { tab } => vec![tab],
+            TabGetInt { tab, key, .. } => vec![tab, key],
             UvBarrier { uv, val } => vec![uv, val],
             TabSetInt { tab, key, val, .. } | TabSetStr { tab, key, val, .. } => {
                 vec![tab, key, val]
@@ -587,7 +600,7 @@ impl Ins {
     pub fn reads_memory(&self) -> bool {
         matches!(
             self,
-            Ins::Load { .. } | Ins::LoadBits { .. } | Ins::TabLen { .. }
+            Ins::Load { .. } | Ins::LoadBits { .. } | Ins::TabLen { .. } | Ins::TabGetInt { .. }
         )
     }
 }
@@ -755,6 +768,7 @@ fn describe(ins: &Ins) -> String {
         Ins::TabWrite { tab } => format!("TBAR   {}", r(tab)),
         Ins::UvBarrier { uv, val } => format!("OBAR   {}  {}", r(uv), r(val)),
         Ins::TabLen { tab } => format!("ALEN   {}", r(tab)),
+        Ins::TabGetInt { tab, key, .. } => format!("HGETI  {}  {}", r(tab), r(key)),
         Ins::TabSetInt { tab, key, val, .. } => {
             format!("TSETI  {}  {}  {}", r(tab), r(key), r(val))
         }

@@ -282,9 +282,8 @@ impl Builtin {
     fn takes(self, n: u32) -> bool {
         use Builtin::*;
         match self {
-            Min | Max => n == 2,
-            // bit.band(x) is bit.tobit(x); luajit folds any number of operands.
-            BAnd | BOr | BXor => n >= 1,
+            // Folded left to right, as the library does; bit.band(x) is bit.tobit(x).
+            Min | Max | BAnd | BOr | BXor => n >= 1,
             LShift | RShift | ARShift | Rol | Ror => n == 2,
             Floor | Ceil | Sqrt | Abs | ToBit | BNot | BSwap => n == 1,
         }
@@ -624,7 +623,7 @@ impl Recorder {
             Ins::Load { ptr, idx, off, .. } => Some(self.mem_at(ptr, idx, off)),
             // Node keys change only when a key is inserted (a table store call).
             Ins::LoadBits { .. } => Some(Mem::Key),
-            Ins::TabLen { .. } => Some(Mem::Any),
+            Ins::TabLen { .. } | Ins::TabGetInt { .. } => Some(Mem::Any),
             Ins::FLoad { field, .. } if field.resizable() => Some(Mem::Layout),
             _ => None,
         }
@@ -1005,9 +1004,24 @@ impl Recorder {
     ) -> Result<(), Abort> {
         let (ptr, idx, off, v) = match key {
             Key::Int(kr, k) => {
-                let (arr, i) = self
-                    .array_slot(t, tv, kr, k, pc)
-                    .ok_or("NYI: integer key outside the array part")?;
+                let Some((arr, i)) = self.array_slot(t, tv, kr, k, pc) else {
+                    // Outside the array part: the general lookup.
+                    // SAFETY: a live table.
+                    let v = unsafe { moonjet_gc::table::get_int(tv, k) };
+                    let ty = Ty::of(v).ok_or("NYI: value type")?;
+                    if ty == Ty::Nil {
+                        self.guard_no_meta(t, tv, pc)?;
+                    }
+                    let snap = self.snap(pc);
+                    let r = self.emit(Ins::TabGetInt {
+                        tab: t,
+                        key: kr,
+                        ty,
+                        snap,
+                    });
+                    self.write(dst, r);
+                    return Ok(());
+                };
                 // SAFETY: the index is inside the live table's array part.
                 let v = unsafe { *(*tv).array.add(k as usize) };
                 (arr, Some(i), 0, v)
@@ -1571,13 +1585,16 @@ impl Recorder {
                 })
             }
             Min | Max => {
-                let x = self.read_num(arg, pc)?;
-                let y = self.read_num(arg + 1, pc)?;
-                self.emit(if which == Min {
-                    Ins::MinN(x, y)
-                } else {
-                    Ins::MaxN(x, y)
-                })
+                let mut acc = self.read_num(arg, pc)?;
+                for i in 1..nargs {
+                    let y = self.read_num(arg + i, pc)?;
+                    acc = self.emit(if which == Min {
+                        Ins::MinN(acc, y)
+                    } else {
+                        Ins::MaxN(acc, y)
+                    });
+                }
+                acc
             }
             ToBit => self.read_bit(arg, pc)?,
             BNot | BSwap => {

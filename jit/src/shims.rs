@@ -126,6 +126,15 @@ pub unsafe extern "C" fn tab_len(t: *mut GcTab) -> f64 {
     unsafe { table::len(t) as f64 }
 }
 
+/// `t[key]` through the general lookup (a key outside the array part), as its bits.
+///
+/// # Safety
+/// `t` is a live table.
+pub unsafe extern "C" fn tab_get_int(t: *mut GcTab, key: i32) -> u64 {
+    // SAFETY: caller promise.
+    unsafe { table::get_int(t, i64::from(key)).bits() }
+}
+
 /// `t[key] = v` through the general path (may grow the table; never collects).
 /// Returns 0, or 1 if memory ran out (the trace then leaves and the interpreter raises
 /// the error).
