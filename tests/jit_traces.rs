@@ -940,3 +940,29 @@ fn recursion_in_traces_leaves_the_stack_as_the_interpreter_would() {
         assert!(r.stats().traces >= 8, "{:?}", r.stats());
     }
 }
+
+#[test]
+fn jdump_lists_inlined_calls_as_luajit_does() {
+    // What luajit 2.1 printed for the same script: the callee's header with its
+    // location, and one " ." per level of inlining.
+    let script = "local function sq(x) return x * x end\n\
+                  local s = 0\n\
+                  for i = 1, 100 do s = s + sq(i) end\n\
+                  print(s)\n";
+    let (out, _) = moonjet("inlined", &["-jdump=b"], "inl.lua", script, false);
+    assert_eq!(
+        out,
+        "---- TRACE 1 start inl.lua:3\n\
+         0007  MOV      6   0\n\
+         0008  MOV      8   5\n\
+         0009  CALL     6   2   2\n\
+         0000  . FUNCF    2          ; inl.lua:1\n\
+         0001  . MULVV    1   0   0\n\
+         0002  . RET1     1   2\n\
+         0010  ADDVV    1   1   6\n\
+         0011  FORL     2 => 0007\n\
+         ---- TRACE 1 stop -> loop\n\
+         \n\
+         338350\n"
+    );
+}

@@ -139,11 +139,18 @@ impl Dump {
         let _ = writeln!(out, "---- TRACE {no} start {parent}{}", r.start);
         if self.flags.bytecode {
             for ins in r.bytecode {
-                let depth = ".".repeat(ins.depth as usize);
+                // One " ." per inlined call, as luajit marks the depth.
+                let depth = " .".repeat(ins.depth as usize);
                 // SAFETY: caller promise.
                 let line =
                     unsafe { bclist::heap_ins_line(ins.pt, ins.pc as usize, ins.ins, &depth) };
                 out.push_str(&String::from_utf8_lossy(&line));
+                if ins.pc == 0 {
+                    // A called function's header names the function.
+                    // SAFETY: caller promise: the prototype is live.
+                    let at = unsafe { crate::engine::location(ins.pt, (*ins.pt).bc) };
+                    let _ = write!(out, "         ; {at}");
+                }
                 out.push('\n');
             }
         }

@@ -30,7 +30,7 @@ const MAXTRACE_CAP: u32 = 65534;
 /// Where the instruction at `pc` is, as `-jv` shows it (luajit's `lj_debug_pushloc`):
 /// `file:line` for a file (`@path`, directories dropped), `name:line` for `=name`, the
 /// prototype's address for other chunk names longer than 40 bytes, else `"source":line`.
-fn location(pt: *mut GcProto, pc: *const u32) -> String {
+pub(crate) fn location(pt: *mut GcProto, pc: *const u32) -> String {
     // SAFETY: `pc` points into the live prototype's bytecode; lineinfo has an entry per
     // instruction when present.
     let (name, line) = unsafe {
@@ -536,6 +536,12 @@ impl JitEngine for Engine {
         };
         if keep_bytecode {
             let depth = r.rec.depth().min(usize::from(u8::MAX)) as u8;
+            if r.bytecode.last().is_some_and(|last| last.depth < depth) {
+                // Just called: the callee's header first, as luajit lists it.
+                // SAFETY: `pt` is live; instruction 0 is its header.
+                let header = unsafe { RecordedIns::new(pt, (*pt).bc, depth, None) };
+                r.bytecode.push(header);
+            }
             // SAFETY: as above.
             let ins = unsafe { RecordedIns::new(pt, pc, depth, link.map(|(to, _)| to.no)) };
             r.bytecode.push(ins);
