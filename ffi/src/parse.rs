@@ -401,14 +401,19 @@ impl<'t, 's, 'p> Parser<'t, 's, 'p> {
 
     /// Skips an inline function body (balanced braces).
     fn skip_body(&mut self) -> Result<(), CError> {
+        self.skip_balanced("{", "}")
+    }
+
+    /// Skips from the `open` token here to its matching `close`.
+    fn skip_balanced(&mut self, open: &str, close: &str) -> Result<(), CError> {
         let mut level = 0u32;
         loop {
             if self.tok == Tok::Eof {
-                return Err(self.err(&msg::expected("}")));
+                return Err(self.err(&msg::expected(close)));
             }
-            if self.is("{") {
+            if self.is(open) {
                 level += 1;
-            } else if self.is("}") {
+            } else if self.is(close) {
                 level -= 1;
                 if level == 0 {
                     return self.advance();
@@ -748,21 +753,7 @@ impl<'t, 's, 'p> Parser<'t, 's, 'p> {
         if !self.is("(") {
             return Ok(());
         }
-        let mut level = 0u32;
-        loop {
-            if self.tok == Tok::Eof {
-                return Err(self.err(&msg::expected(")")));
-            }
-            if self.is("(") {
-                level += 1;
-            } else if self.is(")") {
-                level -= 1;
-                if level == 0 {
-                    return self.advance();
-                }
-            }
-            self.advance()?;
-        }
+        self.skip_balanced("(", ")")
     }
 
     fn attributes(&mut self, attrs: &mut Attrs) -> Result<(), CError> {

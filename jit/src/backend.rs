@@ -1042,22 +1042,9 @@ impl<'a, 't> Translator<'a, 't> {
             .iconst(ptr, (self.links.cells + 8 * u64::from(snap)) as i64);
         // Not trusted-readonly: the engine links exits while the code lives.
         let target = self.b.ins().load(ptr, MemFlagsData::new(), cell, 0);
-        let flag = self
-            .b
-            .ins()
-            .uload8(I32, MemFlagsData::new(), self.interrupt, 0);
-        let total_at = self.b.ins().load(ptr, fl, self.ctx, shims::CTX_GC_TOTAL);
-        let threshold_at = self
-            .b
-            .ins()
-            .load(ptr, fl, self.ctx, shims::CTX_GC_THRESHOLD);
-        let total = self.b.ins().load(ptr, MemFlagsData::new(), total_at, 0);
-        let threshold = self.b.ins().load(ptr, MemFlagsData::new(), threshold_at, 0);
-        let calm = self.b.ins().icmp(IntCC::UnsignedLessThan, total, threshold);
         let linked = self.b.ins().icmp_imm_u(IntCC::NotEqual, target, 0);
-        let quiet = self.b.ins().icmp_imm_u(IntCC::Equal, flag, 0);
-        let go = self.b.ins().band(linked, quiet);
-        let go = self.b.ins().band(go, calm);
+        let undisturbed = self.undisturbed();
+        let go = self.b.ins().band(linked, undisturbed);
         let jump = self.b.create_block();
         let back = self.b.create_block();
         // Exits are cold: kept out of the way of the trace's own code.
@@ -1166,15 +1153,10 @@ impl<'a, 't> Translator<'a, 't> {
         self.b.switch_to_block(cont);
     }
 
-    /// At the end of a trace that returns from its frame, with the slots written: when
-    /// the trace was called by a `CallSelf` (the native depth is not zero) and no GC step
-    /// or interrupt waits, put the first result (slot `result`, or nil) in the frame's
-    /// function slot, where the caller's call expects it, and return [`shims::RETURNED`].
-    /// Otherwise go on to leave: the interpreter makes the return.
-    fn return_if_called(&mut self, result: Option<u16>) {
+    /// Non-zero when neither an interrupt nor a GC step is waiting: trace code may go on
+    /// to more trace code instead of returning to the engine, which serves those.
+    fn undisturbed(&mut self) -> Value {
         let (ptr, fl) = (self.ptr, Self::flags());
-        let depth = self.b.ins().load(I32, fl, self.ctx, shims::CTX_DEPTH);
-        let nested = self.b.ins().icmp_imm_u(IntCC::NotEqual, depth, 0);
         let flag = self
             .b
             .ins()
@@ -1188,8 +1170,20 @@ impl<'a, 't> Translator<'a, 't> {
         let total = self.b.ins().load(ptr, MemFlagsData::new(), total_at, 0);
         let threshold = self.b.ins().load(ptr, MemFlagsData::new(), threshold_at, 0);
         let calm = self.b.ins().icmp(IntCC::UnsignedLessThan, total, threshold);
-        let go = self.b.ins().band(nested, quiet);
-        let go = self.b.ins().band(go, calm);
+        self.b.ins().band(quiet, calm)
+    }
+
+    /// At the end of a trace that returns from its frame, with the slots written: when
+    /// the trace was called by a `CallSelf` (the native depth is not zero) and no GC step
+    /// or interrupt waits, put the first result (slot `result`, or nil) in the frame's
+    /// function slot, where the caller's call expects it, and return [`shims::RETURNED`].
+    /// Otherwise go on to leave: the interpreter makes the return.
+    fn return_if_called(&mut self, result: Option<u16>) {
+        let fl = Self::flags();
+        let depth = self.b.ins().load(I32, fl, self.ctx, shims::CTX_DEPTH);
+        let nested = self.b.ins().icmp_imm_u(IntCC::NotEqual, depth, 0);
+        let undisturbed = self.undisturbed();
+        let go = self.b.ins().band(nested, undisturbed);
         let ret = self.b.create_block();
         let stay = self.b.create_block();
         self.b.ins().brif(go, ret, &[], stay, &[]);
