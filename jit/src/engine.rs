@@ -1,8 +1,14 @@
 //! The JIT engine the interpreter calls (moonjet-runtime's `JitEngine`): starts the
-//! recorder on hot loops, compiles finished recordings into trace objects the collector
-//! manages ([`crate::traces`]), patches the loop's `FORL`/`LOOP` into `JFORL`/`JLOOP`, runs
-//! traces, penalises and finally blacklists loops whose recordings keep aborting
+//! recorder on hot loops and hot functions, compiles finished recordings into trace
+//! objects the collector manages ([`crate::traces`]), patches the loop's `FORL`/`LOOP`
+//! into `JFORL`/`JLOOP` (a function's `FUNCF` header into `JFUNCF`), runs traces,
+//! penalises and finally blacklists code whose recordings keep aborting
 //! ([`crate::penalty`]), and retires traces (`jit.flush`, a full trace cache).
+//!
+//! Recursive calls in a function trace's tree call its code natively on frames the
+//! traces write to the Lua stack ([`crate::ir::Ins::CallSelf`]); when one leaves for the
+//! interpreter, every frame up to it is complete, so the interpreter goes on in the
+//! deepest ([`JitEngine::enter`] returns that frame).
 //!
 //! Exits are counted; a hot one (`hotexit`) starts a side-trace recording, tried up to
 //! `tryside` times. An installed side trace is linked to its parent's exit, and its own

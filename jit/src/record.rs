@@ -19,7 +19,16 @@
 //!
 //! A side trace ([`Recorder::new_side`]) is recorded from a hot exit of another trace,
 //! from the state that exit restores, until it reaches the entry of a trace in service,
-//! which it links to, or a return, where it leaves to the interpreter. It has no loop.
+//! which it links to, or a return, where it leaves to the interpreter (or, called
+//! natively, returns to its caller: [`crate::ir::Trace::ret`]). It has no loop.
+//!
+//! A function trace ([`Recorder::new_func`]) is recorded the same way from the first
+//! instruction of a hot function; loops in it abort. In its tree, a call of that function
+//! from the trace's own frame is a native call of the function trace
+//! ([`Ins::CallSelf`]): the callee runs (interpreted) while the recording skips its
+//! instructions ([`Recorder::skips`]) and goes on after the call, reading the result from
+//! the stack. A tail call of the function itself ends the trace with the function's entry
+//! state, linked to the function trace.
 //!
 //! Optimisations at emission (`fold`): constant folding, integer/double conversion
 //! folding, CSE of pure instructions and of loads with no store in between,
