@@ -1156,12 +1156,25 @@ impl<'a, 't> Translator<'a, 't> {
     /// Non-zero when neither an interrupt nor a GC step is waiting: trace code may go on
     /// to more trace code instead of returning to the engine, which serves those.
     fn undisturbed(&mut self) -> Value {
-        let (ptr, fl) = (self.ptr, Self::flags());
         let flag = self
             .b
             .ins()
             .uload8(I32, MemFlagsData::new(), self.interrupt, 0);
         let quiet = self.b.ins().icmp_imm_u(IntCC::Equal, flag, 0);
+        match self.gc_calm() {
+            Some(calm) => self.b.ins().band(quiet, calm),
+            None => quiet,
+        }
+    }
+
+    /// Non-zero when no GC step is due; `None` for a trace that allocates nothing (and
+    /// calls nothing that may): the debt cannot have grown since the trace before it
+    /// checked, when it went on to this one.
+    fn gc_calm(&mut self) -> Option<Value> {
+        if !self.shape.allocates {
+            return None;
+        }
+        let (ptr, fl) = (self.ptr, Self::flags());
         let total_at = self.b.ins().load(ptr, fl, self.ctx, shims::CTX_GC_TOTAL);
         let threshold_at = self
             .b
@@ -1169,21 +1182,23 @@ impl<'a, 't> Translator<'a, 't> {
             .load(ptr, fl, self.ctx, shims::CTX_GC_THRESHOLD);
         let total = self.b.ins().load(ptr, MemFlagsData::new(), total_at, 0);
         let threshold = self.b.ins().load(ptr, MemFlagsData::new(), threshold_at, 0);
-        let calm = self.b.ins().icmp(IntCC::UnsignedLessThan, total, threshold);
-        self.b.ins().band(quiet, calm)
+        Some(self.b.ins().icmp(IntCC::UnsignedLessThan, total, threshold))
     }
 
     /// At the end of a trace that returns from its frame, with the slots written: when
     /// the trace was called by a `CallSelf` (the native depth is not zero) and no GC step
-    /// or interrupt waits, put the first result (slot `result`, or nil) in the frame's
+    /// is due, put the first result (slot `result`, or nil) in the frame's
     /// function slot, where the caller's call expects it, and return [`shims::RETURNED`].
     /// Otherwise go on to leave: the interpreter makes the return.
     fn return_if_called(&mut self, result: Option<u16>) {
         let fl = Self::flags();
         let depth = self.b.ins().load(I32, fl, self.ctx, shims::CTX_DEPTH);
         let nested = self.b.ins().icmp_imm_u(IntCC::NotEqual, depth, 0);
-        let undisturbed = self.undisturbed();
-        let go = self.b.ins().band(nested, undisturbed);
+        // (An interrupt is seen by the caller: at its next call, exit or loop header.)
+        let go = match self.gc_calm() {
+            Some(calm) => self.b.ins().band(nested, calm),
+            None => nested,
+        };
         let ret = self.b.create_block();
         let stay = self.b.create_block();
         self.b.ins().brif(go, ret, &[], stay, &[]);

@@ -650,6 +650,13 @@ impl JitEngine for Engine {
             }
             break (cur, exit, resume, hot);
         };
+        if ctx.gc_due() {
+            // A safe point, as above. The interpreter would run the step at its next
+            // allocation, but code that allocates only in traces would meanwhile find
+            // the step due at every exit and return (and leave recursive calls to the
+            // interpreter) until then.
+            st.heap.gc_check();
+        }
         if let Some(dump) = self.dump.as_mut() {
             dump.exit(st, cur.no, exit);
         }
