@@ -1,5 +1,5 @@
 //! The conformance gate: LuaJIT's test suite (../shared/conformance/luajit-tests), run
-//! with its own runner by the `moonjet` command, FFI tests excluded: JIT off, JIT on (which
+//! with its own runner by the `moonjet` command, FFI tests included: JIT off, JIT on (which
 //! adds the suite's trace/ and opt/ tests), and JIT on compiling every loop at once
 //! (`hotloop=1`). Any failure not listed in conformance/known-failures.txt fails the
 //! build, and so does a listed test that passes (the list only shrinks). The lang/ and
@@ -56,7 +56,6 @@ fn run_suite(jit: &[&str], part: Option<&str>, stress: bool, limit: Duration) ->
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_moonjet"));
     cmd.args(jit)
         .arg("test.lua")
-        .arg("-ffi")
         .arg("--quiet")
         .args(&args)
         .current_dir(suite_dir())

@@ -516,7 +516,11 @@ fn put_hex_float(out: &mut Vec<u8>, a: f64, prec: Option<u32>, point: bool, uppe
 
 /// `%d %i` of `x`, truncated to an i64.
 pub fn fmt_int(out: &mut Vec<u8>, spec: &Spec, x: f64) {
-    let k = num::trunc_i64(x);
+    fmt_i64(out, spec, num::trunc_i64(x));
+}
+
+/// `%d %i` of a 64-bit integer (an `int64_t`/`uint64_t` cdata's bits).
+pub fn fmt_i64(out: &mut Vec<u8>, spec: &Spec, k: i64) {
     put_integer(out, spec, k < 0, k.unsigned_abs(), 10, true);
 }
 
@@ -528,12 +532,17 @@ pub fn fmt_uint(out: &mut Vec<u8>, spec: &Spec, x: f64) {
     } else {
         num::trunc_i64(x)
     };
+    fmt_u64(out, spec, k as u64);
+}
+
+/// `%o %u %x %X` of 64 bits (an `int64_t`/`uint64_t` cdata's).
+pub fn fmt_u64(out: &mut Vec<u8>, spec: &Spec, k: u64) {
     let base = match spec.conv {
         b'o' => 8,
         b'x' | b'X' => 16,
         _ => 10,
     };
-    put_integer(out, spec, false, k as u64, base, false);
+    put_integer(out, spec, false, k, base, false);
 }
 
 fn put_integer(out: &mut Vec<u8>, spec: &Spec, neg: bool, mag: u64, base: u64, signed: bool) {

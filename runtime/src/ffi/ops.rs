@@ -211,7 +211,12 @@ pub(crate) fn index(st: &mut State, o: TValue, key: TValue) -> LuaResult<Got> {
             if mm.is_func() {
                 return Ok(Got::Meta(mm, o));
             }
-            crate::vm::index(st, mm, key).map(Got::Value)
+            // An `__index` table that has no such key either: the C error stands.
+            let v = crate::vm::index(st, mm, key)?;
+            if v.is_nil() {
+                return Err(st.rt_error(&msg));
+            }
+            Ok(Got::Value(v))
         }
     }
 }
@@ -572,10 +577,7 @@ pub(crate) fn equal(st: &State, a: TValue, b: TValue) -> Cmp {
         return Cmp::Value(p == q);
     }
     match (x, y) {
-        (
-            Operand::Ptr { addr: p, .. } | Operand::Struct { addr: p },
-            Operand::Ptr { addr: q, .. } | Operand::Struct { addr: q },
-        ) => return Cmp::Value(p == q),
+        (Operand::Ptr { addr: p, .. }, Operand::Ptr { addr: q, .. }) => return Cmp::Value(p == q),
         (Operand::Ptr { addr, .. }, Operand::Nil) | (Operand::Nil, Operand::Ptr { addr, .. }) => {
             return Cmp::Value(addr == 0)
         }
@@ -585,7 +587,15 @@ pub(crate) fn equal(st: &State, a: TValue, b: TValue) -> Cmp {
     if !mm.is_nil() {
         return Cmp::Meta(mm, a, b, false);
     }
-    Cmp::Value(false)
+    // Without `__eq`, structs (and references to them) are the same if they are at the
+    // same address.
+    match (x, y) {
+        (
+            Operand::Ptr { addr: p, .. } | Operand::Struct { addr: p },
+            Operand::Ptr { addr: q, .. } | Operand::Struct { addr: q },
+        ) => Cmp::Value(p == q),
+        _ => Cmp::Value(false),
+    }
 }
 
 // ---- length, concatenation, calls ----------------------------------------------------

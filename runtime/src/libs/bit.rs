@@ -81,7 +81,7 @@ fn width(st: &State, args: std::ops::RangeInclusive<usize>) -> Width {
 }
 
 /// Argument `n` as 64 bits: a cdata number's value, a number truncated.
-fn check_bit64(st: &mut State, n: usize) -> LuaResult<u64> {
+fn check_bit64(st: &mut State, n: usize, unsigned: bool) -> LuaResult<u64> {
     let v = st.arg(n);
     if v.is_cdata() {
         return match super::ffi::cdata_int64(st, v) {
@@ -93,8 +93,14 @@ fn check_bit64(st: &mut State, n: usize) -> LuaResult<u64> {
             }
         };
     }
-    // Numbers convert through int64_t even in unsigned operations (-1 is all ones).
-    Ok(crate::num::trunc_i64(st.check_num(n)?) as u64)
+    // In unsigned operations numbers convert as to any uint64_t (luajit 2.1 of 2022:
+    // -1 gives 2^63, so `band(1ULL, -1)` is 0ULL).
+    let x = st.check_num(n)?;
+    Ok(if unsigned {
+        crate::num::trunc_u64(x)
+    } else {
+        crate::num::trunc_i64(x) as u64
+    })
 }
 
 fn ret64(st: &mut State, bits: u64, unsigned: bool) -> LuaResult<u32> {
@@ -106,7 +112,7 @@ fn ret64(st: &mut State, bits: u64, unsigned: bool) -> LuaResult<u32> {
 fn tobit(st: &mut State) -> LuaResult<u32> {
     let x = match width(st, 1..=1) {
         Width::Bits32 => check_bit(st, 1)?,
-        Width::Bits64 { .. } => check_bit64(st, 1)? as u32 as i32,
+        Width::Bits64 { unsigned } => check_bit64(st, 1, unsigned)? as u32 as i32,
     };
     ret(st, x)
 }
@@ -115,7 +121,7 @@ macro_rules! unary {
     ($($name:ident => $f:expr, $f64:expr;)*) => {$(
         fn $name(st: &mut State) -> LuaResult<u32> {
             if let Width::Bits64 { unsigned } = width(st, 1..=1) {
-                let x = check_bit64(st, 1)?;
+                let x = check_bit64(st, 1, unsigned)?;
                 let f: fn(u64) -> u64 = $f64;
                 return ret64(st, f(x), unsigned);
             }
@@ -135,9 +141,9 @@ macro_rules! fold {
     ($($name:ident => $op:tt;)*) => {$(
         fn $name(st: &mut State) -> LuaResult<u32> {
             if let Width::Bits64 { unsigned } = width(st, 1..=st.nargs().max(1)) {
-                let mut y = check_bit64(st, 1)?;
+                let mut y = check_bit64(st, 1, unsigned)?;
                 for i in 2..=st.nargs() {
-                    y $op check_bit64(st, i)?;
+                    y $op check_bit64(st, i, unsigned)?;
                 }
                 return ret64(st, y, unsigned);
             }
@@ -160,14 +166,14 @@ macro_rules! shift {
     ($($name:ident => $f:expr, $f64:expr;)*) => {$(
         fn $name(st: &mut State) -> LuaResult<u32> {
             if let Width::Bits64 { unsigned } = width(st, 1..=1) {
-                let x = check_bit64(st, 1)?;
-                let n = (check_bit64(st, 2)? & 63) as u32;
+                let x = check_bit64(st, 1, unsigned)?;
+                let n = (check_bit64(st, 2, false)? & 63) as u32;
                 let f: fn(u64, u32) -> u64 = $f64;
                 return ret64(st, f(x, n), unsigned);
             }
             let x = check_bit(st, 1)?;
             let n = if st.arg(2).is_cdata() {
-                check_bit64(st, 2)? as u32 & 31
+                check_bit64(st, 2, false)? as u32 & 31
             } else {
                 (check_bit(st, 2)? & 31) as u32
             };
@@ -190,8 +196,8 @@ shift! {
 /// needed", and `n = 256` means "none for zero"); the value is masked to `4*|n|` bits
 /// only for `|n| < 16` (and to nothing for `n = -2^31`).
 fn tohex(st: &mut State) -> LuaResult<u32> {
-    if let Width::Bits64 { .. } = width(st, 1..=1) {
-        return tohex64(st);
+    if let Width::Bits64 { unsigned } = width(st, 1..=1) {
+        return tohex64(st, unsigned);
     }
     let mut b = check_bit(st, 1)? as u32 as u64;
     let mut n = if st.nargs() >= 2 {
@@ -229,10 +235,10 @@ fn tohex(st: &mut State) -> LuaResult<u32> {
 
 /// `tohex` of a 64-bit cdata: 16 digits by default; `|n|` digits (masked below 16,
 /// zero-padded above), upper case for negative `n`.
-fn tohex64(st: &mut State) -> LuaResult<u32> {
-    let mut b = check_bit64(st, 1)?;
+fn tohex64(st: &mut State, unsigned: bool) -> LuaResult<u32> {
+    let mut b = check_bit64(st, 1, unsigned)?;
     let n = if st.nargs() >= 2 {
-        check_bit64(st, 2)? as i64
+        check_bit64(st, 2, false)? as i64
     } else {
         16
     };

@@ -39,6 +39,7 @@ pub fn open(st: &mut State) -> LuaResult<()> {
             ("gc", gc),
             ("errno", errno),
             ("abi", abi),
+            ("load", load),
         ],
     )?;
     let arch = st.ffi.ctypes.target().arch_name();
@@ -536,6 +537,16 @@ fn abi(st: &mut State) -> LuaResult<u32> {
     );
     st.push_bool(r)?;
     Ok(1)
+}
+
+/// `ffi.load(name)`: loading C libraries comes with C calls (the FFI's second part).
+fn load(st: &mut State) -> LuaResult<u32> {
+    let name = st.check_str(1)?;
+    // SAFETY: a live string argument.
+    let name = String::from_utf8_lossy(unsafe { GcStr::bytes(name) }).into_owned();
+    Err(st.rt_error(&format!(
+        "cannot load '{name}': C libraries need C calls, which moonjet does not have yet"
+    )))
 }
 
 // ---- ffi.C --------------------------------------------------------------------------
