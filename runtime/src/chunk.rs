@@ -276,7 +276,9 @@ fn cdata_literal(k: moonjet_gc::TValue) -> Option<CdataLit> {
         match moonjet_ffi::CTypeId((*c).ctypeid) {
             moonjet_ffi::CTypeId::INT64 => Some(CdataLit::I64(p.read() as i64)),
             moonjet_ffi::CTypeId::UINT64 => Some(CdataLit::U64(p.read())),
-            moonjet_ffi::CTypeId::COMPLEX_DOUBLE => Some(CdataLit::Imag(f64::from_bits(p.add(1).read()))),
+            moonjet_ffi::CTypeId::COMPLEX_DOUBLE => {
+                Some(CdataLit::Imag(f64::from_bits(p.add(1).read())))
+            }
             _ => None,
         }
     }

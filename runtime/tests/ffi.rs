@@ -29,7 +29,10 @@ fn eval(code: &str) -> String {
 #[test]
 fn null_pointers_are_errors_not_crashes() {
     for (code, msg) in [
-        ("local x = ffi.string(nil) return x", "ffi:1: bad argument #1 to 'string' (NULL pointer)"),
+        (
+            "local x = ffi.string(nil) return x",
+            "ffi:1: bad argument #1 to 'string' (NULL pointer)",
+        ),
         (
             "local x = ffi.string(ffi.new('char *')) return x",
             "ffi:1: bad argument #1 to 'string' (NULL pointer)",
@@ -54,20 +57,41 @@ fn null_pointers_are_errors_not_crashes() {
         assert_eq!(eval(code), format!("ERROR: {msg}"), "{code}");
     }
     // A NULL pointer with a length of zero is an empty string, as in luajit.
-    assert_eq!(eval("return ffi.string(ffi.new('char *'), 0) == ''"), "true");
+    assert_eq!(
+        eval("return ffi.string(ffi.new('char *'), 0) == ''"),
+        "true"
+    );
 }
 
 #[test]
 fn sizes_out_of_range_are_errors() {
     for (code, msg) in [
-        ("local x = ffi.new('int[?]', 2^31) return x", "bad argument #1 to 'new' (size of C type is unknown or too large)"),
-        ("local x = ffi.new('int[?]', -1) return x", "bad argument #1 to 'new' (size of C type is unknown or too large)"),
-        ("local x = ffi.new('struct { int n; double d[?]; }', 2^30) return x", "bad argument #1 to 'new' (size of C type is unknown or too large)"),
-        ("local x = ffi.new('int[?]') return x", "bad argument #2 to 'new' (value expected)"),
-        ("local x = ffi.copy(ffi.new('char[1]'), 'a', -1) return x", "bad argument #3 to 'copy' (size out of range)"),
+        (
+            "local x = ffi.new('int[?]', 2^31) return x",
+            "bad argument #1 to 'new' (size of C type is unknown or too large)",
+        ),
+        (
+            "local x = ffi.new('int[?]', -1) return x",
+            "bad argument #1 to 'new' (size of C type is unknown or too large)",
+        ),
+        (
+            "local x = ffi.new('struct { int n; double d[?]; }', 2^30) return x",
+            "bad argument #1 to 'new' (size of C type is unknown or too large)",
+        ),
+        (
+            "local x = ffi.new('int[?]') return x",
+            "bad argument #2 to 'new' (value expected)",
+        ),
+        (
+            "local x = ffi.copy(ffi.new('char[1]'), 'a', -1) return x",
+            "bad argument #3 to 'copy' (size out of range)",
+        ),
     ] {
         let got = eval(code);
-        assert!(got.starts_with("ERROR: ") && got.ends_with(msg), "{code}: {got}");
+        assert!(
+            got.starts_with("ERROR: ") && got.ends_with(msg),
+            "{code}: {got}"
+        );
     }
 }
 
@@ -76,20 +100,35 @@ fn malformed_declarations_are_errors() {
     for (code, msg) in [
         ("ffi.cdef('int x') return 1", "';' expected near '<eof>'"),
         ("ffi.cdef('struct { int x; ') return 1", "expected"),
-        ("ffi.cdef('typedef foo bar;') return 1", "declaration specifier expected near 'foo'"),
-        ("local t = ffi.typeof('int[$]', 1, 2) return t", "wrong number of type parameters"),
+        (
+            "ffi.cdef('typedef foo bar;') return 1",
+            "declaration specifier expected near 'foo'",
+        ),
+        (
+            "local t = ffi.typeof('int[$]', 1, 2) return t",
+            "wrong number of type parameters",
+        ),
         ("local t = ffi.typeof(string.rep('(', 100000)) return t", ""),
-        ("local t = ffi.typeof(string.rep('int ', 100000)) return t", ""),
+        (
+            "local t = ffi.typeof(string.rep('int ', 100000)) return t",
+            "",
+        ),
     ] {
         let got = eval(code);
-        assert!(got.starts_with("ERROR: ") && got.contains(msg), "{code}: {got}");
+        assert!(
+            got.starts_with("ERROR: ") && got.contains(msg),
+            "{code}: {got}"
+        );
     }
 }
 
 #[test]
 fn int64_edge_cases() {
     for (code, want) in [
-        ("return (-9223372036854775807LL - 1) / -1", "-9223372036854775808LL"),
+        (
+            "return (-9223372036854775807LL - 1) / -1",
+            "-9223372036854775808LL",
+        ),
         ("return (-9223372036854775807LL - 1) % -1", "0LL"),
         ("return 5LL / 0", "-9223372036854775808LL"),
         ("return 5LL % 0", "-9223372036854775808LL"),
@@ -102,10 +141,19 @@ fn int64_edge_cases() {
         ("return 3LL ^ -1", "0LL"),
         // Doubles to uint64_t as luajit's x86-64 build converts them, on any host.
         ("return ffi.new('uint64_t', -1)", "9223372036854775808ULL"),
-        ("return ffi.new('uint64_t', 2^63 + 2048)", "9223372036854777856ULL"),
+        (
+            "return ffi.new('uint64_t', 2^63 + 2048)",
+            "9223372036854777856ULL",
+        ),
         ("return ffi.new('int64_t', 0/0)", "-9223372036854775808LL"),
-        ("local a = ffi.new('int32_t[1]', 2^40) return a[0]", "-2147483648"),
-        ("local a = ffi.new('uint32_t[1]', -1) return a[0]", "4294967295"),
+        (
+            "local a = ffi.new('int32_t[1]', 2^40) return a[0]",
+            "-2147483648",
+        ),
+        (
+            "local a = ffi.new('uint32_t[1]', -1) return a[0]",
+            "4294967295",
+        ),
         ("return -1LL < 1ULL", "false"),
         ("return 1LL == 1", "true"),
     ] {

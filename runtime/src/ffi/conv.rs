@@ -122,7 +122,9 @@ unsafe fn load_num(ct: &CType, p: *const u8) -> Option<Scalar> {
     unsafe {
         if ct.flags.contains(Flags::FP) {
             return match n {
-                4 => Some(Scalar::Float(f64::from(f32::from_bits(read_bits(p, 4) as u32)))),
+                4 => Some(Scalar::Float(f64::from(f32::from_bits(
+                    read_bits(p, 4) as u32
+                )))),
                 8 => Some(Scalar::Float(f64::from_bits(read_bits(p, 8)))),
                 _ => None,
             };
@@ -343,7 +345,7 @@ pub unsafe fn convert_c(
                     store_scalar(cts, dst, dp, v);
                     return Ok(());
                 }
-                if cast && d.is_integer() || cast && d.kind == Kind::Enum {
+                if cast && (d.is_integer() || d.kind == Kind::Enum) {
                     if let Some(addr) = address_of(s, sp) {
                         store_scalar(cts, dst, dp, Scalar::UInt(addr as u64));
                         return Ok(());
@@ -410,9 +412,7 @@ pub unsafe fn convert_c(
                             Kind::Ptr | Kind::Array => s.child,
                             _ => src,
                         };
-                        if !cast
-                            && !compatible_targets(cts, d.child, target, Quals::Gain, true)
-                        {
+                        if !cast && !compatible_targets(cts, d.child, target, Quals::Gain, true) {
                             return fail();
                         }
                         addr
@@ -644,11 +644,7 @@ unsafe fn init_vla_member(
             }
         }
     }
-    Err(cannot_convert(
-        cts,
-        &super::value_type_name(cts, v),
-        ty,
-    ))
+    Err(cannot_convert(cts, &super::value_type_name(cts, v), ty))
 }
 
 /// The number of bytes a bitfield access touches.
@@ -660,7 +656,13 @@ fn bitfield_bytes(pos: u8, width: u8) -> usize {
 ///
 /// # Safety
 /// `p` must address the bitfield's storage unit.
-pub unsafe fn load_bitfield(cts: &CTypeTable, ty: CTypeId, p: *const u8, pos: u8, width: u8) -> TValue {
+pub unsafe fn load_bitfield(
+    cts: &CTypeTable,
+    ty: CTypeId,
+    p: *const u8,
+    pos: u8,
+    width: u8,
+) -> TValue {
     let ct = cts.get(cts.raw(ty));
     // SAFETY: caller promise; the unit holds `pos + width` bits.
     let unit = unsafe { read_bits(p, bitfield_bytes(pos, width)) };
@@ -956,7 +958,9 @@ pub unsafe fn c_to_lua(st: &mut State, ty: CTypeId, p: *mut u8) -> LuaResult<TVa
                 new_int64(st, read_bits(p, 8), unsigned)
             }
             Kind::Num => match load_num(ct, p) {
-                Some(Scalar::UInt(b)) if ct.flags.contains(Flags::BOOL) => Ok(TValue::from_bool(b != 0)),
+                Some(Scalar::UInt(b)) if ct.flags.contains(Flags::BOOL) => {
+                    Ok(TValue::from_bool(b != 0))
+                }
                 Some(s) => Ok(TValue::from_f64(s.to_f64())),
                 None => box_copy(st, raw, p),
             },
@@ -979,7 +983,8 @@ pub unsafe fn c_to_lua(st: &mut State, ty: CTypeId, p: *mut u8) -> LuaResult<TVa
                 new_pointer(st, ptr, p as usize)
             }
             _ => {
-                let msg = cannot_convert(&st.ffi.ctypes, &st.ffi.ctypes.type_name(ty), CTypeId::NONE);
+                let msg =
+                    cannot_convert(&st.ffi.ctypes, &st.ffi.ctypes.type_name(ty), CTypeId::NONE);
                 Err(st.rt_error(&msg))
             }
         }

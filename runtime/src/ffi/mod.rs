@@ -60,7 +60,12 @@ impl Default for FfiState {
 impl FfiState {
     /// Installs the objects the library makes when it is opened; they live as long as
     /// the state.
-    pub(crate) fn install(&mut self, heap: &mut moonjet_gc::Heap, metatypes: *mut GcTab, ctor: TValue) {
+    pub(crate) fn install(
+        &mut self,
+        heap: &mut moonjet_gc::Heap,
+        metatypes: *mut GcTab,
+        ctor: TValue,
+    ) {
         self.roots.push(heap.add_root(TValue::from_tab(metatypes)));
         self.roots.push(heap.add_root(ctor));
         self.metatypes = metatypes;
@@ -112,7 +117,9 @@ pub fn ctype_of_ctype_obj(v: TValue) -> Option<CTypeId> {
         return None;
     }
     // SAFETY: a ctype object's payload holds its type ID (4 bytes, aligned).
-    Some(CTypeId(unsafe { cdata_payload(v).cast::<u32>().read() } as u16))
+    Some(CTypeId(
+        unsafe { cdata_payload(v).cast::<u32>().read() } as u16
+    ))
 }
 
 /// The largest payload a cdata may have (luajit's limit on C type sizes).
@@ -177,10 +184,7 @@ pub fn cdata_loc(cts: &CTypeTable, v: TValue) -> Loc {
     if raw.is_ref() {
         // SAFETY: a reference's payload holds the address it refers to.
         let ptr = unsafe { payload.cast::<*mut u8>().read() };
-        Loc {
-            ty: raw.child,
-            ptr,
-        }
+        Loc { ty: raw.child, ptr }
     } else {
         Loc { ty, ptr: payload }
     }

@@ -13,8 +13,8 @@ use super::conv::{
     store_bitfield, Quals, Scalar,
 };
 use super::{
-    cdata_loc, cdata_metamethod, cdata_payload, cdata_type, ctype_of_ctype_obj, is_const,
-    is_int64, metatype, new_int64, new_pointer, raw_type, value_type_name,
+    cdata_loc, cdata_metamethod, cdata_payload, cdata_type, ctype_of_ctype_obj, is_const, is_int64,
+    metatype, new_int64, new_pointer, raw_type, value_type_name,
 };
 use crate::vm::interp::{ArithOp, Cmp, Got};
 use crate::vm::{LuaResult, State, Throw};
@@ -95,7 +95,9 @@ fn element(cts: &CTypeTable, o: TValue, key: TValue) -> Result<Elem, String> {
         }
         let (elem, base, quals) = match ct.kind {
             // SAFETY: the payload of a pointer cdata holds its address.
-            Kind::Ptr if !ct.is_ref() => (ct.child, unsafe { read_pointer(ptr, ct.size) }, Flags::NONE),
+            Kind::Ptr if !ct.is_ref() => {
+                (ct.child, unsafe { read_pointer(ptr, ct.size) }, Flags::NONE)
+            }
             Kind::Array if ct.is_complex() => (ct.child, ptr as usize, Flags::CONST),
             Kind::Array => (ct.child, ptr as usize, ct.flags.qualifiers()),
             _ => {
@@ -197,7 +199,11 @@ pub(crate) fn index(st: &mut State, o: TValue, key: TValue) -> LuaResult<Got> {
         // SAFETY: the element lies in memory the cdata leads to (trusted, as in luajit).
         Ok(Elem::Obj { ty, ptr, .. }) => Ok(Got::Value(unsafe { c_to_lua(st, ty, ptr)? })),
         Ok(Elem::Bits {
-            ty, ptr, pos, width, ..
+            ty,
+            ptr,
+            pos,
+            width,
+            ..
         }) => Ok(Got::Value(unsafe {
             // SAFETY: as above.
             load_bitfield(&st.ffi.ctypes, ty, ptr, pos, width)
@@ -281,7 +287,10 @@ enum Operand {
     Num(f64),
     /// A cdata number (any integer, float, bool or enum), as 64 bits; `unsigned` for
     /// `uint64_t` (the type that makes the operation unsigned).
-    Int { bits: u64, unsigned: bool },
+    Int {
+        bits: u64,
+        unsigned: bool,
+    },
     /// A pointer, or an array as a pointer to its first element.
     Ptr {
         addr: usize,
@@ -290,7 +299,9 @@ enum Operand {
         ty: Option<CTypeId>,
     },
     /// A struct (or a reference to one), by address: only equality looks at it.
-    Struct { addr: usize },
+    Struct {
+        addr: usize,
+    },
     Nil,
     Other,
 }
@@ -314,7 +325,11 @@ fn operand(cts: &CTypeTable, v: TValue) -> Operand {
                 Some(s) => {
                     let unsigned = is_int64(ct) && ct.flags.contains(Flags::UNSIGNED);
                     Operand::Int {
-                        bits: if unsigned { s.to_u64() } else { s.to_i64() as u64 },
+                        bits: if unsigned {
+                            s.to_u64()
+                        } else {
+                            s.to_i64() as u64
+                        },
                         unsigned,
                     }
                 }
@@ -449,10 +464,14 @@ pub(crate) fn arith(st: &mut State, op: ArithOp, a: TValue, b: TValue) -> LuaRes
         match (x, y, op) {
             (
                 Operand::Ptr {
-                    addr: p, target: t1, ..
+                    addr: p,
+                    target: t1,
+                    ..
                 },
                 Operand::Ptr {
-                    addr: q, target: t2, ..
+                    addr: q,
+                    target: t2,
+                    ..
                 },
                 ArithOp::Sub,
             ) if compatible_targets(cts, t1, t2, Quals::Ignore, false) => {
@@ -542,10 +561,14 @@ pub(crate) fn compare(st: &mut State, a: TValue, b: TValue, le: bool) -> LuaResu
     }
     if let (
         Operand::Ptr {
-            addr: p, target: t1, ..
+            addr: p,
+            target: t1,
+            ..
         },
         Operand::Ptr {
-            addr: q, target: t2, ..
+            addr: q,
+            target: t2,
+            ..
         },
     ) = (x, y)
     {

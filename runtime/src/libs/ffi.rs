@@ -491,7 +491,9 @@ fn metatype(st: &mut State) -> LuaResult<u32> {
         return Err(st.rt_error("cannot change a protected metatable"));
     }
     // SAFETY: as above; `mt` is a live argument.
-    if let Err(e) = unsafe { table::set_int(&mut st.heap, types, i64::from(raw.0), TValue::from_tab(mt)) } {
+    if let Err(e) =
+        unsafe { table::set_int(&mut st.heap, types, i64::from(raw.0), TValue::from_tab(mt)) }
+    {
         return Err(st.tab_error(e));
     }
     st.ffi.has_metatypes = true;
@@ -555,7 +557,10 @@ fn load(st: &mut State) -> LuaResult<u32> {
 enum Symbol {
     Constant(i64),
     /// An extern variable or a function at an address.
-    Object { ty: CTypeId, addr: usize },
+    Object {
+        ty: CTypeId,
+        addr: usize,
+    },
 }
 
 fn clib_symbol(st: &mut State) -> LuaResult<Symbol> {
@@ -571,7 +576,11 @@ fn clib_symbol(st: &mut State) -> LuaResult<Symbol> {
     match ct.kind {
         Kind::ConstVal => Ok(Symbol::Constant(cts.const_value(decl).unwrap_or(0))),
         Kind::Extern | Kind::Func(_) => {
-            let ty = if ct.kind == Kind::Extern { ct.child } else { decl };
+            let ty = if ct.kind == Kind::Extern {
+                ct.child
+            } else {
+                decl
+            };
             let symbol = cts.symbol_name(decl).unwrap_or(&name).to_string();
             let addr = resolve_symbol(&symbol).map_err(|msg| st.rt_error(&msg))?;
             Ok(Symbol::Object { ty, addr })
@@ -640,5 +649,12 @@ pub fn cdata_int64(st: &State, v: TValue) -> Option<(u64, bool)> {
     let unsigned = crate::ffi::is_int64(ct) && ct.flags.contains(Flags::UNSIGNED);
     // SAFETY: the location of a live cdata.
     let s = unsafe { conv::load_scalar(cts, loc.ty, loc.ptr) }?;
-    Some((if unsigned { s.to_u64() } else { s.to_i64() as u64 }, unsigned))
+    Some((
+        if unsigned {
+            s.to_u64()
+        } else {
+            s.to_i64() as u64
+        },
+        unsigned,
+    ))
 }
