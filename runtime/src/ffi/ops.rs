@@ -675,8 +675,8 @@ pub fn call_target(st: &mut State, obj: TValue) -> LuaResult<TValue> {
 // ---- tostring, tonumber ----------------------------------------------------------------
 
 /// The default text of a cdata: `ctype<int>`, `123LL`, `123ULL`, `1+2i`, `cdata<int *>:
-/// 0x...` (pointers and references show the address they hold, `NULL` for none; enums
-/// their value; everything else the address of its payload).
+/// 0x...` (pointers, references and functions show the address they hold, `NULL` for
+/// none; enums their value; everything else the address of its payload).
 pub fn default_text(cts: &CTypeTable, v: TValue) -> Vec<u8> {
     let mut out = Vec::new();
     if let Some(id) = ctype_of_ctype_obj(v) {
@@ -714,6 +714,8 @@ pub fn default_text(cts: &CTypeTable, v: TValue) -> Vec<u8> {
                 out.extend_from_slice(k.to_string().as_bytes());
             }
             Kind::Ptr => crate::strfmt::fmt_ptr(&mut out, read_pointer(p, ct.size)),
+            // A function's cdata holds its address.
+            Kind::Func(_) => crate::strfmt::fmt_ptr(&mut out, read_pointer(p, 8)),
             _ => crate::strfmt::fmt_ptr(&mut out, p as usize),
         }
     }
