@@ -983,9 +983,8 @@ pub unsafe fn c_to_lua(st: &mut State, ty: CTypeId, p: *mut u8) -> LuaResult<TVa
                 new_pointer(st, ptr, p as usize)
             }
             _ => {
-                let msg =
-                    cannot_convert(&st.ffi.ctypes, &st.ffi.ctypes.type_name(ty), CTypeId::NONE);
-                Err(st.rt_error(&msg))
+                let name = st.ffi.ctypes.type_name(ty);
+                Err(st.rt_error(&format!("cannot convert '{name}' to a Lua value")))
             }
         }
     }
