@@ -1023,7 +1023,8 @@ impl<'t, 's, 'p> Parser<'t, 's, 'p> {
         self.advance()?;
         let mut last = id;
         let mut next = Value::int(0, false);
-        let mut any_unsigned = false;
+        // As in luajit, an enum is unsigned unless one of its constants is negative.
+        let mut any_negative = false;
         loop {
             let Tok::Ident(const_name) = &self.tok else {
                 return Err(self.err(&msg::expected("<identifier>")));
@@ -1037,7 +1038,7 @@ impl<'t, 's, 'p> Parser<'t, 's, 'p> {
             if self.table.lookup(&const_name).is_some() {
                 return Err(CError::new(msg::redefine(&const_name)));
             }
-            any_unsigned |= self.is_unsigned(next);
+            any_negative |= !self.is_unsigned(next) && (next.bits as i32) < 0;
             let mut ct = CType::new(Kind::ConstVal, Flags::NONE, next.ty, next.bits);
             ct.name = Some(const_name.into());
             let constant = self.table.push_named(ct, Namespace::Ordinary)?;
@@ -1052,10 +1053,10 @@ impl<'t, 's, 'p> Parser<'t, 's, 'p> {
         self.attributes(outer)?;
         let mut ct = self.table.get(id).clone();
         ct.size = 4;
-        ct.child = if any_unsigned {
-            CTypeId::UINT32
-        } else {
+        ct.child = if any_negative {
             CTypeId::INT32
+        } else {
+            CTypeId::UINT32
         };
         self.table.replace(id, ct);
         Ok(id)
@@ -1940,7 +1941,11 @@ impl CTypeTable {
     ) -> Result<T, CError> {
         self.begin();
         let mut parser = Parser::new(self, src, params, mode);
-        let result = parse(&mut parser).map_err(|err| err.at_line(parser.line));
+        let mut result = parse(&mut parser).map_err(|err| err.at_line(parser.line));
+        // Every `$` value must have been used, as in luajit.
+        if result.is_ok() && parser.next_param < params.len() {
+            result = Err(CError::new(msg::PARAM_COUNT));
+        }
         match result {
             Ok(_) => self.commit(),
             Err(_) => self.rollback(),

@@ -267,9 +267,27 @@ fn write_proto(out: &mut Vec<u8>, pt: &Proto, strip: bool) {
 
 // ---- from the heap ---------------------------------------------------------------------------
 
+/// The literal a cdata constant of a prototype was made from (`12LL`, `12ULL`, `12i`).
+fn cdata_literal(k: moonjet_gc::TValue) -> Option<CdataLit> {
+    let c = k.gc_ptr().cast::<moonjet_gc::object::GcCdata>();
+    // SAFETY: a live cdata constant: 8 payload bytes for the integers, 16 for complex.
+    unsafe {
+        let p = moonjet_gc::object::GcCdata::payload(c).cast::<u64>();
+        match moonjet_ffi::CTypeId((*c).ctypeid) {
+            moonjet_ffi::CTypeId::INT64 => Some(CdataLit::I64(p.read() as i64)),
+            moonjet_ffi::CTypeId::UINT64 => Some(CdataLit::U64(p.read())),
+            moonjet_ffi::CTypeId::COMPLEX_DOUBLE => {
+                Some(CdataLit::Imag(f64::from_bits(p.add(1).read())))
+            }
+            _ => None,
+        }
+    }
+}
+
 /// The [`Proto`] a heap prototype was made from (the reverse of
 /// [`crate::load::materialize`]), for `string.dump`. None for prototypes holding
-/// constants a chunk cannot carry (cdata, which moonjet does not create yet).
+/// constants a chunk cannot carry (cdata other than the literals' 64-bit integers and
+/// complex numbers).
 ///
 /// Template tables come back with their hash keys in node order rather than the
 /// order of the constructor (luajit's writer does the same). The bytecode is taken
@@ -346,6 +364,8 @@ pub unsafe fn proto_from_heap(pt: *const moonjet_gc::GcProto) -> Option<Proto> {
                 KGc::Table(template(t)?)
             } else if !k.is_number() && k.itype() == itype::PROTO {
                 KGc::Proto(Box::new(proto_from_heap(k.gc_ptr().cast())?))
+            } else if k.is_cdata() {
+                KGc::Cdata(cdata_literal(k)?)
             } else {
                 return None;
             });

@@ -1,9 +1,11 @@
 //! moonjet-runtime: the front end (lexer, parser, bytecode compiler), the interpreter
-//! and the standard libraries. Depends on moonjet-gc only.
+//! and the standard libraries. Depends on moonjet-gc and moonjet-ffi (the C type system
+//! behind the `ffi` library).
 
 pub mod bc;
 pub mod bclist;
 pub mod chunk;
+pub mod ffi;
 pub mod lex;
 pub mod libs;
 pub mod load;

@@ -6,7 +6,10 @@
 //! exists; `new_proto` does not collect, so the finished prototype is safe to hand back.
 //! The caller must anchor the returned prototype before its next allocation.
 
+use crate::lex::CdataLit;
 use crate::proto::{KGc, Proto, TabConst, TemplateTable};
+use moonjet_ffi::CTypeId;
+use moonjet_gc::object::GcCdata;
 use moonjet_gc::object::VarInfo as GcVarInfo;
 use moonjet_gc::value::itype;
 use moonjet_gc::{table, GcProto, GcStr, GcTab, Heap, MemoryError, ProtoSpec, TValue};
@@ -15,8 +18,6 @@ use moonjet_gc::{table, GcProto, GcStr, GcTab, Heap, MemoryError, ProtoSpec, TVa
 pub enum MaterializeError {
     /// "not enough memory"
     Memory,
-    /// 64-bit integer and complex literals become cdata, which needs the FFI.
-    NoFfi,
 }
 
 impl From<MemoryError> for MaterializeError {
@@ -109,6 +110,25 @@ fn template(
     Ok(tv)
 }
 
+/// A cdata constant: `12LL` (`int64_t`), `12ULL` (`uint64_t`), `12i` (`complex`).
+fn cdata_const(h: &mut Heap, c: &CdataLit) -> Result<TValue, MaterializeError> {
+    let (id, payload): (CTypeId, [u64; 2]) = match *c {
+        CdataLit::I64(v) => (CTypeId::INT64, [v as u64, 0]),
+        CdataLit::U64(v) => (CTypeId::UINT64, [v, 0]),
+        CdataLit::Imag(v) => (CTypeId::COMPLEX_DOUBLE, [0f64.to_bits(), v.to_bits()]),
+    };
+    let size = if id == CTypeId::COMPLEX_DOUBLE { 16 } else { 8 };
+    let obj = h.new_cdata(id.0, size)?;
+    // SAFETY: a fresh cdata with `size` (8 or 16) aligned payload bytes.
+    unsafe {
+        let p = GcCdata::payload(obj).cast::<u64>();
+        for (i, word) in payload.iter().take(size / 8).enumerate() {
+            p.add(i).write(*word);
+        }
+    }
+    Ok(TValue::from_gc(obj.cast(), itype::CDATA))
+}
+
 fn proto(
     h: &mut Heap,
     pt: &Proto,
@@ -128,7 +148,11 @@ fn proto(
                 v
             }
             KGc::Table(t) => template(h, t, anchor)?,
-            KGc::Cdata(_) => return Err(MaterializeError::NoFfi),
+            KGc::Cdata(c) => {
+                let v = cdata_const(h, c)?;
+                anchor.keep(h, v)?;
+                v
+            }
         };
         kgc.push(v);
     }

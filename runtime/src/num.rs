@@ -15,6 +15,44 @@
 use std::fmt::Write as _;
 
 // ---------------------------------------------------------------------------------
+// Number -> integer, as luajit on x86-64 converts (the FFI's C conversions, `%d`)
+
+/// The double truncated to an i64 the way x86's `cvttsd2si` does it: NaN and values
+/// outside the range give i64::MIN.
+#[inline]
+pub fn trunc_i64(x: f64) -> i64 {
+    if (-9223372036854775808.0..9223372036854775808.0).contains(&x) {
+        x as i64
+    } else {
+        i64::MIN
+    }
+}
+
+/// The same for 32 bits (i32::MIN out of range).
+#[inline]
+pub fn trunc_i32(x: f64) -> i32 {
+    if x > -2147483649.0 && x < 2147483648.0 {
+        x as i32
+    } else {
+        i32::MIN
+    }
+}
+
+/// The double as a `uint64_t` the way luajit's x86-64 build converts it: truncated to
+/// an i64 and, where that is negative (or out of range), retried 2^64 lower. So values
+/// from 2^63 to 2^64 convert exactly, -0.9 gives 0, and -1, NaN, infinities and
+/// anything from 2^65 give 2^63.
+#[inline]
+pub fn trunc_u64(x: f64) -> u64 {
+    let k = trunc_i64(x);
+    if k < 0 {
+        trunc_i64(x - 18446744073709551616.0) as u64
+    } else {
+        k as u64
+    }
+}
+
+// ---------------------------------------------------------------------------------
 // Number -> text (`tostring`)
 
 /// A number the way Lua's `tostring` prints it (`%.14g`).

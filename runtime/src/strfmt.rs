@@ -514,28 +514,13 @@ fn put_hex_float(out: &mut Vec<u8>, a: f64, prec: Option<u32>, point: bool, uppe
     num::push_u64(out, u64::from(exp.unsigned_abs()));
 }
 
-/// The double truncated to an i64 the way x86's cvttsd2si does it: NaN and values
-/// outside the range give i64::MIN.
-fn trunc_i64(x: f64) -> i64 {
-    if (-9223372036854775808.0..9223372036854775808.0).contains(&x) {
-        x as i64
-    } else {
-        i64::MIN
-    }
-}
-
-/// The same for 32 bits.
-fn trunc_i32(x: f64) -> i32 {
-    if x > -2147483649.0 && x < 2147483648.0 {
-        x as i32
-    } else {
-        i32::MIN
-    }
-}
-
 /// `%d %i` of `x`, truncated to an i64.
 pub fn fmt_int(out: &mut Vec<u8>, spec: &Spec, x: f64) {
-    let k = trunc_i64(x);
+    fmt_i64(out, spec, num::trunc_i64(x));
+}
+
+/// `%d %i` of a 64-bit integer (an `int64_t`/`uint64_t` cdata's bits).
+pub fn fmt_i64(out: &mut Vec<u8>, spec: &Spec, k: i64) {
     put_integer(out, spec, k < 0, k.unsigned_abs(), 10, true);
 }
 
@@ -543,16 +528,21 @@ pub fn fmt_int(out: &mut Vec<u8>, spec: &Spec, x: f64) {
 /// 2^64 first; negative ones wrap).
 pub fn fmt_uint(out: &mut Vec<u8>, spec: &Spec, x: f64) {
     let k = if x >= 9223372036854775808.0 {
-        trunc_i64(x - 18446744073709551616.0)
+        num::trunc_i64(x - 18446744073709551616.0)
     } else {
-        trunc_i64(x)
+        num::trunc_i64(x)
     };
+    fmt_u64(out, spec, k as u64);
+}
+
+/// `%o %u %x %X` of 64 bits (an `int64_t`/`uint64_t` cdata's).
+pub fn fmt_u64(out: &mut Vec<u8>, spec: &Spec, k: u64) {
     let base = match spec.conv {
         b'o' => 8,
         b'x' | b'X' => 16,
         _ => 10,
     };
-    put_integer(out, spec, false, k as u64, base, false);
+    put_integer(out, spec, false, k, base, false);
 }
 
 fn put_integer(out: &mut Vec<u8>, spec: &Spec, neg: bool, mag: u64, base: u64, signed: bool) {
@@ -602,7 +592,7 @@ fn put_integer(out: &mut Vec<u8>, spec: &Spec, neg: bool, mag: u64, base: u64, s
 /// `%c` of `x`: the low byte of the double truncated to 32 bits.
 pub fn fmt_char(out: &mut Vec<u8>, spec: &Spec, x: f64) {
     let start = out.len();
-    out.push(trunc_i32(x) as u8);
+    out.push(num::trunc_i32(x) as u8);
     finish(out, start, start, spec, false);
 }
 

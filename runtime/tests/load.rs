@@ -171,13 +171,31 @@ fn materializing_is_safe_when_the_collector_runs_at_every_allocation() {
 }
 
 #[test]
-fn cdata_constants_need_the_ffi() {
-    let pt = parse(b"return 1LL", b"=t").unwrap();
-    let mut h = Heap::with_stress(false);
-    assert_eq!(
-        materialize(&mut h, &pt).unwrap_err(),
-        MaterializeError::NoFfi
-    );
+fn cdata_constants_become_cdata_objects() {
+    let pt = parse(b"return 1LL, 0xffffffffffffffffULL, 2.5i", b"=t").unwrap();
+    let mut h = Heap::with_stress(true);
+    let p = materialize(&mut h, &pt).unwrap();
+    h.add_root(TValue::from_gc(p.cast(), itype::PROTO));
+    h.full_gc();
+    // SAFETY: the rooted prototype's GC constants sit below `k`, cdata payloads hold
+    // the literal's value.
+    unsafe {
+        let kgc = (*p).kgc;
+        let mut words = Vec::new();
+        for i in 0..(*p).sizekgc as usize {
+            let k = *kgc.add(i);
+            assert!(k.is_cdata());
+            let c = k.gc_ptr().cast::<moonjet_gc::GcCdata>();
+            let payload = moonjet_gc::GcCdata::payload(c).cast::<u64>();
+            words.push(((*c).ctypeid, payload.read(), (*c).size));
+        }
+        words.sort();
+        assert_eq!(
+            words,
+            vec![(11, 1, 8), (12, u64::MAX, 8), (16, 0, 16)],
+            "int64_t 1, uint64_t max, complex 0+2.5i"
+        );
+    }
 }
 
 #[test]

@@ -203,6 +203,11 @@ fn setfenv(st: &mut State) -> LuaResult<u32> {
 
 fn getmetatable(st: &mut State) -> LuaResult<u32> {
     let v = st.check_any(1)?;
+    if v.is_cdata() {
+        // cdata metatables are the FFI's own, protected as luajit's are.
+        st.push_bytes(b"ffi")?;
+        return Ok(1);
+    }
     let mt = st.metatable_of(v);
     if mt.is_null() {
         st.push_nil()?;
@@ -542,7 +547,9 @@ fn select(st: &mut State) -> LuaResult<u32> {
 fn tonumber(st: &mut State) -> LuaResult<u32> {
     let base = st.opt_int(2, 10)?;
     let v = st.check_any(1)?;
-    let r = if base == 10 {
+    let r = if v.is_cdata() && base == 10 {
+        crate::ffi::ops::tonumber(&st.ffi.ctypes, v)
+    } else if base == 10 {
         interp::to_number(v)
     } else {
         if !(2..=36).contains(&base) {

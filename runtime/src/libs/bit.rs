@@ -1,11 +1,18 @@
-//! The `bit` library, as luajit 2.1 (with its FFI build) has it, minus 64-bit cdata.
+//! The `bit` library, as luajit 2.1 (with its FFI build) has it.
 //!
-//! Every operand goes through `lj_num2bit`: add 2^52+2^51 and keep the low 32 bits of
+//! Number operands go through `lj_num2bit`: add 2^52+2^51 and keep the low 32 bits of
 //! the double (round to nearest, ties to even, modulo 2^32; inf and NaN give 0).
 //! Numeric strings are accepted; anything else is "number expected". Results are
 //! signed 32-bit integers. Shift counts are converted the same way, then masked to 5 bits.
+//!
+//! With a cdata number among the operands (the first one for shifts and rotations) the
+//! operation works in 64 bits and returns an `int64_t` cdata, or a `uint64_t` one if an
+//! operand is a `uint64_t`; numbers are then truncated to 64-bit integers and shift
+//! counts masked to 6 bits. `tobit` always returns a number.
 
+use crate::ffi::conv::cannot_convert;
 use crate::vm::{LuaResult, State};
+use moonjet_ffi::CTypeId;
 
 pub fn open(st: &mut State) -> LuaResult<()> {
     super::new_lib(
@@ -50,9 +57,74 @@ fn ret(st: &mut State, x: i32) -> LuaResult<u32> {
     Ok(1)
 }
 
+/// How an operation works: on 32-bit numbers, or in 64 bits on cdata.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Width {
+    Bits32,
+    Bits64 { unsigned: bool },
+}
+
+/// The width of an operation on arguments `args` (any cdata among them makes it 64-bit).
+fn width(st: &State, args: std::ops::RangeInclusive<usize>) -> Width {
+    let mut w = Width::Bits32;
+    for n in args {
+        let v = st.arg(n);
+        if v.is_cdata() {
+            let unsigned = super::ffi::cdata_int64(st, v).is_some_and(|(_, u)| u);
+            w = match w {
+                Width::Bits64 { unsigned: true } => w,
+                _ => Width::Bits64 { unsigned },
+            };
+        }
+    }
+    w
+}
+
+/// Argument `n` as 64 bits: a cdata number's value, a number truncated.
+fn check_bit64(st: &mut State, n: usize, unsigned: bool) -> LuaResult<u64> {
+    let v = st.arg(n);
+    if v.is_cdata() {
+        return match super::ffi::cdata_int64(st, v) {
+            Some((bits, _)) => Ok(bits),
+            None => {
+                let cts = &st.ffi.ctypes;
+                let msg = cannot_convert(cts, &crate::ffi::value_type_name(cts, v), CTypeId::INT64);
+                Err(st.arg_error(n, &msg))
+            }
+        };
+    }
+    // In unsigned operations numbers convert as to any uint64_t (luajit 2.1 of 2022:
+    // -1 gives 2^63, so `band(1ULL, -1)` is 0ULL).
+    let x = st.check_num(n)?;
+    Ok(if unsigned {
+        crate::num::trunc_u64(x)
+    } else {
+        crate::num::trunc_i64(x) as u64
+    })
+}
+
+fn ret64(st: &mut State, bits: u64, unsigned: bool) -> LuaResult<u32> {
+    let v = crate::ffi::new_int64(st, bits, unsigned)?;
+    st.push(v)?;
+    Ok(1)
+}
+
+fn tobit(st: &mut State) -> LuaResult<u32> {
+    let x = match width(st, 1..=1) {
+        Width::Bits32 => check_bit(st, 1)?,
+        Width::Bits64 { unsigned } => check_bit64(st, 1, unsigned)? as u32 as i32,
+    };
+    ret(st, x)
+}
+
 macro_rules! unary {
-    ($($name:ident => $f:expr;)*) => {$(
+    ($($name:ident => $f:expr, $f64:expr;)*) => {$(
         fn $name(st: &mut State) -> LuaResult<u32> {
+            if let Width::Bits64 { unsigned } = width(st, 1..=1) {
+                let x = check_bit64(st, 1, unsigned)?;
+                let f: fn(u64) -> u64 = $f64;
+                return ret64(st, f(x), unsigned);
+            }
             let x = check_bit(st, 1)?;
             let f: fn(i32) -> i32 = $f;
             ret(st, f(x))
@@ -61,14 +133,20 @@ macro_rules! unary {
 }
 
 unary! {
-    tobit => |x| x;
-    bnot => |x| !x;
-    bswap => i32::swap_bytes;
+    bnot => |x| !x, |x| !x;
+    bswap => i32::swap_bytes, u64::swap_bytes;
 }
 
 macro_rules! fold {
     ($($name:ident => $op:tt;)*) => {$(
         fn $name(st: &mut State) -> LuaResult<u32> {
+            if let Width::Bits64 { unsigned } = width(st, 1..=st.nargs().max(1)) {
+                let mut y = check_bit64(st, 1, unsigned)?;
+                for i in 2..=st.nargs() {
+                    y $op check_bit64(st, i, unsigned)?;
+                }
+                return ret64(st, y, unsigned);
+            }
             let mut y = check_bit(st, 1)?;
             for i in 2..=st.nargs() {
                 y $op check_bit(st, i)?;
@@ -85,10 +163,20 @@ fold! {
 }
 
 macro_rules! shift {
-    ($($name:ident => $f:expr;)*) => {$(
+    ($($name:ident => $f:expr, $f64:expr;)*) => {$(
         fn $name(st: &mut State) -> LuaResult<u32> {
+            if let Width::Bits64 { unsigned } = width(st, 1..=1) {
+                let x = check_bit64(st, 1, unsigned)?;
+                let n = (check_bit64(st, 2, false)? & 63) as u32;
+                let f: fn(u64, u32) -> u64 = $f64;
+                return ret64(st, f(x, n), unsigned);
+            }
             let x = check_bit(st, 1)?;
-            let n = (check_bit(st, 2)? & 31) as u32;
+            let n = if st.arg(2).is_cdata() {
+                check_bit64(st, 2, false)? as u32 & 31
+            } else {
+                (check_bit(st, 2)? & 31) as u32
+            };
             let f: fn(i32, u32) -> i32 = $f;
             ret(st, f(x, n))
         }
@@ -96,11 +184,11 @@ macro_rules! shift {
 }
 
 shift! {
-    lshift => |x, n| x << n;
-    rshift => |x, n| ((x as u32) >> n) as i32;
-    arshift => |x, n| x >> n;
-    rol => i32::rotate_left;
-    ror => i32::rotate_right;
+    lshift => |x, n| x << n, |x, n| x << n;
+    rshift => |x, n| ((x as u32) >> n) as i32, |x, n| x >> n;
+    arshift => |x, n| x >> n, |x, n| ((x as i64) >> n) as u64;
+    rol => i32::rotate_left, u64::rotate_left;
+    ror => i32::rotate_right, u64::rotate_right;
 }
 
 /// `tohex(x [,n])`, including luajit's quirks: `|n|` is taken modulo 2^32 and the
@@ -108,6 +196,9 @@ shift! {
 /// needed", and `n = 256` means "none for zero"); the value is masked to `4*|n|` bits
 /// only for `|n| < 16` (and to nothing for `n = -2^31`).
 fn tohex(st: &mut State) -> LuaResult<u32> {
+    if let Width::Bits64 { unsigned } = width(st, 1..=1) {
+        return tohex64(st, unsigned);
+    }
     let mut b = check_bit(st, 1)? as u32 as u64;
     let mut n = if st.nargs() >= 2 {
         check_bit(st, 2)?
@@ -139,5 +230,30 @@ fn tohex(st: &mut State) -> LuaResult<u32> {
     out.resize(pad, b'0');
     out.extend_from_slice(digits.as_bytes());
     st.push_bytes(&out)?;
+    Ok(1)
+}
+
+/// `tohex` of a 64-bit cdata: 16 digits by default; `|n|` digits (masked below 16,
+/// zero-padded above), upper case for negative `n`.
+fn tohex64(st: &mut State, unsigned: bool) -> LuaResult<u32> {
+    let mut b = check_bit64(st, 1, unsigned)?;
+    let n = if st.nargs() >= 2 {
+        check_bit64(st, 2, false)? as i64
+    } else {
+        16
+    };
+    let upper = n < 0;
+    let digits = n.unsigned_abs().min(255) as usize;
+    if digits < 16 {
+        b &= (1u64 << (4 * digits)) - 1;
+    }
+    let hex = if upper {
+        format!("{b:0digits$X}")
+    } else {
+        format!("{b:0digits$x}")
+    };
+    let start = hex.len().saturating_sub(digits.max(1));
+    let out = if digits == 0 { "" } else { &hex[start..] };
+    st.push_bytes(out.as_bytes())?;
     Ok(1)
 }

@@ -1,10 +1,12 @@
-//! The standard libraries: base, coroutine, string, table, math.
+//! The standard libraries: base, coroutine, string, table, math, io, os, debug, and
+//! luajit's bit, jit and ffi.
 
 pub mod base;
 pub mod bit;
 pub mod coroutine;
 mod cstd;
 pub mod debug;
+pub mod ffi;
 pub mod io;
 pub mod jit;
 pub mod math;
@@ -214,5 +216,6 @@ pub fn open_all(st: &mut State) -> LuaResult<()> {
     bit::open(st)?;
     os::open(st)?;
     package::open(st)?;
+    ffi::open(st)?;
     Ok(())
 }

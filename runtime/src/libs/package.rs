@@ -158,6 +158,16 @@ fn tab_get(st: &mut State, t: *mut GcTab, key: &[u8]) -> LuaResult<TValue> {
     Ok(unsafe { table::get(t, k) })
 }
 
+/// Registers a module opened by the state as `package.loaded[name]` (so `require`
+/// returns it) without making it a global.
+pub(crate) fn set_loaded(st: &mut State, name: &[u8], module: TValue) -> LuaResult<()> {
+    st.push(module)?;
+    let loaded = loaded_table(st)?;
+    let r = st.raw_set_str(loaded, name, module);
+    st.pop(1);
+    r
+}
+
 /// registry._LOADED, created if missing.
 fn loaded_table(st: &mut State) -> LuaResult<*mut GcTab> {
     if let Some(t) = reg_get(st, b"_LOADED")?.as_tab() {

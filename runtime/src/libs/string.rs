@@ -549,6 +549,14 @@ fn format(st: &mut State) -> LuaResult<u32> {
             return Err(st.arg_error(arg, "value expected"));
         }
         match spec.conv {
+            b'd' | b'i' if int64_arg(st, arg).is_some() => {
+                let k = int64_arg(st, arg).unwrap_or(0);
+                strfmt::fmt_i64(&mut b, &spec, k as i64);
+            }
+            b'o' | b'u' | b'x' | b'X' if int64_arg(st, arg).is_some() => {
+                let k = int64_arg(st, arg).unwrap_or(0);
+                strfmt::fmt_u64(&mut b, &spec, k);
+            }
             b'd' | b'i' => {
                 let x = st.check_num(arg)?;
                 if spec == PLAIN_D && x.fract() == 0.0 && x.abs() < 1e15 {
@@ -698,4 +706,20 @@ fn dump(st: &mut State) -> LuaResult<u32> {
     let out = crate::chunk::dump(&proto, strip);
     st.push_bytes(&out)?;
     Ok(1)
+}
+
+/// The bits of an `int64_t`/`uint64_t` cdata argument, which the integer formats take
+/// as they are (luajit's `%d` of `-1LL` is -1, `%x` of it 16 f's).
+fn int64_arg(st: &State, n: usize) -> Option<u64> {
+    let v = st.arg(n);
+    if !v.is_cdata() {
+        return None;
+    }
+    let cts = &st.ffi.ctypes;
+    let ct = cts.get(cts.raw(crate::ffi::cdata_type(v)));
+    if !crate::ffi::is_int64(ct) {
+        return None;
+    }
+    // SAFETY: a live 64-bit integer cdata holds 8 aligned payload bytes.
+    Some(unsafe { crate::ffi::cdata_payload(v).cast::<u64>().read() })
 }

@@ -228,7 +228,11 @@ unsafe fn call_metamethod(
     // SAFETY: one spare slot above the arguments is guaranteed (STACK_EXTRA).
     unsafe {
         let obj = *func;
-        let mm = st.metamethod(obj, MetaMethod::Call);
+        let mm = if obj.is_cdata() {
+            crate::ffi::ops::call_target(st, obj)?
+        } else {
+            st.metamethod(obj, MetaMethod::Call)
+        };
         if !mm.is_func() {
             return Err(debug::call_error(st, obj));
         }
@@ -788,6 +792,9 @@ pub(crate) fn compare_resolve(st: &mut State, a: TValue, b: TValue, le: bool) ->
         // SAFETY: live strings.
         return Ok(Cmp::Value(unsafe { str_less(x, y, le) }));
     }
+    if a.is_cdata() || b.is_cdata() {
+        return crate::ffi::ops::compare(st, a, b, le);
+    }
     if a.itype() == b.itype() && !a.is_number() {
         let mmk = if le { MetaMethod::Le } else { MetaMethod::Lt };
         let m1 = st.metamethod(a, mmk);
@@ -850,6 +857,9 @@ pub(crate) unsafe fn cat_run(
                     mm = st.metamethod(y, MetaMethod::Concat);
                 }
                 if mm.is_nil() {
+                    if x.is_cdata() || y.is_cdata() {
+                        return Err(crate::ffi::ops::concat_error(st, x, y));
+                    }
                     let culprit = if is_catable(x) { top } else { top - 1 };
                     return Err(debug::concat_error(st, base, culprit));
                 }
@@ -883,6 +893,12 @@ pub(crate) unsafe fn cat_run(
 
 /// `obj[key]` with `__index`.
 pub fn index(st: &mut State, obj: TValue, key: TValue) -> LuaResult<TValue> {
+    if obj.is_cdata() {
+        return match crate::ffi::ops::index(st, obj, key)? {
+            Got::Value(v) => Ok(v),
+            Got::Meta(mm, o) => st.call_value(mm, &[o, key]),
+        };
+    }
     // SAFETY: live values.
     match unsafe { index_chain(st, obj, key) } {
         Ok(Got::Value(v)) => Ok(v),
@@ -894,6 +910,12 @@ pub fn index(st: &mut State, obj: TValue, key: TValue) -> LuaResult<TValue> {
 
 /// `obj[key] = val` with `__newindex`.
 pub fn set_index(st: &mut State, obj: TValue, key: TValue, val: TValue) -> LuaResult<()> {
+    if obj.is_cdata() {
+        if let Some(mm) = crate::ffi::ops::newindex(st, obj, key, val)? {
+            st.call_value(mm, &[obj, key, val])?;
+        }
+        return Ok(());
+    }
     // SAFETY: live values.
     match unsafe { newindex_chain(st, obj, key) } {
         Ok(Put::Table(t)) => st.raw_set(t, key, val),
@@ -914,6 +936,12 @@ pub fn set_index(st: &mut State, obj: TValue, key: TValue, val: TValue) -> LuaRe
 pub fn equals(st: &mut State, a: TValue, b: TValue) -> LuaResult<bool> {
     if a.raw_equal(b) {
         return Ok(true);
+    }
+    if a.is_cdata() || b.is_cdata() {
+        return match crate::ffi::ops::equal(st, a, b) {
+            Cmp::Value(r) => Ok(r),
+            Cmp::Meta(mm, x, y, _) => Ok(st.call_value(mm, &[x, y])?.is_truthy()),
+        };
     }
     match eq_metamethod(st, a, b) {
         Some(mm) => Ok(st.call_value(mm, &[a, b])?.is_truthy()),
@@ -940,6 +968,10 @@ pub fn tostring(st: &mut State, v: TValue) -> LuaResult<TValue> {
     let mm = st.metamethod(v, MetaMethod::ToString);
     if !mm.is_nil() {
         return st.call_value(mm, &[v]);
+    }
+    if v.is_cdata() {
+        let text = crate::ffi::ops::default_text(&st.ffi.ctypes, v);
+        return st.new_str(&text);
     }
     let text = match v.itype() {
         itype::NIL => "nil".to_string(),
@@ -994,12 +1026,6 @@ pub(crate) fn load(st: &mut State, src: &[u8], chunkname: &[u8], mode: &[u8]) ->
     let pt = match crate::load::materialize(&mut st.heap, &proto) {
         Ok(p) => p,
         Err(crate::load::MaterializeError::Memory) => return Err(st.memory_error()),
-        Err(crate::load::MaterializeError::NoFfi) => {
-            st.push_bytes(
-                b"FFI literals (LL, ULL, i) need the ffi library, which moonjet does not have yet",
-            )?;
-            return Ok(false);
-        }
     };
     // The prototype is anchored on the stack while the closure is made.
     st.push(TValue::from_gc(pt.cast(), itype::PROTO))?;
@@ -1290,6 +1316,14 @@ unsafe fn run<const HOOKED: bool>(
                             } else {
                                 TValue::from_arith(n)
                             };
+                        } else if x.is_cdata() || y.is_cdata() {
+                            save!();
+                            match tr!(crate::ffi::ops::arith(st, $op, x, y)) {
+                                Got::Value(v) => r!($dst) = v,
+                                Got::Meta(mm, _) => {
+                                    go!(tr!(meta_frame(st, base, pc, cont::RA, mm, &[x, y])))
+                                }
+                            }
                         } else {
                             save!();
                             match arith_resolve(st, $op, x, y) {
@@ -1368,6 +1402,19 @@ unsafe fn run<const HOOKED: bool>(
                             x.num() == y.num()
                         } else if x.0 == y.0 {
                             true
+                        } else if x.is_cdata() || y.is_cdata() {
+                            save!();
+                            match crate::ffi::ops::equal(st, x, y) {
+                                Cmp::Value(r) => r,
+                                Cmp::Meta(mm, p, q, _) => {
+                                    let k = if eq_op {
+                                        cont::COND_TRUE
+                                    } else {
+                                        cont::COND_FALSE
+                                    };
+                                    go!(tr!(meta_frame(st, base, pc, k, mm, &[p, q])))
+                                }
+                            }
                         } else if let Some(mm) = eq_metamethod(st, x, y) {
                             save!();
                             let k = if eq_op {
@@ -1383,19 +1430,40 @@ unsafe fn run<const HOOKED: bool>(
                     }
                     Op::ISEQS | Op::ISNES => {
                         let x = r!(a);
-                        let eq = x.is_str() && x.gc_ptr().cast::<GcStr>() == kstr!(bc::d(ins));
-                        cond_jump!(eq == (bc::op(ins) == Op::ISEQS as u8));
+                        let eq_op = bc::op(ins) == Op::ISEQS as u8;
+                        let k = *kgc.add(bc::d(ins) as usize);
+                        let eq = x.0 == k.0;
+                        if !eq && x.is_cdata() {
+                            save!();
+                            go!(tr!(cdata_equal(st, base, pc, x, k, eq_op)))
+                        }
+                        cond_jump!(eq == eq_op);
                     }
                     Op::ISEQN | Op::ISNEN => {
                         let x = r!(a);
-                        let eq = x.is_number() && x.num() == knum!(bc::d(ins));
-                        cond_jump!(eq == (bc::op(ins) == Op::ISEQN as u8));
+                        let eq_op = bc::op(ins) == Op::ISEQN as u8;
+                        let eq = if x.is_number() {
+                            x.num() == knum!(bc::d(ins))
+                        } else if x.is_cdata() {
+                            save!();
+                            let k = knumv!(bc::d(ins));
+                            go!(tr!(cdata_equal(st, base, pc, x, k, eq_op)))
+                        } else {
+                            false
+                        };
+                        cond_jump!(eq == eq_op);
                     }
                     Op::ISEQP | Op::ISNEP => {
                         let x = r!(a);
+                        let eq_op = bc::op(ins) == Op::ISEQP as u8;
                         let eq = x.itype() == (!bc::d(ins)) & 0x1fff && !x.is_number()
                             || x.0 == pri(bc::d(ins)).0;
-                        cond_jump!(eq == (bc::op(ins) == Op::ISEQP as u8));
+                        if !eq && x.is_cdata() {
+                            save!();
+                            let k = pri(bc::d(ins));
+                            go!(tr!(cdata_equal(st, base, pc, x, k, eq_op)))
+                        }
+                        cond_jump!(eq == eq_op);
                     }
                     Op::ISTC | Op::ISFC => {
                         let v = r!(bc::d(ins));
@@ -1431,6 +1499,19 @@ unsafe fn run<const HOOKED: bool>(
                             r!(a) = TValue::from_f64(table::len(t) as f64);
                         } else if let Some(s) = v.as_str() {
                             r!(a) = TValue::from_f64((*s).len as f64);
+                        } else if v.is_cdata() {
+                            save!();
+                            match tr!(crate::ffi::ops::len(st, v)) {
+                                Got::Value(x) => r!(a) = x,
+                                Got::Meta(mm, _) => go!(tr!(meta_frame(
+                                    st,
+                                    base,
+                                    pc,
+                                    cont::RA,
+                                    mm,
+                                    &[v, TValue::NIL]
+                                ))),
+                            }
                         } else {
                             save!();
                             let mm = st.metamethod(v, MetaMethod::Len);
@@ -1486,10 +1567,9 @@ unsafe fn run<const HOOKED: bool>(
                     }
                     // ---- constants ----
                     Op::KSTR => r!(a) = *kgc.add(bc::d(ins) as usize),
-                    Op::KCDATA => {
-                        save!();
-                        tr!(Err(st.rt_error("cdata constants need the ffi library")));
-                    }
+                    // cdata constants are immutable (64-bit integers, complex numbers): the
+                    // register shares the prototype's object, as luajit's does.
+                    Op::KCDATA => r!(a) = *kgc.add(bc::d(ins) as usize),
                     Op::KSHORT => r!(a) = TValue::from_f64(bc::d(ins) as i16 as f64),
                     Op::KNUM => r!(a) = knumv!(bc::d(ins)),
                     Op::KPRI => r!(a) = pri(bc::d(ins)),
@@ -1974,9 +2054,46 @@ unsafe fn string_index_table(st: &State) -> Option<*mut GcTab> {
     unsafe { st.heap.metamethod(mt, MetaMethod::Index) }.as_tab()
 }
 
+/// An equality test (`ISEQ*`/`ISNE*`) with a cdata operand: the FFI decides, or its
+/// `__eq` metamethod runs in a continuation frame. Goes on after the test's jump.
+#[inline(never)]
+unsafe fn cdata_equal(
+    st: &mut State,
+    base: *mut TValue,
+    pc: *const u32,
+    x: TValue,
+    y: TValue,
+    eq_op: bool,
+) -> LuaResult<Ret> {
+    // SAFETY: module invariants: `pc` is the instruction after the test, the jump.
+    unsafe {
+        match crate::ffi::ops::equal(st, x, y) {
+            Cmp::Value(r) => {
+                let next = if r == eq_op {
+                    jump_target(pc.add(1), *pc)
+                } else {
+                    pc.add(1)
+                };
+                Ok(Ret::Lua(base, next, 0))
+            }
+            Cmp::Meta(mm, p, q, _) => {
+                let k = if eq_op {
+                    cont::COND_TRUE
+                } else {
+                    cont::COND_FALSE
+                };
+                meta_frame(st, base, pc, k, mm, &[p, q])
+            }
+        }
+    }
+}
+
 /// The slow path of an index read: metamethods and errors.
 #[inline(never)]
 unsafe fn get_slow(st: &mut State, o: TValue, key: TValue, slot: Option<u32>) -> LuaResult<Got> {
+    if o.is_cdata() {
+        return crate::ffi::ops::index(st, o, key);
+    }
     // SAFETY: live values.
     match unsafe { index_chain(st, o, key) } {
         Ok(g) => Ok(g),
@@ -2006,6 +2123,12 @@ unsafe fn set_any(
                 st.raw_set(t, key, v)?;
                 return Ok(None);
             }
+        }
+        if o.is_cdata() {
+            return match crate::ffi::ops::newindex(st, o, key, v)? {
+                None => Ok(None),
+                Some(mm) => meta_frame(st, base, pc, cont::NOP, mm, &[o, key, v]).map(Some),
+            };
         }
         match newindex_chain(st, o, key) {
             Ok(Put::Table(t)) => {

@@ -101,6 +101,8 @@ pub struct State {
     pub config: Config,
     /// The JIT engine, if one is installed, and its hot counters.
     pub jit: super::jit_iface::JitState,
+    /// The FFI's C types and metatypes.
+    pub ffi: crate::ffi::FfiState,
 }
 
 /// Settings fixed when a state is made.
@@ -197,6 +199,7 @@ impl State {
             hook_root,
             config,
             jit: Default::default(),
+            ffi: Default::default(),
         });
         crate::libs::open_all(&mut st).expect("opening the standard libraries");
         st
@@ -221,6 +224,8 @@ impl State {
                 (*v.gc_ptr().cast::<GcTab>()).metatable
             } else if v.is_udata() {
                 (*v.gc_ptr().cast::<moonjet_gc::GcUdata>()).metatable
+            } else if v.is_cdata() {
+                crate::ffi::cdata_metatable(self, v)
             } else {
                 self.typemt[type_index(v)]
             }
@@ -962,11 +967,7 @@ pub fn type_name(v: TValue) -> &'static str {
 /// truncated toward zero, with NaN and out-of-range values giving -2^31.
 #[inline(always)]
 pub fn num_to_int(x: f64) -> i32 {
-    if x > -2147483649.0 && x < 2147483648.0 {
-        x as i32
-    } else {
-        i32::MIN
-    }
+    num::trunc_i32(x)
 }
 
 /// The native function pointer of a native closure.
