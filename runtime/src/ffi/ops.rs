@@ -502,7 +502,7 @@ pub(crate) fn arith(st: &mut State, op: ArithOp, a: TValue, b: TValue) -> LuaRes
             _ => {}
         }
     }
-    let mm = meta_of_either(st, a, b, arith_metamethod(op));
+    let mm = meta_of_either(st, a, b, op.mm());
     if !mm.is_nil() {
         return Ok(Got::Meta(mm, TValue::NIL));
     }
@@ -513,18 +513,6 @@ pub(crate) fn arith(st: &mut State, op: ArithOp, a: TValue, b: TValue) -> LuaRes
         value_type_name(cts, b)
     );
     Err(st.rt_error(&msg))
-}
-
-fn arith_metamethod(op: ArithOp) -> MetaMethod {
-    match op {
-        ArithOp::Add => MetaMethod::Add,
-        ArithOp::Sub => MetaMethod::Sub,
-        ArithOp::Mul => MetaMethod::Mul,
-        ArithOp::Div => MetaMethod::Div,
-        ArithOp::Mod => MetaMethod::Mod,
-        ArithOp::Pow => MetaMethod::Pow,
-        ArithOp::Unm => MetaMethod::Unm,
-    }
 }
 
 /// The metatype's metamethod of the first cdata operand that has one.

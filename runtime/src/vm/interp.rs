@@ -687,7 +687,7 @@ pub(crate) enum ArithOp {
 }
 
 impl ArithOp {
-    fn mm(self) -> MetaMethod {
+    pub(crate) fn mm(self) -> MetaMethod {
         match self {
             ArithOp::Add => MetaMethod::Add,
             ArithOp::Sub => MetaMethod::Sub,
