@@ -1095,14 +1095,7 @@ impl<'t, 's, 'p> Parser<'t, 's, 'p> {
                         Some(Keyword::Volatile) => quals |= Flags::VOLATILE,
                         Some(Keyword::Restrict | Keyword::Ptr64) => {}
                         Some(Keyword::Ptr32) => ptr32 = true,
-                        Some(
-                            Keyword::Attribute
-                            | Keyword::Declspec
-                            | Keyword::Cdecl
-                            | Keyword::Fastcall
-                            | Keyword::Stdcall
-                            | Keyword::Thiscall,
-                        ) => {
+                        Some(k) if is_declarator_attribute(k) => {
                             self.attribute(attrs)?;
                             continue;
                         }
@@ -1115,17 +1108,7 @@ impl<'t, 's, 'p> Parser<'t, 's, 'p> {
                     reference,
                     ptr32,
                 });
-            } else if matches!(
-                self.keyword(),
-                Some(
-                    Keyword::Attribute
-                        | Keyword::Declspec
-                        | Keyword::Cdecl
-                        | Keyword::Fastcall
-                        | Keyword::Stdcall
-                        | Keyword::Thiscall
-                )
-            ) {
+            } else if self.keyword().is_some_and(is_declarator_attribute) {
                 self.attribute(attrs)?;
             } else {
                 break;
@@ -1181,17 +1164,7 @@ impl<'t, 's, 'p> Parser<'t, 's, 'p> {
             return Ok(false);
         }
         Ok(match self.ident_entry(&next) {
-            Some((_, Kind::Keyword(k))) => {
-                matches!(
-                    k,
-                    Keyword::Attribute
-                        | Keyword::Declspec
-                        | Keyword::Cdecl
-                        | Keyword::Fastcall
-                        | Keyword::Stdcall
-                        | Keyword::Thiscall
-                ) || !is_type_keyword(k)
-            }
+            Some((_, Kind::Keyword(k))) => is_declarator_attribute(k) || !is_type_keyword(k),
             _ => !self.starts_type(&next),
         })
     }
@@ -1739,7 +1712,10 @@ impl<'t, 's, 'p> Parser<'t, 's, 'p> {
             Tok::Punct("$") => match self.take_param()? {
                 DeclParam::Int(n) => {
                     self.advance()?;
-                    Ok(Value::int(*n as u32, false))
+                    // An `int32_t` as luajit converts it: out of range is INT32_MIN
+                    // (never silently truncated to a small count).
+                    let bits = i32::try_from(*n).unwrap_or(i32::MIN) as u32;
+                    Ok(Value::int(bits, false))
                 }
                 _ => Err(self.err(msg::UNEXPECTED)),
             },
@@ -1832,6 +1808,19 @@ impl NumWords {
     fn is_empty(&self) -> bool {
         !self.has_base() && !self.has_modifier() && !self.bool_modifier
     }
+}
+
+/// An attribute or calling convention that may stand among a declarator's pointers.
+fn is_declarator_attribute(keyword: Keyword) -> bool {
+    matches!(
+        keyword,
+        Keyword::Attribute
+            | Keyword::Declspec
+            | Keyword::Cdecl
+            | Keyword::Fastcall
+            | Keyword::Stdcall
+            | Keyword::Thiscall
+    )
 }
 
 fn is_type_keyword(keyword: Keyword) -> bool {

@@ -95,6 +95,24 @@ fn sizes_out_of_range_are_errors() {
     }
 }
 
+/// A `$` count out of `int32_t` range is INT32_MIN, as luajit converts it: an error,
+/// never a count silently truncated to its low 32 bits (`2^32 + 4` was `int [4]`).
+#[test]
+fn type_parameter_counts_out_of_range_are_errors() {
+    for code in [
+        "local ok, e = pcall(ffi.typeof, 'int[$]', 2^40) return e",
+        "local ok, e = pcall(ffi.typeof, 'int[$]', 2^32 + 4) return e",
+        "local ok, e = pcall(ffi.typeof, 'int[$]', 0/0) return e",
+    ] {
+        assert_eq!(
+            eval(code),
+            "size of C type is unknown or too large",
+            "{code}"
+        );
+    }
+    assert_eq!(eval("return ffi.sizeof(ffi.typeof('int[$]', 7))"), "28");
+}
+
 #[test]
 fn malformed_declarations_are_errors() {
     for (code, msg) in [

@@ -570,24 +570,29 @@ pub struct Field {
     pub named: bool,
 }
 
+impl Field {
+    /// The field of member entry `m` (a field or bitfield: its offset is in `size`).
+    fn of_member(cts: &CTypeTable, m: CTypeId) -> Field {
+        let ct = cts.get(m);
+        Field {
+            ty: ct.child,
+            offset: ct.size as usize,
+            bits: match ct.kind {
+                Kind::Bitfield { bit_pos, bit_width } => Some((bit_pos, bit_width)),
+                _ => None,
+            },
+            named: ct.name.is_some(),
+        }
+    }
+}
+
 /// The members of a struct (for a union, only the first: initializers fill that one).
 pub fn init_fields(cts: &CTypeTable, aggregate: CTypeId) -> Vec<Field> {
     let raw = cts.raw(aggregate);
     let mut out: Vec<Field> = cts
         .members(raw)
         .into_iter()
-        .map(|m| {
-            let ct = cts.get(m);
-            Field {
-                ty: ct.child,
-                offset: ct.size as usize,
-                bits: match ct.kind {
-                    Kind::Bitfield { bit_pos, bit_width } => Some((bit_pos, bit_width)),
-                    _ => None,
-                },
-                named: ct.name.is_some(),
-            }
-        })
+        .map(|m| Field::of_member(cts, m))
         .collect();
     if cts.get(raw).is_union() {
         out.truncate(1);
@@ -789,15 +794,7 @@ unsafe fn init_struct_by_name(
     let raw = cts.raw(ty);
     for m in cts.members(raw) {
         let ct = cts.get(m);
-        let field = Field {
-            ty: ct.child,
-            offset: ct.size as usize,
-            bits: match ct.kind {
-                Kind::Bitfield { bit_pos, bit_width } => Some((bit_pos, bit_width)),
-                _ => None,
-            },
-            named: ct.name.is_some(),
-        };
+        let field = Field::of_member(cts, m);
         // SAFETY: caller promise; member offsets lie within the struct.
         unsafe {
             match ct.name() {

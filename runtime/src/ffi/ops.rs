@@ -379,6 +379,25 @@ fn int_pair(a: Operand, b: Operand) -> Option<(u64, u64, bool)> {
     Some((int_bits(a, unsigned)?, int_bits(b, unsigned)?, unsigned))
 }
 
+/// Both operands as pointers: each one's address and target type.
+fn ptr_pair(a: Operand, b: Operand) -> Option<((usize, CTypeId), (usize, CTypeId))> {
+    match (a, b) {
+        (
+            Operand::Ptr {
+                addr: p,
+                target: t1,
+                ..
+            },
+            Operand::Ptr {
+                addr: q,
+                target: t2,
+                ..
+            },
+        ) => Some(((p, t1), (q, t2))),
+        _ => None,
+    }
+}
+
 /// `x ^ k` in 64-bit signed arithmetic (wrapping), with luajit's answers for negative
 /// exponents.
 pub fn pow_i64(x: i64, k: i64) -> i64 {
@@ -461,25 +480,15 @@ pub(crate) fn arith(st: &mut State, op: ArithOp, a: TValue, b: TValue) -> LuaRes
             let r = arith_i64(op, p, q, unsigned);
             return new_int64(st, r, unsigned).map(Got::Value);
         }
-        match (x, y, op) {
-            (
-                Operand::Ptr {
-                    addr: p,
-                    target: t1,
-                    ..
-                },
-                Operand::Ptr {
-                    addr: q,
-                    target: t2,
-                    ..
-                },
-                ArithOp::Sub,
-            ) if compatible_targets(cts, t1, t2, Quals::Ignore, false) => {
+        if let (Some(((p, t1), (q, t2))), ArithOp::Sub) = (ptr_pair(x, y), op) {
+            if compatible_targets(cts, t1, t2, Quals::Ignore, false) {
                 if let Some(esize) = element_size(cts, t1) {
                     let diff = (p as i64).wrapping_sub(q as i64) / esize as i64;
                     return Ok(Got::Value(TValue::from_f64(diff as f64)));
                 }
             }
+        }
+        match (x, y, op) {
             (Operand::Ptr { addr, target, ty }, i, ArithOp::Add | ArithOp::Sub)
             | (i, Operand::Ptr { addr, target, ty }, ArithOp::Add)
                 if matches!(i, Operand::Num(_) | Operand::Int { .. }) =>
@@ -547,19 +556,7 @@ pub(crate) fn compare(st: &mut State, a: TValue, b: TValue, le: bool) -> LuaResu
         };
         return Ok(Cmp::Value(r));
     }
-    if let (
-        Operand::Ptr {
-            addr: p,
-            target: t1,
-            ..
-        },
-        Operand::Ptr {
-            addr: q,
-            target: t2,
-            ..
-        },
-    ) = (x, y)
-    {
+    if let Some(((p, t1), (q, t2))) = ptr_pair(x, y) {
         if compatible_targets(cts, t1, t2, Quals::Ignore, true) {
             return Ok(Cmp::Value(if le { p <= q } else { p < q }));
         }
