@@ -394,31 +394,42 @@ impl Engine {
         parent: TraceRef,
         exit: SnapId,
     ) {
+        let recursive = TraceIndex::function_root(&st.heap, parent).is_some();
+        let started = self.begin(st, (pt, resume, Some((parent, exit))), |opts| {
+            Recorder::new_side(pt, base, resume, opts, recursive)
+        });
+        if started {
+            st.begin_recording();
+        }
+    }
+
+    /// Start the recording `make` makes, started at `start` in `pt` (a side trace of
+    /// `parent`'s exit): anything held is stale (the interpreter asks only when it is not
+    /// recording). With no trace number left, everything is flushed instead, as luajit
+    /// does, and the code waits. Returns whether it started.
+    fn begin(
+        &mut self,
+        st: &mut State,
+        (pt, start, parent): (*mut GcProto, *const u32, Option<(TraceRef, SnapId)>),
+        make: impl FnOnce(Opts) -> Recorder,
+    ) -> bool {
         self.end_recording(st);
         if st.heap.live_traces() >= Self::maxtrace(st) {
             self.flush_all(st);
-            return;
+            return false;
         }
-        let recursive = TraceIndex::function_root(&st.heap, parent).is_some();
-        let rec = Recorder::new_side(
-            pt,
-            base,
-            resume,
-            Opts::from_flags(st.jit.opt_flags),
-            recursive,
-        );
         self.recording = Some(ActiveRecording {
-            rec,
+            rec: make(Opts::from_flags(st.jit.opt_flags)),
             pt,
-            start: resume,
-            parent: Some((parent, exit)),
+            start,
+            parent,
             bytecode: Vec::new(),
             thread: st.l,
             // SAFETY: the running thread is live.
             stack: unsafe { (*st.l).stack },
         });
         self.root_recorded_proto(st, pt);
-        st.begin_recording();
+        true
     }
 
     /// The instructions the recording under way kept for `-jdump`.
@@ -443,54 +454,19 @@ impl JitEngine for Engine {
         base: *mut TValue,
         pc: *const u32,
     ) -> bool {
-        // The interpreter only asks when it is not recording: anything held is stale.
-        self.end_recording(st);
-        if st.heap.live_traces() >= Self::maxtrace(st) {
-            // No trace number left: start over, as luajit does (this loop waits).
-            self.flush_all(st);
-            return false;
-        }
-        // SAFETY: `pc` is the loop's FORL or LOOP (trait contract).
-        let rec = unsafe { Recorder::new(pt, base, pc, Opts::from_flags(st.jit.opt_flags)) };
-        self.recording = Some(ActiveRecording {
-            rec,
-            pt,
-            start: pc,
-            parent: None,
-            bytecode: Vec::new(),
-            thread: st.l,
-            // SAFETY: the running thread is live.
-            stack: unsafe { (*st.l).stack },
-        });
-        self.root_recorded_proto(st, pt);
-        true
+        self.begin(st, (pt, pc, None), |opts| {
+            // SAFETY: `pc` is the loop's FORL or LOOP (trait contract).
+            unsafe { Recorder::new(pt, base, pc, opts) }
+        })
     }
 
     unsafe fn start_func(&mut self, st: &mut State, pt: *mut GcProto, base: *mut TValue) -> bool {
-        self.end_recording(st);
-        if st.heap.live_traces() >= Self::maxtrace(st) {
-            self.flush_all(st);
-            return false;
-        }
-        // SAFETY: `pt` was just called in the frame at `base` (trait contract).
-        let (rec, header) = unsafe {
-            (
-                Recorder::new_func(pt, base, Opts::from_flags(st.jit.opt_flags)),
-                (*pt).bc as *const u32,
-            )
-        };
-        self.recording = Some(ActiveRecording {
-            rec,
-            pt,
-            start: header,
-            parent: None,
-            bytecode: Vec::new(),
-            thread: st.l,
-            // SAFETY: the running thread is live.
-            stack: unsafe { (*st.l).stack },
-        });
-        self.root_recorded_proto(st, pt);
-        true
+        // SAFETY: a live prototype; instruction 0 is its header.
+        let header = unsafe { (*pt).bc } as *const u32;
+        self.begin(st, (pt, header, None), |opts| {
+            // SAFETY: `pt` was just called in the frame at `base` (trait contract).
+            unsafe { Recorder::new_func(pt, base, opts) }
+        })
     }
 
     unsafe fn record(
@@ -518,19 +494,11 @@ impl JitEngine for Engine {
         }
         let started = (r.pt, r.start, r.parent);
         if !r.rec.in_frame(pt, base) {
-            // Code of another function (a hook, an error handler): not part of this loop.
+            let why = r.rec.left_frame();
             let bytecode = self.take_bytecode();
             // SAFETY: the recorded prototype is rooted until `end_recording`; `pt` runs;
             // the recorded instructions are all of the recorded prototype.
-            unsafe {
-                self.abort(
-                    st,
-                    started,
-                    (pt, pc),
-                    "NYI: leaving the loop's frame",
-                    (&bytecode, None),
-                )
-            };
+            unsafe { self.abort(st, started, (pt, pc), why, (&bytecode, None)) };
             self.end_recording(st);
             return Recording::Stop;
         }

@@ -263,6 +263,24 @@ fn is_loop_op(op: Op) -> bool {
     )
 }
 
+/// Function value `fv` (live) if it is a Lua function: its closure, prototype, number of
+/// parameters, and whether it takes varargs.
+fn lua_function(fv: TValue) -> Option<(*mut GcFunc, *mut GcProto, u32, bool)> {
+    if !fv.is_func() {
+        return None;
+    }
+    let closure = fv.gc_ptr().cast::<GcFunc>();
+    // SAFETY: a live function; a Lua one has a live prototype.
+    unsafe {
+        if !(*closure).is_lua() {
+            return None;
+        }
+        let pt = (*closure).proto;
+        let vararg = (*pt).flags & u32::from(moonjet_runtime::proto::flags::VARARG) != 0;
+        Some((closure, pt, u32::from((*pt).numparams), vararg))
+    }
+}
+
 /// The math and bit builtins a trace turns into IR, by luajit's builtin number.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum Builtin {
@@ -438,6 +456,17 @@ impl Recorder {
             self.awaiting = None;
         }
         false
+    }
+
+    /// Why the recording ends when the interpreter runs code outside the recorded frames
+    /// (other than a recursive call's, which [`Recorder::skips`]).
+    pub fn left_frame(&self) -> &'static str {
+        match self.awaiting {
+            Some(_) if self.skipped >= MAX_SKIPPED => "recursive call too long to record",
+            Some(_) => "NYI: leaving the frame in a recursive call",
+            // A hook, an error handler, an error unwinding the loop's frame.
+            None => "NYI: leaving the loop's frame",
+        }
     }
 
     fn blank(pt: *mut GcProto, base: *mut TValue, start: *const u32, opts: Opts) -> Recorder {
@@ -1243,11 +1272,8 @@ impl Recorder {
             return Err("trace too long".into());
         }
         if self.awaiting.is_some() {
-            return Err(if self.skipped >= MAX_SKIPPED {
-                "recursive call too long to record".into()
-            } else {
-                "NYI: leaving the frame in a recursive call".into()
-            });
+            // Back in the frame, but not after the call.
+            return Err(self.left_frame().into());
         }
         if !self.frames.is_empty() {
             // SAFETY: forwarded caller promise.
@@ -1660,13 +1686,8 @@ impl Recorder {
         pc: *const u32,
         fv: TValue,
     ) -> Result<(), Abort> {
-        let closure = fv.gc_ptr().cast::<GcFunc>();
-        // SAFETY: caller promise: a Lua closure has a prototype.
-        let (pt, numparams, vararg) = unsafe {
-            let pt = (*closure).proto;
-            let vararg = (*pt).flags & u32::from(moonjet_runtime::proto::flags::VARARG) != 0;
-            (pt, u32::from((*pt).numparams), vararg)
-        };
+        let (closure, pt, numparams, vararg) =
+            lua_function(fv).ok_or("NYI: call of a non-function")?;
         if b == 0 || self.pinned_snap.is_some() {
             return Err("NYI: call with a variable number of arguments or results".into());
         }
@@ -1721,19 +1742,8 @@ impl Recorder {
     /// caller's would have gone.
     fn inline_tail_call(&mut self, a: u32, nargs: u32, pc: *const u32) -> Result<(), Abort> {
         let fv = self.value(a);
-        let closure = fv
-            .is_func()
-            .then(|| fv.gc_ptr().cast::<GcFunc>())
-            .ok_or("NYI: call of a non-function")?;
-        // SAFETY: a live function value in the frame; a Lua one has a prototype.
-        let (pt, numparams, vararg) = unsafe {
-            if !(*closure).is_lua() {
-                return Err("NYI: tail call of a builtin".into());
-            }
-            let pt = (*closure).proto;
-            let vararg = (*pt).flags & u32::from(moonjet_runtime::proto::flags::VARARG) != 0;
-            (pt, u32::from((*pt).numparams), vararg)
-        };
+        let (closure, pt, numparams, vararg) =
+            lua_function(fv).ok_or("NYI: tail call of a non-Lua function")?;
         if vararg {
             return Err("NYI: vararg function".into());
         }
@@ -1743,16 +1753,7 @@ impl Recorder {
         let f = self.read(a, pc)?;
         let kf = self.kgc(fv, Ty::Func);
         self.guard(Cmp::Eq, Ty::Ptr, f, kf, pc);
-        let nil = self.emit(Ins::KPri(Ty::Nil));
-        let args = (0..numparams)
-            .map(|i| {
-                if i < nargs {
-                    self.read(a + 2 + i, pc)
-                } else {
-                    Ok(nil)
-                }
-            })
-            .collect::<Result<Vec<Ref>, Abort>>()?;
+        let args = self.call_params(a, nargs, numparams, pc)?;
         let off = self.frame_off();
         self.slots.retain(|&s, _| u32::from(s) < off);
         self.written.retain(|&s, _| u32::from(s) < off);
@@ -1763,6 +1764,27 @@ impl Recorder {
             self.write(i as u32, v);
         }
         Ok(())
+    }
+
+    /// The callee's parameters for a call of the function in slot `a` with `nargs`
+    /// arguments: the arguments, nil for missing ones (extra ones are not its business).
+    fn call_params(
+        &mut self,
+        a: u32,
+        nargs: u32,
+        numparams: u32,
+        pc: *const u32,
+    ) -> Result<Vec<Ref>, Abort> {
+        let nil = self.emit(Ins::KPri(Ty::Nil));
+        (0..numparams)
+            .map(|i| {
+                if i < nargs {
+                    self.read(a + 2 + i, pc)
+                } else {
+                    Ok(nil)
+                }
+            })
+            .collect()
     }
 
     /// `CALL a b c` of the trace's own function from the trace's frame (its tree is
@@ -2055,35 +2077,23 @@ impl Recorder {
     /// arguments as the parameters and links to that function trace, which goes on
     /// exactly where the interpreter's call would (`None`: another callee).
     fn tail_call_self(&mut self, pc: *const u32, a: u32, d: u32) -> Result<Option<Trace>, Abort> {
-        let fv = self.value(a);
-        if !fv.is_func() {
-            return Ok(None);
-        }
-        let closure = fv.gc_ptr().cast::<GcFunc>();
-        // SAFETY: a live function value in the frame; a Lua one has a prototype.
-        let numparams = unsafe {
-            if !(*closure).is_lua() || (*closure).proto != self.pt {
-                return Ok(None);
-            }
-            u32::from((*self.pt).numparams)
-        };
         // (Not a vararg function: those have no function traces, so no such trees.)
+        let own = lua_function(self.value(a)).filter(|&(_, pt, _, _)| pt == self.pt);
+        let Some((_, _, numparams, _)) = own else {
+            return Ok(None);
+        };
         let nargs = d.checked_sub(1).ok_or("bad CALLT")?;
         // The same closure: the frame's function slot stays as it is.
         let f = self.read(a, pc)?;
         let (cur, _) = self.cur_func();
         self.guard(Cmp::Eq, Ty::Ptr, f, cur, pc);
-        let nil = self.emit(Ins::KPri(Ty::Nil));
-        let mut params = BTreeMap::new();
-        for i in 0..numparams {
-            let v = if i < nargs {
-                self.read(a + 2 + i, pc)?
-            } else {
-                nil
-            };
-            params.insert(u16::try_from(i).map_err(|_| "slot out of range")?, v);
-        }
-        self.written = params;
+        let params = self.call_params(a, nargs, numparams, pc)?;
+        // (Slots below 256: operands of the bytecode.)
+        self.written = params
+            .into_iter()
+            .enumerate()
+            .map(|(i, v)| (i as u16, v))
+            .collect();
         // SAFETY: instruction 1 follows the header.
         let first = unsafe { (*self.pt).bc.add(1) };
         let mut t = self.link_trace(first);

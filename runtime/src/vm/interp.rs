@@ -1208,12 +1208,12 @@ unsafe fn run<const HOOKED: bool>(
             }};
         }
         // A Lua function was just called (its frame is set up, `pc` at its first
-        // instruction): with the JIT on and no hooks, the call counts towards a function
-        // trace, or runs the one there is. (The instrumented loop, recording or running
-        // hooks, leaves functions alone.)
+        // instruction): with the JIT on and nothing else in the hook mask (no hook,
+        // recording or interrupt), the call counts towards a function trace, or runs the
+        // one there is.
         macro_rules! function_entry {
             () => {{
-                if !HOOKED && st.hook.mask() & hook::mask::JIT_OFF == 0 {
+                if !HOOKED && st.hook.mask() == 0 {
                     if let Some(at) = jit_iface::function_entry(st, pt, base) {
                         resume_after_trace!(at);
                     }
@@ -1499,30 +1499,28 @@ unsafe fn run<const HOOKED: bool>(
                             r!(a) = TValue::from_f64(table::len(t) as f64);
                         } else if let Some(s) = v.as_str() {
                             r!(a) = TValue::from_f64((*s).len as f64);
-                        } else if v.is_cdata() {
-                            save!();
-                            match tr!(crate::ffi::ops::len(st, v)) {
-                                Got::Value(x) => r!(a) = x,
-                                Got::Meta(mm, _) => go!(tr!(meta_frame(
-                                    st,
-                                    base,
-                                    pc,
-                                    cont::RA,
-                                    mm,
-                                    &[v, TValue::NIL]
-                                ))),
-                            }
                         } else {
                             save!();
-                            let mm = st.metamethod(v, MetaMethod::Len);
-                            if mm.is_nil() {
-                                tr!(Err(debug::slot_op_error(
-                                    st,
-                                    base,
-                                    "get length of",
-                                    bc::d(ins)
-                                )));
-                            }
+                            let mm = if v.is_cdata() {
+                                match tr!(crate::ffi::ops::len(st, v)) {
+                                    Got::Value(x) => {
+                                        r!(a) = x;
+                                        continue;
+                                    }
+                                    Got::Meta(mm, _) => mm,
+                                }
+                            } else {
+                                let mm = st.metamethod(v, MetaMethod::Len);
+                                if mm.is_nil() {
+                                    tr!(Err(debug::slot_op_error(
+                                        st,
+                                        base,
+                                        "get length of",
+                                        bc::d(ins)
+                                    )));
+                                }
+                                mm
+                            };
                             go!(tr!(meta_frame(
                                 st,
                                 base,

@@ -464,11 +464,8 @@ pub unsafe fn reenable_proto(pt: *mut GcProto) {
 }
 
 /// The `JFORL`/`JLOOP` at `pc` is about to run its loop body, with the JIT on: run its
-/// trace (`Some`: where the interpreter goes on). Trace code is marked as running
-/// meanwhile, so no zombie's code is released under it. A loop whose trace is no longer
-/// in service counts again, as a `FORL`/`LOOP` would. Out of line: a trace entry is rare
-/// next to the iterations the trace runs, and the dispatch loop's registers are for the
-/// interpreter.
+/// trace (`Some`: where the interpreter goes on). A loop whose trace is no longer in
+/// service counts again, as a `FORL`/`LOOP` would.
 ///
 /// # Safety
 /// As for [`JitEngine`]: the interpreter's live prototype, frame and loop instruction,
@@ -485,18 +482,47 @@ pub(crate) unsafe fn enter_loop(
         // interpreter runs the loop itself, uncounted.
         return None;
     }
-    st.savedpc = pc.wrapping_add(1);
-    st.heap.trace_code_entered();
     // SAFETY: forwarded caller promise.
-    let next = st
-        .with_engine(|e, st| unsafe { e.enter(st, pt, base, pc) })
-        .flatten();
-    st.heap.trace_code_left();
+    let next = unsafe { run_trace(st, pt, base, pc) };
     if next.is_none() {
         // SAFETY: forwarded caller promise.
         unsafe { count_loop(st, pt, base, pc) };
     }
     next
+}
+
+/// Run the trace entered at `at` (a `JFORL`/`JLOOP`, or a `JFUNCF` header) through the
+/// engine (the hook mask is clear). Trace code is marked as running meanwhile, so no zombie's code is released under it.
+/// Out of line: a trace entry is rare next to what the trace runs, and the dispatch
+/// loop's registers are for the interpreter.
+///
+/// # Safety
+/// As for [`JitEngine::enter`].
+#[inline(never)]
+unsafe fn run_trace(
+    st: &mut State,
+    pt: *mut GcProto,
+    base: *mut TValue,
+    at: *const u32,
+) -> Option<(*mut TValue, *const u32)> {
+    st.savedpc = at.wrapping_add(1);
+    st.heap.trace_code_entered();
+    // SAFETY: forwarded caller promise.
+    let next = st
+        .with_engine(|e, st| unsafe { e.enter(st, pt, base, at) })
+        .flatten();
+    st.heap.trace_code_left();
+    next
+}
+
+/// Take `units` off the hot counter of the code at `at`; true when it runs out (the
+/// borrow), which makes the code hot.
+#[inline(always)]
+fn count_down(st: &mut State, at: *const u32, units: u16) -> bool {
+    let c = &mut st.jit.hotcount[hot_slot(at)];
+    let (left, borrow) = c.overflowing_sub(units);
+    *c = left;
+    borrow
 }
 
 /// Count one back-edge of the loop at `pc` (with the JIT on); the borrow of its hot
@@ -511,10 +537,7 @@ pub(crate) unsafe fn count_loop(
     base: *mut TValue,
     pc: *const u32,
 ) {
-    let c = &mut st.jit.hotcount[hot_slot(pc)];
-    let (left, borrow) = c.overflowing_sub(HOTCOUNT_LOOP);
-    *c = left;
-    if borrow {
+    if count_down(st, pc, HOTCOUNT_LOOP) {
         // SAFETY: forwarded caller promise.
         unsafe { loop_hot(st, pt, base, pc) };
     }
@@ -532,31 +555,44 @@ pub(crate) unsafe fn loop_hot(
     base: *mut TValue,
     pc: *const u32,
 ) -> bool {
-    st.savedpc = pc.wrapping_add(1);
+    // SAFETY: forwarded caller promise (for `got_hot` and `start_loop`).
+    unsafe { got_hot(st, pt, pc, |e, st| e.start_loop(st, pt, base, pc)) }
+}
+
+/// The code at `at` of the running prototype `pt` (a loop instruction or the function
+/// header) got hot: its counter starts over, and `start` asks the engine to record it,
+/// unless a recording runs already or `jit.off(func)` said never (then the code is
+/// blacklisted, lazily, as luajit does). Returns true if recording started.
+///
+/// # Safety
+/// `at` is an instruction of the live prototype `pt`.
+unsafe fn got_hot(
+    st: &mut State,
+    pt: *mut GcProto,
+    at: *const u32,
+    start: impl FnOnce(&mut dyn JitEngine, &mut State) -> bool,
+) -> bool {
+    st.savedpc = at.wrapping_add(1);
     st.jit
-        .set_hotcount(pc, st.jit.hotloop.saturating_mul(HOTCOUNT_LOOP));
+        .set_hotcount(at, st.jit.hotloop.saturating_mul(HOTCOUNT_LOOP));
     if st.hook.mask() & mask::RECORD != 0 {
         return false;
     }
-    // SAFETY: `pt` is the running prototype (caller promise).
+    // SAFETY: caller promise.
     if unsafe { (*pt).flags } & flags::NOJIT as u32 != 0 {
-        // `jit.off(func)`: patched lazily, as luajit does, the first time it gets hot.
-        // SAFETY: `pc` is this prototype's loop instruction.
-        unsafe { blacklist_loop(pt, pc) };
+        // SAFETY: caller promise.
+        unsafe { blacklist_loop(pt, at) };
         return false;
     }
-    let start = st
-        // SAFETY: forwarded caller promise.
-        .with_engine(|e, st| unsafe { e.start_loop(st, pt, base, pc) })
-        .unwrap_or(false);
-    if start {
+    let started = st.with_engine(start).unwrap_or(false);
+    if started {
         st.begin_recording();
     }
-    start
+    started
 }
 
 /// The Lua function `pt` was just called (frame at `base`, set up, about to run its first
-/// instruction) with the JIT on: count the call towards a function trace, or run the
+/// instruction) with the JIT on and the hook mask clear: count the call towards a function trace, or run the
 /// one its `JFUNCF` header enters. `Some`: where the interpreter goes on (as
 /// [`JitEngine::enter`]).
 ///
@@ -571,90 +607,19 @@ pub(crate) unsafe fn function_entry(
     // SAFETY: caller promise; instruction 0 is the header.
     let header = unsafe { (*pt).bc };
     let op = bc::op(unsafe { *header });
-    if op == Op::FUNCF as u8 {
+    if op == Op::JFUNCF as u8 {
         // SAFETY: forwarded caller promise.
-        unsafe { count_call(st, pt, base) };
-        None
-    } else if op == Op::JFUNCF as u8 {
-        // SAFETY: forwarded caller promise.
-        unsafe { enter_function(st, pt, base) }
-    } else {
-        None
-    }
-}
-
-/// A `JFUNCF` header: run its function trace (out of line, as [`enter_loop`]).
-///
-/// # Safety
-/// As for [`function_entry`].
-#[inline(never)]
-unsafe fn enter_function(
-    st: &mut State,
-    pt: *mut GcProto,
-    base: *mut TValue,
-) -> Option<(*mut TValue, *const u32)> {
-    // SAFETY: caller promise.
-    let header = unsafe { (*pt).bc };
-    if st.hook.mask() != 0 {
+        let next = unsafe { run_trace(st, pt, base, header) };
+        if next.is_some() {
+            return next;
+        }
+        // No trace in service there any more: count as a `FUNCF` would.
+    } else if op != Op::FUNCF as u8 {
         return None;
     }
-    st.savedpc = header.wrapping_add(1);
-    st.heap.trace_code_entered();
-    // SAFETY: forwarded caller promise.
-    let next = st
-        .with_engine(|e, st| unsafe { e.enter(st, pt, base, header) })
-        .flatten();
-    st.heap.trace_code_left();
-    if next.is_none() {
-        // No trace in service there any more: count as a `FUNCF` would.
-        // SAFETY: forwarded caller promise.
-        unsafe { count_call(st, pt, base) };
+    if count_down(st, header, HOTCOUNT_CALL) {
+        // SAFETY: forwarded caller promise (for `got_hot` and `start_func`).
+        unsafe { got_hot(st, pt, header, |e, st| e.start_func(st, pt, base)) };
     }
-    next
-}
-
-/// Count one call of `pt` (with the JIT on); the borrow of its hot counter makes it hot.
-///
-/// # Safety
-/// As for [`function_entry`].
-#[inline(always)]
-unsafe fn count_call(st: &mut State, pt: *mut GcProto, base: *mut TValue) {
-    // SAFETY: caller promise.
-    let header = unsafe { (*pt).bc };
-    let c = &mut st.jit.hotcount[hot_slot(header)];
-    let (left, borrow) = c.overflowing_sub(HOTCOUNT_CALL);
-    *c = left;
-    if borrow {
-        // SAFETY: forwarded caller promise.
-        unsafe { function_hot(st, pt, base) };
-    }
-}
-
-/// The function `pt` just called got hot: start recording a function trace.
-///
-/// # Safety
-/// As for [`function_entry`].
-#[cold]
-unsafe fn function_hot(st: &mut State, pt: *mut GcProto, base: *mut TValue) {
-    // SAFETY: caller promise.
-    let header = unsafe { (*pt).bc };
-    st.savedpc = header.wrapping_add(1);
-    st.jit
-        .set_hotcount(header, st.jit.hotloop.saturating_mul(HOTCOUNT_LOOP));
-    if st.hook.mask() & mask::RECORD != 0 {
-        return;
-    }
-    // SAFETY: a live prototype (caller promise).
-    if unsafe { (*pt).flags } & flags::NOJIT as u32 != 0 {
-        // SAFETY: `header` is this prototype's header.
-        unsafe { blacklist_loop(pt, header) };
-        return;
-    }
-    let start = st
-        // SAFETY: forwarded caller promise.
-        .with_engine(|e, st| unsafe { e.start_func(st, pt, base) })
-        .unwrap_or(false);
-    if start {
-        st.begin_recording();
-    }
+    None
 }
