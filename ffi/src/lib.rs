@@ -18,6 +18,7 @@
 //! The crate is pure: no GC objects, no unsafe code. Cdata objects and the Lua-facing
 //! library live in the runtime and hold [`CTypeId`]s.
 
+pub mod call;
 pub mod ctype;
 pub mod error;
 pub mod layout;
