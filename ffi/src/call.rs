@@ -33,7 +33,8 @@
 //! then 8-byte stack slots. A homogeneous floating-point aggregate (1 to 4 members, all
 //! float or all double, complex numbers included) takes one v register per member if
 //! enough are left, else it goes wholly to the stack and no later argument takes a v
-//! register. Other composites over 16 bytes are copied and passed by reference; smaller
+//! register. Other composites over 16 bytes are passed by reference to a copy (the
+//! argument block's, which the callee may change); smaller
 //! ones take 1 or 2 x registers (from an even one if 16-byte aligned), or, when they do
 //! not fit, go to the stack and no later argument takes an x register. Results travel
 //! where a first argument would (x0/x1, v0..v3); larger ones are written where x8
@@ -48,7 +49,6 @@ mod stub;
 use std::ffi::c_void;
 use std::fmt;
 
-use cranelift_codegen::ir::Function;
 use cranelift_codegen::isa::{self, OwnedTargetIsa};
 use cranelift_codegen::Context;
 use cranelift_frontend::FunctionBuilderContext;
@@ -323,7 +323,7 @@ impl StubCompiler {
             return Err(CallError::Unsupported(BAD_CALLBACK.into()));
         }
         self.ctx.clear();
-        let func: &mut Function = &mut self.ctx.func;
+        let func = &mut self.ctx.func;
         stub::build_callback(func, &mut self.fctx, &*self.isa, plan, dispatch, ctx, slot)?;
         stub::compile(&mut self.ctx, &*self.isa)
     }
