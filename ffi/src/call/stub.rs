@@ -80,6 +80,7 @@ fn register_param(ty: PieceType) -> AbiParam {
     }
 }
 
+/// The native signature of a classified call, arranged as the module notes say.
 fn native_signature(passing: &Passing) -> NativeSignature {
     let gpr_count = match passing.target {
         Target::X86_64SysV => 6,
