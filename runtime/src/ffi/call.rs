@@ -101,22 +101,28 @@ pub fn call_c(st: &mut State) -> LuaResult<u32> {
         return Err(st.rt_error("attempt to call a NULL function pointer"));
     }
     let nargs = st.nargs() - 1;
-    let cts = &st.ffi.ctypes;
-    let fct = cts.get(func);
-    let nparams = cts.members(func).len();
-    let vararg = fct.flags.contains(Flags::VARARG);
-    if nargs < nparams || (nargs > nparams && !vararg) {
-        return Err(st.rt_error("wrong number of arguments for function call"));
-    }
-    let mut varargs = Vec::new();
-    for n in nparams..nargs {
-        let v = st.arg(n + 2);
-        let ty = vararg_type(st, v)?;
-        varargs.push(ty);
-    }
-    let stub = match st.ffi.stubs.get(&st.ffi.ctypes, func, &varargs) {
-        Ok(s) => s,
-        Err(msg) => return Err(st.rt_error(&msg)),
+    // A function without `...` has one stub; take its parameter count from the plan.
+    let fixed = st.ffi.stubs.fixed.get(&func).cloned();
+    let stub = match fixed {
+        Some(stub) if nargs == stub.plan.arg_types.len() => stub,
+        _ => {
+            let cts = &st.ffi.ctypes;
+            let nparams = cts.members(func).len();
+            let vararg = cts.get(func).flags.contains(Flags::VARARG);
+            if nargs < nparams || (nargs > nparams && !vararg) {
+                return Err(st.rt_error("wrong number of arguments for function call"));
+            }
+            let mut varargs = Vec::new();
+            for n in nparams..nargs {
+                let v = st.arg(n + 2);
+                let ty = vararg_type(st, v)?;
+                varargs.push(ty);
+            }
+            match st.ffi.stubs.get(&st.ffi.ctypes, func, &varargs) {
+                Ok(s) => s,
+                Err(msg) => return Err(st.rt_error(&msg)),
+            }
+        }
     };
     let plan = &stub.plan;
 
