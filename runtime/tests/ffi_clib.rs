@@ -4,10 +4,7 @@
 //! from another thread). tests/ffi_lib/calls.lua asserts each result and prints "ok";
 //! luajit prints "ok" for it too, except for the foreign-thread check, which crashes it.
 
-use moonjet_runtime::vm::State;
-
 mod common;
-use common::Captured;
 use std::path::PathBuf;
 use std::process::Command;
 
@@ -34,6 +31,10 @@ fn test_library() -> PathBuf {
 /// Runs `file` from tests/ffi_lib with the global LIBPATH set; its output, plus the
 /// error if one escaped.
 fn run(file: &str, stress: bool) -> String {
+    // The library keeps a callback in a C global: programs must not run at once (one
+    // would call the other's callback from its thread, which is refused).
+    static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let lib = test_library();
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("tests/ffi_lib")
@@ -43,19 +44,7 @@ fn run(file: &str, stress: bool) -> String {
         lib.to_str().unwrap(),
         std::fs::read_to_string(&path).unwrap()
     );
-    let mut st = State::with_stress(stress);
-    let out = Captured::default();
-    st.out = Box::new(out.clone());
-    let r = match st.load(src.as_bytes(), format!("@{file}").as_bytes(), b"t") {
-        Ok(true) => st.pcall_traceback(0).map(|n| st.pop(n)),
-        _ => panic!("{file} does not load"),
-    };
-    let mut text = String::from_utf8_lossy(&out.0.borrow()).into_owned();
-    if let Err(e) = r {
-        let msg = st.display_value(e);
-        text.push_str(&format!("UNCAUGHT: {}\n", String::from_utf8_lossy(&msg)));
-    }
-    text
+    common::run_program(src.as_bytes(), &format!("@{file}"), stress)
 }
 
 #[test]
