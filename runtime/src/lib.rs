@@ -5,6 +5,7 @@
 pub mod bc;
 pub mod bclist;
 pub mod chunk;
+mod fast_hash;
 pub mod ffi;
 pub mod lex;
 pub mod libs;

@@ -8,7 +8,6 @@
 //! `double`, arrays and structs pass a pointer to themselves). `ffi.errno` is set before
 //! the call and saved right after it.
 
-use std::collections::HashMap;
 use std::rc::Rc;
 
 use moonjet_ffi::call::{plan_call, CallPlan, CallStub, StubCompiler};
@@ -17,6 +16,7 @@ use moonjet_gc::TValue;
 
 use super::conv::{box_copy, c_to_lua, lua_to_c, read_pointer, source_type};
 use super::{callback, cdata_payload, cdata_type, pointer_type, raw_type};
+use crate::fast_hash::FastMap;
 use crate::vm::{LuaResult, State};
 
 /// A call stub with the plan it follows.
@@ -29,8 +29,8 @@ pub struct Stub {
 #[derive(Default)]
 pub struct CallStubs {
     compiler: Option<StubCompiler>,
-    fixed: HashMap<CTypeId, Rc<Stub>>,
-    vararg: HashMap<(CTypeId, Vec<CTypeId>), Rc<Stub>>,
+    fixed: FastMap<CTypeId, Rc<Stub>>,
+    vararg: FastMap<(CTypeId, Vec<CTypeId>), Rc<Stub>>,
 }
 
 impl CallStubs {
@@ -126,13 +126,14 @@ pub fn call_c(st: &mut State) -> LuaResult<u32> {
     };
     let plan = &stub.plan;
 
-    let mut args = Block::new(plan.args_size as usize);
+    let (mut args_inline, mut args_heap) = ([0u128; BLOCK_INLINE], Vec::new());
+    let args = block(&mut args_inline, &mut args_heap, plan.args_size);
     for (i, (&ty, &off)) in plan.arg_types.iter().zip(&plan.arg_offsets).enumerate() {
         let v = st.arg(i + 2);
         let v = callback::lua_function_to_c(st, ty, v)?;
         // SAFETY: the block has room for every argument at its offset; `v` is live (it
         // is an argument, or a callback the slot table keeps).
-        let r = unsafe { lua_to_c(&st.ffi.ctypes, ty, args.at(off), v, false) };
+        let r = unsafe { lua_to_c(&st.ffi.ctypes, ty, args.add(off as usize), v, false) };
         if let Err(msg) = r {
             // luajit names the function only when it runs as a metamethod.
             let name = match crate::vm::debug::func_name(&crate::vm::debug::frames(st), 0) {
@@ -143,7 +144,8 @@ pub fn call_c(st: &mut State) -> LuaResult<u32> {
             return Err(st.rt_error(&msg));
         }
     }
-    let mut ret = Block::new(plan.ret_size as usize);
+    let (mut ret_inline, mut ret_heap) = ([0u128; BLOCK_INLINE], Vec::new());
+    let ret = block(&mut ret_inline, &mut ret_heap, plan.ret_size);
     let state: *mut State = st;
     let outer = st.ffi.callbacks.enter(state);
     // SAFETY: errno is thread-local; the stub follows `plan`, `addr` is a function of
@@ -151,7 +153,7 @@ pub fn call_c(st: &mut State) -> LuaResult<u32> {
     // sizes. Strings passed as `const char *` are arguments, alive during the call.
     unsafe {
         *libc::__errno_location() = st.ffi.errno;
-        stub.code.call(addr as *const _, args.at(0), ret.at(0));
+        stub.code.call(addr as *const _, args, ret);
         st.ffi.errno = *libc::__errno_location();
     }
     st.ffi.callbacks.leave(outer);
@@ -160,7 +162,7 @@ pub fn call_c(st: &mut State) -> LuaResult<u32> {
     }
     let ty = plan.ret_type;
     // SAFETY: the stub stored a value of the return type in the result block.
-    let v = unsafe { result_to_lua(st, ty, ret.at(0))? };
+    let v = unsafe { result_to_lua(st, ty, ret)? };
     match v {
         Some(v) => {
             st.push(v)?;
@@ -216,34 +218,17 @@ pub unsafe fn result_to_lua(st: &mut State, ty: CTypeId, p: *mut u8) -> LuaResul
     }
 }
 
-/// A 16-byte aligned block of memory: on the Rust stack when it is small, so a common
-/// call allocates nothing.
-pub(crate) struct Block {
-    inline: [u128; 16],
-    heap: Vec<u128>,
-}
+/// 16-byte words of an argument or result block kept on the Rust stack: most
+/// signatures fit, so a call allocates nothing.
+const BLOCK_INLINE: usize = 8;
 
-impl Block {
-    pub(crate) fn new(size: usize) -> Block {
-        let words = size.div_ceil(16);
-        Block {
-            inline: [0; 16],
-            heap: if words > 16 {
-                vec![0; words]
-            } else {
-                Vec::new()
-            },
-        }
-    }
-
-    /// The address of byte `off`.
-    pub(crate) fn at(&mut self, off: u32) -> *mut u8 {
-        let base: *mut u128 = if self.heap.is_empty() {
-            self.inline.as_mut_ptr()
-        } else {
-            self.heap.as_mut_ptr()
-        };
-        // SAFETY: callers stay inside the size the block was made with.
-        unsafe { base.cast::<u8>().add(off as usize) }
+/// A 16-byte aligned block of `size` bytes: `inline` when it fits, else `heap`.
+fn block(inline: &mut [u128; BLOCK_INLINE], heap: &mut Vec<u128>, size: u32) -> *mut u8 {
+    let words = (size as usize).div_ceil(16);
+    if words <= BLOCK_INLINE {
+        inline.as_mut_ptr().cast()
+    } else {
+        *heap = vec![0; words];
+        heap.as_mut_ptr().cast()
     }
 }
