@@ -136,4 +136,8 @@ ok, err = pcall(function() return L.no_such_function_here end)
 assert(not ok and err:match("undefined symbol: no_such_function_here"), err)
 ok, err = pcall(ffi.load, "moonjet_no_such_library")
 assert(not ok and err:match("libmoonjet_no_such_library.so: cannot open shared object file"), err)
+-- A library loaded with `global` lends its symbols to ffi.C (for the whole process:
+-- the first program run in a process is the one that shows it).
+ffi.load(LIBPATH, true)
+assert(ffi.C.neg_i32(3) == -3)
 print("ok")
