@@ -1016,3 +1016,130 @@ fn ffi_loops_meeting_another_cdata_type_leave_through_the_type_guard() {
     assert!(traces >= 3, "only {traces} traces");
     assert_eq!(out.lines().count(), 3);
 }
+
+/// Places in C memory a generated FFI loop reads and writes: arrays of several element
+/// types, members of an array of structs (directly, through a pointer into it, through
+/// an array member), a struct's members, and an array that is a double or a float one
+/// depending on the iteration.
+fn c_place() -> impl Strategy<Value = &'static str> {
+    prop::sample::select(vec![
+        "A[i % 16]",
+        "A[(i + 5) % 16]",
+        "B[(i * 3) % 16]",
+        "C[(i + 1) % 16]",
+        "P[i % 16].x",
+        "P[(i + 1) % 16].n",
+        "P[i % 16].f[i % 3]",
+        "Q[-1].x",
+        "Q[(i % 5) - 2].n",
+        "Q.f[2]",
+        "S.n",
+        "S.arr[(i + 2) % 4]",
+        "R[(i + 7) % 16]",
+    ])
+}
+
+fn ffi_expr() -> BoxedStrategy<String> {
+    let leaf = prop_oneof![
+        2 => var().prop_map(String::from),
+        2 => constant(),
+        1 => prop::sample::select(vec!["300", "-129", "1e10", "-0.5", "2^31", "65537.75"])
+            .prop_map(String::from),
+        4 => c_place().prop_map(String::from),
+        1 => Just("(P[i % 16].ok and 1 or 0)".to_string()),
+    ];
+    leaf.prop_recursive(2, 6, 2, |inner| {
+        (
+            inner.clone(),
+            prop::sample::select(vec!["+", "-", "*", "/"]),
+            inner,
+        )
+            .prop_map(|(a, op, b)| format!("({a} {op} {b})"))
+    })
+    .boxed()
+}
+
+fn ffi_stmt() -> BoxedStrategy<String> {
+    prop_oneof![
+        4 => (c_place(), ffi_expr()).prop_map(|(p, e)| format!("{p} = {e}")),
+        3 => (target(), ffi_expr()).prop_map(|(t, e)| format!("{t} = {e}")),
+        1 => (ffi_expr(), ffi_expr())
+            .prop_map(|(x, y)| format!("P[(i + 3) % 16].ok = {x} < {y}")),
+        1 => ffi_expr().prop_map(|e| {
+            format!("local e = P[(i + 2) % 16] e.x = e.x + {e} e.n = e.n - 1")
+        }),
+        1 => (c_place(), ffi_expr(), c_place())
+            .prop_map(|(p, e, q)| format!("if {p} > 2 then {q} = {e} end")),
+        1 => Just("R = (i % 5 < 2) and D or A".to_string()),
+    ]
+    .boxed()
+}
+
+fn ffi_program() -> impl Strategy<Value = String> {
+    (
+        constant(),
+        constant(),
+        (-3i32..3),
+        (0i32..40),
+        prop::collection::vec(ffi_stmt(), 1..6),
+        any::<bool>(),
+    )
+        .prop_map(|(ka, kb, start, len, body, wrapped)| {
+            let body = body.join("\n  ");
+            let lp = format!("for i = {start}, {}, 1 do\n  {body}\nend", start + len);
+            let setup = format!(
+                "local ffi = require('ffi')\n\
+                 ffi.cdef[[ typedef struct {{ double x; int32_t n; uint8_t f[3]; bool ok; }} pt;\n\
+                   typedef struct {{ int32_t n; double arr[4]; }} box; ]]\n\
+                 local A, B, C, D = ffi.new('double[16]'), ffi.new('int16_t[?]', 16), \
+                   ffi.new('uint8_t[16]'), ffi.new('float[16]')\n\
+                 local P, S = ffi.new('pt[?]', 16), ffi.new('box')\n\
+                 local Q, R = ffi.cast('pt *', P) + 8, A\n\
+                 local a, b, c, s = {ka}, {kb}, 0, 0\n"
+            );
+            let report = "local out = { a, b, c, s, S.n }\n\
+                 for j = 0, 15 do out[#out + 1] = A[j] + B[j] * 3 + C[j] * 5 + D[j] * 7 \
+                   + P[j].x + P[j].n + P[j].f[0] + P[j].f[1] + P[j].f[2] \
+                   + (P[j].ok and 1 or 0) end\n\
+                 for j = 0, 3 do out[#out + 1] = S.arr[j] end\n\
+                 for j = 1, #out do out[j] = tostring(out[j]) end\n\
+                 print(table.concat(out, ' '))\n";
+            if wrapped {
+                // The loop in a function: the cdata are upvalues.
+                format!("{setup}local function run()\n{lp}\nend\nrun()\n{report}")
+            } else {
+                format!("{setup}{lp}\n{report}")
+            }
+        })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 200, ..ProptestConfig::default() })]
+    #[test]
+    fn compiled_ffi_loops_print_what_the_interpreter_prints(code in ffi_program()) {
+        let (plain, _) = run(&code, false);
+        prop_assert!(!plain.contains("ERROR"), "{}\n{}", plain, code);
+        let (jitted, _) = run(&code, true);
+        prop_assert_eq!(&plain, &jitted, "program:\n{}", code);
+        let (sided, _) = run_with(&code, Some(", 'hotexit=1'"));
+        prop_assert_eq!(plain, sided, "hotexit=1, program:\n{}", code);
+    }
+}
+
+#[test]
+fn most_generated_ffi_loops_are_compiled() {
+    let mut runner = proptest::test_runner::TestRunner::deterministic();
+    let mut compiled = 0;
+    let total = 60;
+    for _ in 0..total {
+        let code = ffi_program().new_tree(&mut runner).unwrap().current();
+        let (plain, _) = run(&code, false);
+        let (jitted, traces) = run(&code, true);
+        assert_eq!(plain, jitted, "program:\n{code}");
+        compiled += usize::from(traces > 0);
+    }
+    assert!(
+        compiled * 3 > total * 2,
+        "only {compiled} of {total} loops compiled"
+    );
+}

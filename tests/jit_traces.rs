@@ -1014,3 +1014,21 @@ fn jdump_shows_c_loads_and_stores() {
         assert!(out.contains(want), "{want:?} in:\n{out}");
     }
 }
+
+#[test]
+fn c_loads_are_forwarded_from_stores_and_hoisted_past_disjoint_ones() {
+    // p.x and p.y are carried round the loop in registers (each iteration's store is the
+    // next one's load); p.vx and p.vy, which no store in the loop overlaps, are loaded
+    // once, before it.
+    let script = "local ffi = require('ffi')\n\
+                  ffi.cdef('typedef struct { double x, y, vx, vy; } particle;')\n\
+                  local p = ffi.new('particle', 0, 0, 1.5, 2.5)\n\
+                  for i = 1, 1000 do p.x = p.x + p.vx p.y = p.y + p.vy end\n\
+                  print(p.x, p.y)\n";
+    let (out, _) = moonjet("ffifwd", &["-jdump=i"], "ffifwd.lua", script, false);
+    assert!(out.ends_with("1500\t2500\n"), "{out}");
+    let body = out.split("------ LOOP ------------\n").nth(1).unwrap();
+    let body = body.split("---- TRACE").next().unwrap();
+    assert!(!body.contains("XLOAD"), "{body}");
+    assert_eq!(body.matches("XSTORE").count(), 2, "{body}");
+}

@@ -1725,10 +1725,11 @@ impl<'a, 't> Translator<'a, 't> {
             _ => self.trunc_to_int(v, I32),
         };
         let ins = self.b.ins();
-        match ct.size() {
-            1 if !ct.is_float() && ct != CNum::Bool => ins.istore8(fl, stored, p, off),
-            2 => ins.istore16(fl, stored, p, off),
-            // bool (an i8 from the comparison), 32-bit integers and floats: as they are.
+        match ct {
+            CNum::I8 | CNum::U8 => ins.istore8(fl, stored, p, off),
+            CNum::I16 | CNum::U16 => ins.istore16(fl, stored, p, off),
+            // The value has the type's width: a bool's i8 from the comparison, an i32, a
+            // float or a double.
             _ => ins.store(fl, stored, p, off),
         };
     }

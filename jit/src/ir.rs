@@ -254,6 +254,13 @@ impl CNum {
         matches!(self, CNum::F32 | CNum::F64)
     }
 
+    /// Whether a value of IR type `ty` stored as this type loads back as itself (no
+    /// conversion changes it; a NaN's bits do not matter until it is boxed or stored,
+    /// which canonicalise it).
+    pub fn loads_back(self, ty: Ty) -> bool {
+        matches!((self, ty), (CNum::F64, Ty::Num) | (CNum::I32, Ty::Int))
+    }
+
     /// The name `-jdump` gives it (luajit's IR type names).
     pub fn name(self) -> &'static str {
         match self {

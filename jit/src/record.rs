@@ -33,7 +33,7 @@
 //! FFI accesses (`a[i]`, `s.x`, through pointers and references) are specialised to the
 //! cdata's C type, guarded on its `ctypeid`, and become direct loads and stores of C
 //! memory. A member or element of aggregate type (`pts[i]` in `pts[i].x`) would be a new
-//! reference cdata; the recording keeps it pending instead ([`Recorder::virtuals`]) and
+//! reference cdata; the recording keeps it pending instead ([`Recorder::pending`]) and
 //! follows it to the access that uses it, as long as nothing else needs the object.
 //!
 //! Optimisations at emission (`fold`): constant folding, integer/double conversion
@@ -225,12 +225,19 @@ pub struct Recorder {
     /// Slots (of the trace's frame numbering) holding a reference cdata the trace has
     /// not made: the member or element of aggregate type an FFI index gave, which only
     /// indexing it again may use. While one is pending, guards leave through
-    /// `virtual_snap`, the state before the first of them was made (the interpreter
+    /// `pending_pin`, the state before the first of them was made (the interpreter
     /// makes the references again), and no store may come before such a guard.
-    virtuals: BTreeMap<u16, PendingRef>,
-    virtual_snap: Option<SnapId>,
-    stored_since_virtual: bool,
+    pending: BTreeMap<u16, PendingRef>,
+    pending_pin: Option<Pin>,
+    stored_since_pin: bool,
     steps: usize,
+}
+
+/// The state guards leave through while references are pending: a snapshot, or what it
+/// will hold (bytecode index, slots) if a guard needs it.
+enum Pin {
+    Taken(SnapId),
+    Lazy(u32, Vec<(u16, Ref)>),
 }
 
 /// A reference cdata a trace has not made: where it refers (`ptr + off`) and the type of
@@ -517,9 +524,9 @@ impl Recorder {
             failed: None,
             multres: None,
             pinned_snap: None,
-            virtuals: BTreeMap::new(),
-            virtual_snap: None,
-            stored_since_virtual: false,
+            pending: BTreeMap::new(),
+            pending_pin: None,
+            stored_since_pin: false,
             opts,
             ins: Vec::new(),
             snaps: Vec::new(),
@@ -600,7 +607,11 @@ impl Recorder {
             // Leaving would make the call again, repeating the store.
             self.failed = Some("NYI: guard after a store in an inlined call".into());
         }
-        if self.stored_since_virtual && i.snap().is_some() && i.snap() == self.virtual_snap {
+        let pin = match self.pending_pin {
+            Some(Pin::Taken(s)) => Some(s),
+            _ => None,
+        };
+        if self.stored_since_pin && i.snap().is_some() && i.snap() == pin {
             // Leaving would make the references again, and repeat the store.
             self.failed =
                 Some("NYI: guard after a store while a cdata reference is pending".into());
@@ -634,8 +645,8 @@ impl Recorder {
         if i.writes_memory() && !self.frames.is_empty() {
             self.stored_in_call = true;
         }
-        if i.writes_memory() && self.virtual_snap.is_some() {
-            self.stored_since_virtual = true;
+        if i.writes_memory() && self.pending_pin.is_some() {
+            self.stored_since_pin = true;
         }
         if let (Ins::Store { ptr, idx, off, val }, true) = (i, self.opts.fwd) {
             // A load of what was just stored is the stored value.
@@ -651,6 +662,16 @@ impl Recorder {
                 let key = cse_key(&load);
                 let m = self.mem_at(ptr, idx, off);
                 self.cse_loads.push((key.clone(), m));
+                self.cse.insert(key, val);
+            }
+        }
+        if let (Ins::XStore { ptr, off, ct, val }, true) = (i, self.opts.fwd) {
+            if ct.loads_back(self.ty(val)) {
+                let load = Ins::XLoad { ptr, off, ct };
+                let key = cse_key(&load);
+                if let Some(m) = self.mem_read(&load) {
+                    self.cse_loads.push((key.clone(), m));
+                }
                 self.cse.insert(key, val);
             }
         }
@@ -701,7 +722,11 @@ impl Recorder {
             // Node keys change only when a key is inserted (a table store call).
             Ins::LoadBits { .. } => Some(Mem::Key),
             Ins::TabLen { .. } | Ins::TabGetInt { .. } => Some(Mem::Any),
-            Ins::XLoad { .. } => Some(Mem::C),
+            Ins::XLoad { ptr, off, ct } => Some(Mem::C {
+                ptr,
+                off,
+                size: ct.size(),
+            }),
             Ins::FLoad { field, .. } if field.resizable() => Some(Mem::Layout),
             _ => None,
         }
@@ -728,7 +753,11 @@ impl Recorder {
     fn written_by(&self, i: &Ins) -> Option<Mem> {
         match *i {
             Ins::Store { ptr, idx, off, .. } => Some(self.mem_at(ptr, idx, off)),
-            Ins::XStore { .. } => Some(Mem::C),
+            Ins::XStore { ptr, off, ct, .. } => Some(Mem::C {
+                ptr,
+                off,
+                size: ct.size(),
+            }),
             // A call's callee (trace code) may store to tables and upvalues and grow
             // tables.
             Ins::TabSetInt { .. } | Ins::TabSetStr { .. } | Ins::CallSelf { .. } => Some(Mem::Any),
@@ -856,15 +885,30 @@ impl Recorder {
             // (`push` refuses a guard through it after a store.)
             return s;
         }
-        if let Some(s) = self.virtual_snap {
+        match self.pending_pin.take() {
             // (`push` refuses a guard through it after a store.)
-            return s;
+            Some(Pin::Taken(s)) => {
+                self.pending_pin = Some(Pin::Taken(s));
+                return s;
+            }
+            Some(Pin::Lazy(pc, slots)) => {
+                let s = self.push_snap(pc, slots);
+                self.pending_pin = Some(Pin::Taken(s));
+                return s;
+            }
+            None => {}
         }
         if let Some(s) = self.pinned_snap {
             return s;
         }
         let slots: Vec<(u16, Ref)> = slot_list(&self.written);
         let pc = self.pc_index(pc);
+        self.push_snap(pc, slots)
+    }
+
+    /// A snapshot of `slots` resuming at bytecode index `pc` (the last one again if it is
+    /// the same).
+    fn push_snap(&mut self, pc: u32, slots: Vec<(u16, Ref)>) -> SnapId {
         if let Some(last) = self.snaps.last() {
             if last.pc == pc && last.slots == slots {
                 return (self.snaps.len() - 1) as SnapId;
@@ -960,7 +1004,7 @@ impl Recorder {
         self.slots.retain(|&s, _| u32::from(s) < first);
         self.written.retain(|&s, _| u32::from(s) < first);
         let gone: Vec<u16> = self
-            .virtuals
+            .pending
             .range(u16::try_from(first).unwrap_or(u16::MAX)..)
             .map(|(&s, _)| s)
             .collect();
@@ -1308,7 +1352,7 @@ impl Recorder {
     /// Refuses a use of slot `s` while it holds a pending reference (only indexing it
     /// may use it).
     fn not_pending(&self, s: u16) -> Result<(), Abort> {
-        if self.virtuals.contains_key(&s) {
+        if self.pending.contains_key(&s) {
             return Err("NYI: cdata reference used other than indexed".into());
         }
         Ok(())
@@ -1316,7 +1360,7 @@ impl Recorder {
 
     /// Refuses to end the trace while a reference is pending (an exit would need it).
     fn none_pending(&self) -> Result<(), Abort> {
-        if self.virtuals.is_empty() {
+        if self.pending.is_empty() {
             Ok(())
         } else {
             Err("NYI: cdata reference live at the end of the trace".into())
@@ -1326,9 +1370,9 @@ impl Recorder {
     /// Slot `s` holds no pending reference any more; with none left, guards leave
     /// through snapshots of their own again.
     fn drop_pending(&mut self, s: u16) {
-        if self.virtuals.remove(&s).is_some() && self.virtuals.is_empty() {
-            self.virtual_snap = None;
-            self.stored_since_virtual = false;
+        if self.pending.remove(&s).is_some() && self.pending.is_empty() {
+            self.pending_pin = None;
+            self.stored_since_pin = false;
         }
     }
 
@@ -1336,13 +1380,17 @@ impl Recorder {
     /// element of aggregate type), kept pending.
     fn pend(&mut self, dst: u32, r: PendingRef, pc: *const u32) -> Result<(), Abort> {
         let s = u16::try_from(self.frame_off() + dst).map_err(|_| "slot out of range")?;
-        if self.virtual_snap.is_none() {
+        if self.pending_pin.is_none() {
             // The state before the instruction: leaving there, the interpreter makes the
-            // reference itself.
-            self.virtual_snap = Some(self.snap(pc));
-            self.stored_since_virtual = false;
+            // reference itself (or before an inlined call or a builtin call, if guards
+            // leave there already).
+            self.pending_pin = Some(match self.call_snap.or(self.pinned_snap) {
+                Some(s) => Pin::Taken(s),
+                None => Pin::Lazy(self.pc_index(pc), slot_list(&self.written)),
+            });
+            self.stored_since_pin = false;
         }
-        self.virtuals.insert(s, r);
+        self.pending.insert(s, r);
         if self.dead_after(pc, dst) {
             self.drop_pending(s);
         }
@@ -1367,7 +1415,7 @@ impl Recorder {
             return Err("NYI: indexing a ctype".into());
         }
         let obj_slot = u16::try_from(self.frame_off() + obj).map_err(|_| "slot out of range")?;
-        let pending = self.virtuals.get(&obj_slot).copied();
+        let pending = self.pending.get(&obj_slot).copied();
         let k = self.key_of(op, key, pc)?;
         let kv = match k {
             Key::Int(_, i) => TValue::from_f64(i as f64),
@@ -1435,7 +1483,7 @@ impl Recorder {
                 return Err("NYI: store to a constant location".into());
             }
         }
-        if pending.is_some() && self.virtuals.contains_key(&obj_slot) && self.dead_after(pc, obj) {
+        if pending.is_some() && self.pending.contains_key(&obj_slot) && self.dead_after(pc, obj) {
             self.drop_pending(obj_slot);
         }
         Ok(())
@@ -2505,17 +2553,19 @@ impl Recorder {
         }
         let mut found = Vec::new();
         for (l, ins) in pre.iter().enumerate() {
-            let Ins::Load {
-                ptr,
-                idx: None,
-                off,
-                ty,
-                ..
-            } = *ins
-            else {
-                continue;
+            let read = match *ins {
+                Ins::Load {
+                    ptr,
+                    idx: None,
+                    off,
+                    ..
+                } => self.mem_at(ptr, None, off),
+                Ins::XLoad { .. } => match self.mem_read(ins) {
+                    Some(m) => m,
+                    None => continue,
+                },
+                _ => continue,
             };
-            let read = self.mem_at(ptr, None, off);
             let mut writers = pre
                 .iter()
                 .enumerate()
@@ -2523,14 +2573,29 @@ impl Recorder {
             let (Some((w, store)), None) = (writers.next(), writers.next()) else {
                 continue;
             };
-            match *store {
-                Ins::Store {
-                    ptr: sp,
-                    idx: None,
-                    off: so,
-                    val,
-                } if w > l && sp == ptr && so == off && self.ty(val) == ty => {
-                    found.push((l, val));
+            if w < l {
+                continue;
+            }
+            match (*ins, *store) {
+                (
+                    Ins::Load { ptr, off, ty, .. },
+                    Ins::Store {
+                        ptr: sp,
+                        idx: None,
+                        off: so,
+                        val,
+                    },
+                ) if sp == ptr && so == off && self.ty(val) == ty => found.push((l, val)),
+                (
+                    Ins::XLoad { ptr, off, ct },
+                    Ins::XStore {
+                        ptr: sp,
+                        off: so,
+                        ct: sc,
+                        val,
+                    },
+                ) if sp == ptr && so == off && sc == ct && ct.loads_back(self.ty(val)) => {
+                    found.push((l, val))
                 }
                 _ => {}
             }
@@ -2610,7 +2675,9 @@ impl Recorder {
             for o in new.operands_mut() {
                 *o = map[*o as usize];
             }
-            if let (Some(&(p, _)), Ins::Load { ptr, .. }) = (mem_phis.get(&i), *ins) {
+            if let (Some(&(p, _)), Ins::Load { ptr, .. } | Ins::XLoad { ptr, .. }) =
+                (mem_phis.get(&i), *ins)
+            {
                 if map[ptr as usize] == ptr {
                     // The same object every iteration: what the last one stored.
                     map[i] = p;
@@ -2983,9 +3050,14 @@ enum Mem {
     Layout,
     Upval(u16),
     UpvalObj(usize),
-    /// C memory (wherever cdata lead): one class, as any C address may alias another;
-    /// Lua objects' memory is never C memory.
-    C,
+    /// `size` bytes of C memory at `ptr + off` (wherever cdata lead): any C address may
+    /// alias another, but not a disjoint range from the same address value. Lua objects'
+    /// memory is never C memory.
+    C {
+        ptr: Ref,
+        off: i32,
+        size: u32,
+    },
     Any,
 }
 
@@ -2997,6 +3069,21 @@ impl Mem {
             // Only a table store call (Any) inserts keys or resizes a table.
             (Mem::Key | Mem::Layout, _) | (_, Mem::Key | Mem::Layout) => false,
             (Mem::Upval(_), Mem::UpvalObj(_)) | (Mem::UpvalObj(_), Mem::Upval(_)) => true,
+            (
+                Mem::C {
+                    ptr: p,
+                    off: a,
+                    size: m,
+                },
+                Mem::C {
+                    ptr: q,
+                    off: b,
+                    size: n,
+                },
+            ) => {
+                let (a, b) = (i64::from(a), i64::from(b));
+                p != q || (a < b + i64::from(n) && b < a + i64::from(m))
+            }
             (a, b) => a == b,
         }
     }
@@ -3096,6 +3183,8 @@ fn unsupported_c_type(ct: &CType) -> &'static str {
         Kind::Enum => "NYI: enum in C memory",
         Kind::Array if ct.is_complex() => "NYI: complex number",
         Kind::Array if ct.is_vector() => "NYI: vector",
+        // (Reading one gives a reference, which is recorded.)
+        Kind::Array | Kind::Struct => "NYI: store of an aggregate",
         _ => "NYI: C type",
     }
 }
@@ -3107,7 +3196,7 @@ fn unsupported_c_type(ct: &CType) -> &'static str {
 fn may_be_captured(pt: *mut GcProto, at: usize, slot: u32) -> bool {
     // SAFETY: a live prototype.
     let (code, has_vars) = unsafe { ((*pt).bc as *const u32, (*pt).sizevarinfo > 0) };
-    let scope = if has_vars {
+    let mut scope = if has_vars {
         // SAFETY: as above.
         match unsafe { moonjet_runtime::vm::debug::active_local(pt, at, slot) } {
             Some(v) => v.startpc as usize..v.endpc as usize,
@@ -3117,7 +3206,7 @@ fn may_be_captured(pt: *mut GcProto, at: usize, slot: u32) -> bool {
         // SAFETY: as above.
         0..(unsafe { (*pt).sizebc }) as usize
     };
-    scope.into_iter().any(|i| {
+    scope.any(|i| {
         // SAFETY: variable scopes lie inside the bytecode.
         let ins = unsafe { *code.add(i) };
         bc::op(ins) == Op::FNEW as u8 && closure_captures(pt, ins, slot)
