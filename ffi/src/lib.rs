@@ -1,5 +1,5 @@
-//! moonjet-ffi: the C type system and the C declaration parser behind the `ffi`
-//! library.
+//! moonjet-ffi: the C type system, the C declaration parser and the C calling
+//! conventions behind the `ffi` library.
 //!
 //! A [`CTypeTable`] (one per Lua state) holds every C type as an entry with a 16-bit
 //! [`CTypeId`], modelled on LuaJIT's so that IDs and type names match what LuaJIT
@@ -14,11 +14,16 @@
 //!   [`CTypeTable::alignof`], [`CTypeTable::member`] (offsetof and member access) and
 //!   [`CTypeTable::type_name`] answer the library's questions.
 //! - Layout follows GCC on x86-64 SysV and AArch64 ([`Target`]): see [`layout`].
+//! - [`call`] classifies C calls on the target's ABI and generates call stubs and
+//!   callback entries with Cranelift, placed in executable memory ([`code`], which the
+//!   JIT's traces use too).
 //!
-//! The crate is pure: no GC objects, no unsafe code. Cdata objects and the Lua-facing
-//! library live in the runtime and hold [`CTypeId`]s.
+//! The crate holds no GC objects: cdata objects and the Lua-facing library live in the
+//! runtime and hold [`CTypeId`]s. Unsafe code is confined to [`code`] (cache
+//! maintenance) and [`call`] (entering generated code).
 
 pub mod call;
+pub mod code;
 pub mod ctype;
 pub mod error;
 pub mod layout;

@@ -31,16 +31,15 @@ use cranelift_codegen::ir::{
     Signature, Type, UserFuncName, Value,
 };
 use cranelift_codegen::isa::{CallConv, OwnedTargetIsa, TargetFrontendConfig, TargetIsa};
-use cranelift_codegen::settings::{self, Configurable};
 use cranelift_codegen::{Context, FinalizedRelocTarget};
 use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::OnceLock;
 use target_lexicon::Triple;
 
-use crate::code::ExecMemory;
 use crate::ir::{CNum, Cmp, Field, Ins, Ref, SnapId, Trace, Ty};
 use crate::shims::{self, TraceCtx};
+use moonjet_ffi::code::{cranelift_flags, ExecMemory};
 use moonjet_gc::object::offsets;
 use moonjet_gc::value::{
     tag_of, top_of, CANONICAL_NAN as CANON_NAN, ITYPE_SHIFT, PAYLOAD_MASK, TOP_NUMBER_LIMIT,
@@ -277,32 +276,9 @@ impl Compiler {
         builder: cranelift_codegen::isa::Builder,
         extra: &[(&str, &str)],
     ) -> Result<Self, CompileError> {
-        let mut flags = settings::builder();
-        let set = |flags: &mut settings::Builder, k: &str, v: &str| {
-            flags
-                .set(k, v)
-                .map_err(|e| CompileError::Isa(format!("{k}={v}: {e}")))
-        };
-        set(&mut flags, "opt_level", "speed")?;
-        // The verifier roughly doubles compile time; our own IR checks run always.
-        // MOONJET_JIT_VERIFY=1 turns it on in release builds (the tests do).
-        let verify = if cfg!(debug_assertions)
-            || std::env::var_os("MOONJET_JIT_VERIFY").is_some_and(|v| v == "1")
-        {
-            "true"
-        } else {
-            "false"
-        };
-        set(&mut flags, "enable_verifier", verify)?;
-        // Absolute addresses (libcalls) are patched in when the code is placed.
-        set(&mut flags, "is_pic", "false")?;
-        // Cranelift's tail calls (linked exits) need frame pointers.
-        set(&mut flags, "preserve_frame_pointers", "true")?;
-        for (k, v) in extra {
-            set(&mut flags, k, v)?;
-        }
+        let flags = cranelift_flags(extra).map_err(CompileError::Isa)?;
         let isa = builder
-            .finish(settings::Flags::new(flags))
+            .finish(flags)
             .map_err(|e| CompileError::Isa(e.to_string()))?;
         Ok(Compiler {
             isa,

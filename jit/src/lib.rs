@@ -5,7 +5,6 @@
 //! `-jdump` shows what it does ([`dump`]).
 
 pub mod backend;
-pub mod code;
 pub mod dump;
 pub mod engine;
 pub mod ir;

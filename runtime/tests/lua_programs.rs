@@ -1,10 +1,7 @@
 //! Lua programs with the output luajit printed for them (tests/lua/*.lua and
 //! *.expected), run in-process, normally and with the collector in stress mode.
 
-use moonjet_runtime::vm::State;
-
 mod common;
-use common::Captured;
 use std::path::PathBuf;
 
 fn programs() -> Vec<PathBuf> {
@@ -22,20 +19,7 @@ fn programs() -> Vec<PathBuf> {
 fn run(path: &PathBuf, stress: bool) -> String {
     let src = std::fs::read(path).unwrap();
     let name = path.file_name().unwrap().to_str().unwrap();
-    let mut st = State::with_stress(stress);
-    let out = Captured::default();
-    st.out = Box::new(out.clone());
-    // Run as the command does: through xpcall with a traceback handler.
-    let r = match st.load(&src, format!("@{name}").as_bytes(), b"t") {
-        Ok(true) => st.pcall_traceback(0).map(|n| st.pop(n)),
-        _ => panic!("{name} does not load"),
-    };
-    let mut text = String::from_utf8_lossy(&out.0.borrow()).into_owned();
-    if let Err(e) = r {
-        let msg = st.display_value(e);
-        text.push_str(&format!("UNCAUGHT: {}\n", String::from_utf8_lossy(&msg)));
-    }
-    text
+    common::run_program(&src, &format!("@{name}"), stress)
 }
 
 fn check_all(stress: bool) {

@@ -255,7 +255,8 @@ pub enum Quals {
 
 /// Whether a pointer to `src` converts implicitly to a pointer to `dst`: the same type,
 /// or `void` on either side (at the first level), or numbers of the same size and kind
-/// (signedness does not matter), or pointers/arrays to compatible types.
+/// (signedness does not matter), enums of the same size, any two function types, or
+/// pointers/arrays to compatible types.
 pub fn compatible_targets(
     cts: &CTypeTable,
     dst: CTypeId,
@@ -288,6 +289,9 @@ pub fn compatible_targets(
             d.size == s.size && d.flags.0 & kind.0 == s.flags.0 & kind.0
         }
         (Kind::Void, Kind::Void) => true,
+        // luajit compares neither enums beyond their size nor function signatures.
+        (Kind::Enum, Kind::Enum) => d.size == s.size,
+        (Kind::Func(_), Kind::Func(_)) => true,
         (Kind::Ptr, Kind::Ptr) => {
             d.is_ref() == s.is_ref() && compatible_targets(cts, d.child, s.child, inner, false)
         }
@@ -991,7 +995,7 @@ pub unsafe fn c_to_lua(st: &mut State, ty: CTypeId, p: *mut u8) -> LuaResult<TVa
 ///
 /// # Safety
 /// `p` must address a value of type `raw` with a known size.
-unsafe fn box_copy(st: &mut State, raw: CTypeId, p: *const u8) -> LuaResult<TValue> {
+pub(crate) unsafe fn box_copy(st: &mut State, raw: CTypeId, p: *const u8) -> LuaResult<TValue> {
     let size = st.ffi.ctypes.get(raw).size as usize;
     let v = new_cdata(st, raw, size)?;
     // SAFETY: caller promise; the new payload has `size` bytes.

@@ -18,6 +18,9 @@
 //! cdata reach this module only from the interpreter's slow paths (where other
 //! non-number operands go), so the number fast paths are untouched.
 
+pub mod call;
+pub mod callback;
+pub mod clib;
 pub mod conv;
 pub mod ops;
 
@@ -37,11 +40,39 @@ pub struct FfiState {
     metatypes: *mut GcTab,
     /// Whether any type has a metatype yet (lookups are skipped until then).
     pub(crate) has_metatypes: bool,
-    /// The native function a call of a ctype object runs (the constructor).
-    constructor: TValue,
+    /// The library's own native functions (nil until the library is opened).
+    natives: Natives,
     roots: Vec<RootId>,
     /// `ffi.errno`: the C `errno` saved after the last C call (kept per state).
     pub errno: i32,
+    /// The call stubs made so far.
+    pub stubs: call::CallStubs,
+    pub callbacks: callback::Callbacks,
+    /// The metatable of C library namespaces (`ffi.C`, `ffi.load`'s results).
+    pub(crate) clib_metatable: *mut GcTab,
+}
+
+/// Native functions the FFI hands out for cdata.
+#[derive(Clone, Copy)]
+pub struct Natives {
+    /// What a call of a ctype object runs (the constructor).
+    pub constructor: TValue,
+    /// What a call of a C function or function pointer runs.
+    pub call_c: TValue,
+    /// `cb:free` and `cb:set` of callbacks.
+    pub callback_free: TValue,
+    pub callback_set: TValue,
+}
+
+impl Default for Natives {
+    fn default() -> Natives {
+        Natives {
+            constructor: TValue::NIL,
+            call_c: TValue::NIL,
+            callback_free: TValue::NIL,
+            callback_set: TValue::NIL,
+        }
+    }
 }
 
 impl Default for FfiState {
@@ -50,9 +81,12 @@ impl Default for FfiState {
             ctypes: CTypeTable::new(),
             metatypes: null_mut(),
             has_metatypes: false,
-            constructor: TValue::NIL,
+            natives: Natives::default(),
             roots: Vec::new(),
             errno: 0,
+            stubs: call::CallStubs::default(),
+            callbacks: callback::Callbacks::default(),
+            clib_metatable: null_mut(),
         }
     }
 }
@@ -64,16 +98,29 @@ impl FfiState {
         &mut self,
         heap: &mut moonjet_gc::Heap,
         metatypes: *mut GcTab,
-        ctor: TValue,
+        natives: Natives,
     ) {
         self.roots.push(heap.add_root(TValue::from_tab(metatypes)));
-        self.roots.push(heap.add_root(ctor));
+        for f in [
+            natives.constructor,
+            natives.call_c,
+            natives.callback_free,
+            natives.callback_set,
+        ] {
+            self.roots.push(heap.add_root(f));
+        }
         self.metatypes = metatypes;
-        self.constructor = ctor;
+        self.natives = natives;
     }
 
-    pub(crate) fn constructor(&self) -> TValue {
-        self.constructor
+    /// Sets (and keeps alive) the metatable of C library namespaces.
+    pub(crate) fn set_clib_metatable(&mut self, heap: &mut moonjet_gc::Heap, mt: *mut GcTab) {
+        self.roots.push(heap.add_root(TValue::from_tab(mt)));
+        self.clib_metatable = mt;
+    }
+
+    pub(crate) fn natives(&self) -> &Natives {
+        &self.natives
     }
 
     pub(crate) fn metatypes(&self) -> *mut GcTab {

@@ -285,6 +285,9 @@ fn index_metamethod(st: &State, o: TValue, mm: MetaMethod) -> TValue {
 
 /// `o[key]` for a cdata `o`.
 pub(crate) fn index(st: &mut State, o: TValue, key: TValue) -> LuaResult<Got> {
+    if let Some(method) = callback_method(st, o, key) {
+        return Ok(Got::Value(method));
+    }
     match element(&st.ffi.ctypes, o, key) {
         // SAFETY: the element lies in memory the cdata leads to (trusted, as in luajit).
         Ok(Elem::Obj { ty, ptr, .. }) => Ok(Got::Value(unsafe { c_to_lua(st, ty, ptr)? })),
@@ -317,9 +320,31 @@ pub(crate) fn index(st: &mut State, o: TValue, key: TValue) -> LuaResult<Got> {
     }
 }
 
+/// `free` and `set` of a function pointer (luajit offers them on every function
+/// pointer; they check that it is a callback).
+fn callback_method(st: &State, o: TValue, key: TValue) -> Option<TValue> {
+    let name = key.as_str()?;
+    let cts = &st.ffi.ctypes;
+    let (_, ct) = raw_type(cts, cdata_type(o));
+    if !(ct.is_ptr() && cts.get(cts.raw(ct.child)).is_func()) {
+        return None;
+    }
+    // SAFETY: a live string key.
+    match unsafe { GcStr::bytes(name) } {
+        b"free" => Some(st.ffi.natives().callback_free),
+        b"set" => Some(st.ffi.natives().callback_set),
+        _ => None,
+    }
+}
+
 /// `o[key] = v` for a cdata `o`. Returns the `__newindex` function to call, if the
 /// metatype handles the store.
 pub fn newindex(st: &mut State, o: TValue, key: TValue, v: TValue) -> LuaResult<Option<TValue>> {
+    let v = match element(&st.ffi.ctypes, o, key) {
+        // The store keeps only the callback's address; its slot keeps the function.
+        Ok(Elem::Obj { ty, .. }) if v.is_func() => super::callback::lua_function_to_c(st, ty, v)?,
+        _ => v,
+    };
     let cts = &st.ffi.ctypes;
     let r = match element(cts, o, key) {
         Ok(Elem::Obj { ty, ptr, quals }) => {
@@ -723,28 +748,23 @@ pub fn concat_error(st: &mut State, a: TValue, b: TValue) -> Throw {
 }
 
 /// What calling the cdata `obj` runs (with `obj` as its first argument): a ctype's
-/// constructor, or the metatype's `__call`.
-pub fn call_target(st: &mut State, obj: TValue) -> LuaResult<TValue> {
+/// constructor, the metatype's `__call`, or the C call of a function or function
+/// pointer. Err: luajit's message for a cdata that cannot be called.
+pub fn call_target(st: &State, obj: TValue) -> Result<TValue, String> {
     if ctype_of_ctype_obj(obj).is_some() {
-        return Ok(st.ffi.constructor());
+        return Ok(st.ffi.natives().constructor);
     }
     let mm = cdata_metamethod(st, obj, MetaMethod::Call);
     if !mm.is_nil() {
         return Ok(mm);
     }
-    let cts = &st.ffi.ctypes;
-    let raw = cts.get(cts.raw(cdata_type(obj)));
-    let is_function = raw.is_func() || raw.is_ptr() && cts.get(cts.raw(raw.child)).is_func();
-    let msg = if is_function {
-        // C calls come with the second part of the FFI.
-        format!(
-            "calling '{}' needs C calls, which moonjet does not have yet",
-            value_type_name(cts, obj)
-        )
-    } else {
-        format!("'{}' is not callable", value_type_name(cts, obj))
-    };
-    Err(st.rt_error(&msg))
+    if super::call::callee(&st.ffi.ctypes, obj).is_some() {
+        return Ok(st.ffi.natives().call_c);
+    }
+    Err(format!(
+        "'{}' is not callable",
+        value_type_name(&st.ffi.ctypes, obj)
+    ))
 }
 
 // ---- tostring, tonumber ----------------------------------------------------------------

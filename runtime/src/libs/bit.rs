@@ -81,7 +81,7 @@ fn width(st: &State, args: std::ops::RangeInclusive<usize>) -> Width {
 }
 
 /// Argument `n` as 64 bits: a cdata number's value, a number truncated.
-fn check_bit64(st: &mut State, n: usize, unsigned: bool) -> LuaResult<u64> {
+fn check_bit64(st: &mut State, n: usize) -> LuaResult<u64> {
     let v = st.arg(n);
     if v.is_cdata() {
         return match super::ffi::cdata_int64(st, v) {
@@ -93,14 +93,11 @@ fn check_bit64(st: &mut State, n: usize, unsigned: bool) -> LuaResult<u64> {
             }
         };
     }
-    // In unsigned operations numbers convert as to any uint64_t (luajit 2.1 of 2022:
-    // -1 gives 2^63, so `band(1ULL, -1)` is 0ULL).
+    // Numbers convert through int64_t in signed and unsigned operations alike, as in
+    // current luajit 2.1 (`band(1ULL, -1)` is 1ULL; the 2022 build converted -1 to
+    // uint64_t as 2^63 and gave 0ULL).
     let x = st.check_num(n)?;
-    Ok(if unsigned {
-        crate::num::trunc_u64(x)
-    } else {
-        crate::num::trunc_i64(x) as u64
-    })
+    Ok(crate::num::trunc_i64(x) as u64)
 }
 
 fn ret64(st: &mut State, bits: u64, unsigned: bool) -> LuaResult<u32> {
@@ -112,7 +109,7 @@ fn ret64(st: &mut State, bits: u64, unsigned: bool) -> LuaResult<u32> {
 fn tobit(st: &mut State) -> LuaResult<u32> {
     let x = match width(st, 1..=1) {
         Width::Bits32 => check_bit(st, 1)?,
-        Width::Bits64 { unsigned } => check_bit64(st, 1, unsigned)? as u32 as i32,
+        Width::Bits64 { .. } => check_bit64(st, 1)? as u32 as i32,
     };
     ret(st, x)
 }
@@ -121,7 +118,7 @@ macro_rules! unary {
     ($($name:ident => $f:expr, $f64:expr;)*) => {$(
         fn $name(st: &mut State) -> LuaResult<u32> {
             if let Width::Bits64 { unsigned } = width(st, 1..=1) {
-                let x = check_bit64(st, 1, unsigned)?;
+                let x = check_bit64(st, 1)?;
                 let f: fn(u64) -> u64 = $f64;
                 return ret64(st, f(x), unsigned);
             }
@@ -141,9 +138,9 @@ macro_rules! fold {
     ($($name:ident => $op:tt;)*) => {$(
         fn $name(st: &mut State) -> LuaResult<u32> {
             if let Width::Bits64 { unsigned } = width(st, 1..=st.nargs().max(1)) {
-                let mut y = check_bit64(st, 1, unsigned)?;
+                let mut y = check_bit64(st, 1)?;
                 for i in 2..=st.nargs() {
-                    y $op check_bit64(st, i, unsigned)?;
+                    y $op check_bit64(st, i)?;
                 }
                 return ret64(st, y, unsigned);
             }
@@ -166,14 +163,14 @@ macro_rules! shift {
     ($($name:ident => $f:expr, $f64:expr;)*) => {$(
         fn $name(st: &mut State) -> LuaResult<u32> {
             if let Width::Bits64 { unsigned } = width(st, 1..=1) {
-                let x = check_bit64(st, 1, unsigned)?;
-                let n = (check_bit64(st, 2, false)? & 63) as u32;
+                let x = check_bit64(st, 1)?;
+                let n = (check_bit64(st, 2)? & 63) as u32;
                 let f: fn(u64, u32) -> u64 = $f64;
                 return ret64(st, f(x, n), unsigned);
             }
             let x = check_bit(st, 1)?;
             let n = if st.arg(2).is_cdata() {
-                check_bit64(st, 2, false)? as u32 & 31
+                check_bit64(st, 2)? as u32 & 31
             } else {
                 (check_bit(st, 2)? & 31) as u32
             };
@@ -196,8 +193,8 @@ shift! {
 /// needed", and `n = 256` means "none for zero"); the value is masked to `4*|n|` bits
 /// only for `|n| < 16` (and to nothing for `n = -2^31`).
 fn tohex(st: &mut State) -> LuaResult<u32> {
-    if let Width::Bits64 { unsigned } = width(st, 1..=1) {
-        return tohex64(st, unsigned);
+    if let Width::Bits64 { .. } = width(st, 1..=1) {
+        return tohex64(st);
     }
     let mut b = check_bit(st, 1)? as u32 as u64;
     let mut n = if st.nargs() >= 2 {
@@ -235,10 +232,10 @@ fn tohex(st: &mut State) -> LuaResult<u32> {
 
 /// `tohex` of a 64-bit cdata: 16 digits by default; `|n|` digits (masked below 16,
 /// zero-padded above), upper case for negative `n`.
-fn tohex64(st: &mut State, unsigned: bool) -> LuaResult<u32> {
-    let mut b = check_bit64(st, 1, unsigned)?;
+fn tohex64(st: &mut State) -> LuaResult<u32> {
+    let mut b = check_bit64(st, 1)?;
     let n = if st.nargs() >= 2 {
-        check_bit64(st, 2, false)? as i64
+        check_bit64(st, 2)? as i64
     } else {
         16
     };

@@ -1,6 +1,5 @@
-//! The `ffi` library (`require "ffi"`): C declarations, C types and cdata objects, as
-//! luajit's FFI has them. C function calls, callbacks and `ffi.load` come with the second
-//! part of the FFI; `ffi.C` resolves enum constants and extern variables already.
+//! The `ffi` library (`require "ffi"`): C declarations, C types and cdata objects, C
+//! calls and callbacks, and C libraries (`ffi.C`, `ffi.load`), as luajit's FFI has them.
 //!
 //! The semantics live in `crate::ffi`; this module checks arguments and phrases errors
 //! as luajit's library functions do.
@@ -10,7 +9,7 @@ use crate::ffi::{
     cdata_loc, cdata_obj, cdata_payload, cdata_size, cdata_type, ctype_of_ctype_obj, new_cdata,
     new_ctype_obj, raw_type,
 };
-use crate::vm::state::type_name;
+use crate::vm::state::{ff, type_name};
 use crate::vm::{LuaResult, State, MULTRET};
 use moonjet_ffi::{CTypeId, DeclParam, Flags, Kind};
 use moonjet_gc::value::itype;
@@ -48,7 +47,7 @@ pub fn open(st: &mut State) -> LuaResult<()> {
     let os = st.new_str(b"Linux")?;
     st.raw_set_str(t, b"os", os)?;
 
-    // ffi.C: a userdata whose metatable resolves declared names.
+    // ffi.C: a C library namespace for the symbols of the process.
     let clib_mt = st.new_table(0, 2)?;
     st.push(TValue::from_tab(clib_mt))?;
     super::register(
@@ -57,22 +56,26 @@ pub fn open(st: &mut State) -> LuaResult<()> {
         "ffi.C",
         &[("__index", clib_index), ("__newindex", clib_newindex)],
     )?;
-    let globals = st.globals;
-    let clib = match st.heap.new_udata(0, globals) {
-        Ok(u) => u,
-        Err(_) => return Err(st.memory_error()),
-    };
-    // SAFETY: a fresh userdata and a live table.
-    unsafe { st.heap.set_udata_metatable(clib, clib_mt) };
-    st.raw_set_str(t, b"C", TValue::from_gc(clib.cast(), itype::UDATA))?;
+    st.ffi.set_clib_metatable(&mut st.heap, clib_mt);
+    let clib = new_clib(st, std::ptr::null_mut())?;
+    st.raw_set_str(t, b"C", clib)?;
     st.pop(1);
 
     let metatypes = st.new_table(0, 0)?;
     st.push(TValue::from_tab(metatypes))?;
-    let ctor = st.push_native(construct_from_ctype, 0)?;
-    let ctor = TValue::from_gc(ctor.cast(), itype::FUNC);
-    st.ffi.install(&mut st.heap, metatypes, ctor);
-    st.pop(2);
+    let native = |st: &mut State, f: crate::vm::state::NativeFn, id: u8| -> LuaResult<TValue> {
+        let f = st.push_native_ff(f, id, 0)?;
+        Ok(TValue::from_gc(f.cast(), itype::FUNC))
+    };
+    let plain = moonjet_gc::object::ffid::NATIVE;
+    let natives = crate::ffi::Natives {
+        constructor: native(st, construct_from_ctype, plain)?,
+        call_c: native(st, crate::ffi::call::call_c, ff::FFI_CALL)?,
+        callback_free: native(st, crate::ffi::callback::free, ff::CALLBACK_FREE)?,
+        callback_set: native(st, crate::ffi::callback::set, ff::CALLBACK_SET)?,
+    };
+    st.ffi.install(&mut st.heap, metatypes, natives);
+    st.pop(5);
 
     super::package::set_loaded(st, b"ffi", TValue::from_tab(t))?;
     st.pop(1);
@@ -382,11 +385,17 @@ fn cast(st: &mut State) -> LuaResult<u32> {
     let cts = &st.ffi.ctypes;
     let raw = cts.get(cts.raw(id));
     let castable = matches!(raw.kind, Kind::Num | Kind::Enum) || raw.is_ptr();
+    let to_function = raw.is_ptr() && cts.get(cts.raw(raw.child)).is_func();
     let size = match cts.sizeof(id) {
         Some(s) if castable => s as usize,
         _ => return Err(st.arg_error(1, "invalid C type")),
     };
     let init = st.check_any(2)?;
+    if init.is_func() && to_function {
+        let cb = crate::ffi::callback::create(st, id, init)?;
+        st.push(cb)?;
+        return Ok(1);
+    }
     let v = new_cdata(st, id, size)?;
     st.push(v)?;
     // SAFETY: a fresh payload of the type's size; a live argument.
@@ -541,19 +550,65 @@ fn abi(st: &mut State) -> LuaResult<u32> {
     Ok(1)
 }
 
-/// `ffi.load(name)`: loading C libraries comes with C calls (the FFI's second part).
+/// `ffi.load(name [, global])`: a namespace for the symbols of a shared library.
+/// `global` also makes them visible through `ffi.C`. Libraries stay loaded for the life
+/// of the process (C code may keep pointers into them).
 fn load(st: &mut State) -> LuaResult<u32> {
     let name = st.check_str(1)?;
     // SAFETY: a live string argument.
     let name = String::from_utf8_lossy(unsafe { GcStr::bytes(name) }).into_owned();
-    Err(st.rt_error(&format!(
-        "cannot load '{name}': C libraries need C calls, which moonjet does not have yet"
-    )))
+    let global = st.arg(2).is_truthy();
+    let handle = match crate::ffi::clib::open(&name, global) {
+        Ok(h) => h,
+        Err(msg) => return Err(st.rt_error(&msg)),
+    };
+    let clib = new_clib(st, handle)?;
+    st.push(clib)?;
+    Ok(1)
 }
 
-// ---- ffi.C --------------------------------------------------------------------------
+// ---- C library namespaces --------------------------------------------------------------
 
-/// What a name in `ffi.C` stands for.
+/// A C library namespace: a userdata holding the library's handle (null for the
+/// process, `ffi.C`), whose environment table caches the functions and constants
+/// resolved so far (so `C.f` is the same cdata every time).
+fn new_clib(st: &mut State, handle: *mut std::ffi::c_void) -> LuaResult<TValue> {
+    let cache = st.new_table(0, 0)?;
+    st.push(TValue::from_tab(cache))?;
+    let clib = match st.heap.new_udata(std::mem::size_of::<usize>(), cache) {
+        Ok(u) => u,
+        Err(_) => return Err(st.memory_error()),
+    };
+    // SAFETY: a fresh userdata with an 8-byte payload, and a live table.
+    unsafe {
+        moonjet_gc::GcUdata::payload(clib)
+            .cast::<usize>()
+            .write(handle as usize);
+        st.heap.set_udata_metatable(clib, st.ffi.clib_metatable);
+    }
+    st.pop(1);
+    Ok(TValue::from_gc(clib.cast(), itype::UDATA))
+}
+
+/// The handle and cache table of the namespace in argument 1.
+fn clib_parts(st: &mut State) -> LuaResult<(*mut std::ffi::c_void, *mut moonjet_gc::GcTab)> {
+    let v = st.arg(1);
+    if !v.is_udata() {
+        return Err(st.type_error(1, "userdata"));
+    }
+    let u = v.gc_ptr().cast::<moonjet_gc::GcUdata>();
+    // SAFETY: namespaces are made by `new_clib` (their metatable's functions are reached
+    // only through them or by a caller passing another userdata, which `env` rejects).
+    unsafe {
+        if (*u).metatable != st.ffi.clib_metatable {
+            return Err(st.type_error(1, "C library namespace"));
+        }
+        let handle = moonjet_gc::GcUdata::payload(u).cast::<usize>().read();
+        Ok((handle as *mut std::ffi::c_void, (*u).env))
+    }
+}
+
+/// What a name in a C library namespace stands for.
 enum Symbol {
     Constant(i64),
     /// An extern variable or a function at an address.
@@ -563,7 +618,7 @@ enum Symbol {
     },
 }
 
-fn clib_symbol(st: &mut State) -> LuaResult<Symbol> {
+fn clib_symbol(st: &mut State, handle: *mut std::ffi::c_void) -> LuaResult<Symbol> {
     let name = st.check_str(2)?;
     // SAFETY: a live string argument.
     let name = String::from_utf8_lossy(unsafe { GcStr::bytes(name) }).into_owned();
@@ -582,36 +637,41 @@ fn clib_symbol(st: &mut State) -> LuaResult<Symbol> {
                 decl
             };
             let symbol = cts.symbol_name(decl).unwrap_or(&name).to_string();
-            let addr = resolve_symbol(&symbol).map_err(|msg| st.rt_error(&msg))?;
+            let addr =
+                crate::ffi::clib::resolve(handle, &symbol).map_err(|msg| st.rt_error(&msg))?;
             Ok(Symbol::Object { ty, addr })
         }
         _ => Err(st.rt_error(&missing())),
     }
 }
 
-/// The address of a symbol of the running process (the dynamic loader's message if it
-/// has none).
-fn resolve_symbol(symbol: &str) -> Result<usize, String> {
-    let c = std::ffi::CString::new(symbol).map_err(|_| format!("undefined symbol: {symbol}"))?;
-    // SAFETY: dlsym with the default handle and a NUL-terminated name only reads.
-    let p = unsafe { libc::dlsym(libc::RTLD_DEFAULT, c.as_ptr()) };
-    if p.is_null() {
-        return Err(format!("undefined symbol: {symbol}"));
-    }
-    Ok(p as usize)
-}
-
 fn clib_index(st: &mut State) -> LuaResult<u32> {
-    let v = match clib_symbol(st)? {
-        Symbol::Constant(k) => TValue::from_f64(k as f64),
+    let (handle, cache) = clib_parts(st)?;
+    let key = st.arg(2);
+    // SAFETY: the namespace's live cache table.
+    let cached = unsafe { table::get(cache, key) };
+    if !cached.is_nil() {
+        st.push(cached)?;
+        return Ok(1);
+    }
+    let v = match clib_symbol(st, handle)? {
+        Symbol::Constant(k) => {
+            let v = TValue::from_f64(k as f64);
+            st.raw_set(cache, key, v)?;
+            v
+        }
         Symbol::Object { ty, addr } => {
             let cts = &st.ffi.ctypes;
             if cts.get(cts.raw(ty)).is_func() {
                 let v = new_cdata(st, ty, 8)?;
                 // SAFETY: a fresh payload of 8 bytes.
                 unsafe { cdata_payload(v).cast::<usize>().write(addr) };
+                st.push(v)?;
+                st.raw_set(cache, key, v)?;
+                st.pop(1);
                 v
             } else {
+                // A variable is read each time: its value may change.
                 // SAFETY: the address of a declared extern variable of this type.
                 unsafe { conv::c_to_lua(st, ty, addr as *mut u8)? }
             }
@@ -622,8 +682,9 @@ fn clib_index(st: &mut State) -> LuaResult<u32> {
 }
 
 fn clib_newindex(st: &mut State) -> LuaResult<u32> {
+    let (handle, _) = clib_parts(st)?;
     let v = st.arg(3);
-    match clib_symbol(st)? {
+    match clib_symbol(st, handle)? {
         Symbol::Object { ty, addr } if !st.ffi.ctypes.get(st.ffi.ctypes.raw(ty)).is_func() => {
             if crate::ffi::is_const(&st.ffi.ctypes, ty, Flags::NONE) {
                 return Err(st.rt_error(crate::ffi::ops::CONST_WRITE));

@@ -393,6 +393,10 @@ pub fn traceback(st: &State, level: usize) -> Vec<u8> {
             i = total - 10;
         }
         let f = &fr[i];
+        if hidden_in_traceback(&fr, i) {
+            i += 1;
+            continue;
+        }
         out.extend_from_slice(b"\n\t");
         if let Some(pt) = f.proto() {
             // SAFETY: live prototype.
@@ -438,6 +442,16 @@ pub fn traceback(st: &State, level: usize) -> Vec<u8> {
         i += 1;
     }
     out
+}
+
+/// A C call made as a metamethod (`__add = ffi.C.f`) has no frame of its own in
+/// luajit's tracebacks: its errors show the Lua line that did the arithmetic first.
+fn hidden_in_traceback(fr: &[FrameRef], i: usize) -> bool {
+    let f = &fr[i];
+    // SAFETY: a live function on the stack.
+    f.proto().is_none()
+        && unsafe { (*f.func()).ffid } == super::state::ff::FFI_CALL
+        && func_name(fr, i).is_some_and(|(kind, _)| kind == "metamethod")
 }
 
 /// The frames of thread `th` (the running one or a suspended coroutine), innermost

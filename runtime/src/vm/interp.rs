@@ -160,8 +160,13 @@ unsafe fn pcall_frame(st: &mut State, base: *mut TValue, nargs: usize, x: bool) 
     unsafe {
         if nargs > x as usize && (!x || (*base.add(1)).is_func()) {
             let f = *base;
-            if !f.is_func() && !st.metamethod(f, MetaMethod::Call).is_func() {
-                return pcall_uncallable(st, base, f, x);
+            if f.is_cdata() {
+                if let Err(msg) = crate::ffi::ops::call_target(st, f) {
+                    return pcall_uncallable(st, base, msg, x);
+                }
+            } else if !f.is_func() && !st.metamethod(f, MetaMethod::Call).is_func() {
+                let msg = format!("attempt to call a {} value", super::state::type_name(f));
+                return pcall_uncallable(st, base, msg, x);
             }
         }
         if !x {
@@ -198,10 +203,9 @@ unsafe fn pcall_frame(st: &mut State, base: *mut TValue, nargs: usize, x: bool) 
 unsafe fn pcall_uncallable(
     st: &mut State,
     base: *mut TValue,
-    f: TValue,
+    msg: String,
     x: bool,
 ) -> LuaResult<Pre> {
-    let msg = format!("attempt to call a {} value", super::state::type_name(f));
     let mut e = st.new_str(msg.as_bytes())?;
     if x {
         // SAFETY: xpcall's handler is its second argument.
@@ -229,7 +233,7 @@ unsafe fn call_metamethod(
     unsafe {
         let obj = *func;
         let mm = if obj.is_cdata() {
-            crate::ffi::ops::call_target(st, obj)?
+            crate::ffi::ops::call_target(st, obj).map_err(|msg| st.rt_error(&msg))?
         } else {
             st.metamethod(obj, MetaMethod::Call)
         };
@@ -1946,10 +1950,12 @@ unsafe fn run<const HOOKED: bool>(
                         }
                     }
                     Op::RET0 | Op::RET1 | Op::RET | Op::RETM => {
-                        let mut n = bc::d(ins) as usize - 1;
-                        if bc::op(ins) == Op::RETM as u8 {
-                            n = bc::d(ins) as usize + multres!();
-                        }
+                        // RETM's D counts fixed results; the others' D is results + 1.
+                        let n = if bc::op(ins) == Op::RETM as u8 {
+                            bc::d(ins) as usize + multres!()
+                        } else {
+                            bc::d(ins) as usize - 1
+                        };
                         save!();
                         if HOOKED && st.hook.mask() & hook::mask::RET != 0 {
                             let off = base.offset_from((*l).stack);

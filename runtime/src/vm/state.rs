@@ -49,6 +49,11 @@ pub mod ff {
     pub const XPCALL: u8 = 21;
     /// `next`: `ITERN` iterates tables inline when the generator is this function.
     pub const NEXT: u8 = 4;
+    /// The C call of a cdata function (luajit's cdata `__call`).
+    pub const FFI_CALL: u8 = 171;
+    /// `cb:free` and `cb:set` of callbacks.
+    pub const CALLBACK_FREE: u8 = 185;
+    pub const CALLBACK_SET: u8 = 186;
 }
 
 /// The state of one Lua universe.

@@ -44,3 +44,22 @@ fn lua_files(dir: &Path, out: &mut Vec<PathBuf>) {
         }
     }
 }
+
+/// Runs a program in-process as the command does (through xpcall with a traceback
+/// handler), with the collector in stress mode if asked: its printed output, plus
+/// "UNCAUGHT: msg" if an error escaped.
+pub fn run_program(src: &[u8], chunkname: &str, stress: bool) -> String {
+    let mut st = moonjet_runtime::vm::State::with_stress(stress);
+    let out = Captured::default();
+    st.out = Box::new(out.clone());
+    let r = match st.load(src, chunkname.as_bytes(), b"t") {
+        Ok(true) => st.pcall_traceback(0).map(|n| st.pop(n)),
+        _ => panic!("{chunkname} does not load"),
+    };
+    let mut text = String::from_utf8_lossy(&out.0.borrow()).into_owned();
+    if let Err(e) = r {
+        let msg = st.display_value(e);
+        text.push_str(&format!("UNCAUGHT: {}\n", String::from_utf8_lossy(&msg)));
+    }
+    text
+}

@@ -31,7 +31,7 @@ show(tostring(-0LL), tostring(1e3 + 0LL), string.format("%d %x %u %5d|", -1LL, -
 show(type(1LL), ffi.typeof(1LL), ffi.typeof(1ULL), ffi.typeof(1i), ffi.istype("int64_t", 1LL), ffi.istype("uint64_t", 1LL))
 
 -- bit library on 64-bit cdata.
-show(bit.band(1LL, 3), bit.bor(1, 2LL), bit.bxor(-1LL, 1), bit.band(1LL, 1, 1ULL, -1), bit.bnot(0ULL), bit.bnot(0LL))
+show(bit.band(1LL, 3), bit.bor(1, 2LL), bit.bxor(-1LL, 1), bit.bnot(0ULL), bit.bnot(0LL))
 show(bit.lshift(1LL, 63), bit.lshift(1LL, 64), bit.rshift(-1LL, 60), bit.arshift(-16LL, 2), bit.rol(1ULL, 65), bit.ror(1LL, 1))
 show(bit.tobit(0xfedcba9876543210LL), bit.tohex(1LL), bit.tohex(-1LL, 4), bit.tohex(255LL, -20), bit.bswap(1LL), bit.lshift(1, 40LL))
 try[[return bit.band(1LL, {})]]

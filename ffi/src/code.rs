@@ -1,10 +1,44 @@
-//! Executable memory for compiled traces: each trace gets its own anonymous mapping,
-//! written while it is read+write, then switched to read+exec before anything can call
-//! into it (W^X: never writable and executable at once). Dropping it unmaps it.
+//! Machine code generated at run time (JIT traces, C call stubs, callback entries):
+//! executable memory, and the Cranelift settings every such piece of code is compiled
+//! with.
+//!
+//! Each piece of code gets its own anonymous mapping, written while it is read+write,
+//! then switched to read+exec before anything can call into it (W^X: never writable and
+//! executable at once). Dropping it unmaps it.
 
 use std::io;
 
+use cranelift_codegen::settings::{self, Configurable};
 use memmap2::{Mmap, MmapMut};
+
+/// The Cranelift settings for moonjet's generated code, with `extra` settings applied
+/// over them. The error names the setting that was refused.
+pub fn cranelift_flags(extra: &[(&str, &str)]) -> Result<settings::Flags, String> {
+    let mut flags = settings::builder();
+    let set = |flags: &mut settings::Builder, k: &str, v: &str| {
+        flags.set(k, v).map_err(|e| format!("{k}={v}: {e}"))
+    };
+    set(&mut flags, "opt_level", "speed")?;
+    // The verifier roughly doubles compile time; the JIT's own IR checks run always.
+    // MOONJET_JIT_VERIFY=1 turns it on in release builds (the tests do).
+    let verify = if cfg!(debug_assertions)
+        || std::env::var_os("MOONJET_JIT_VERIFY").is_some_and(|v| v == "1")
+    {
+        "true"
+    } else {
+        "false"
+    };
+    set(&mut flags, "enable_verifier", verify)?;
+    // Absolute addresses (libcalls) are patched in when the code is placed.
+    set(&mut flags, "is_pic", "false")?;
+    // Cranelift's tail calls (linked exits) need frame pointers; profilers and debuggers
+    // walk C calls through stubs with them too.
+    set(&mut flags, "preserve_frame_pointers", "true")?;
+    for (k, v) in extra {
+        set(&mut flags, k, v)?;
+    }
+    Ok(settings::Flags::new(flags))
+}
 
 /// Machine code in a read+exec mapping of our own.
 pub struct ExecMemory {
