@@ -727,3 +727,419 @@ fn recursive_functions_are_compiled_and_match_the_interpreter_under_gc_stress() 
         "only {compiled} of {total} programs compiled"
     );
 }
+
+// ---- FFI: cdata accesses in compiled loops ------------------------------------------
+
+/// Runs `code` interpreted, and compiled at hotloop=1 under several settings (side traces
+/// from every exit, no loop optimisation, no optimisation at all, no CSE and forwarding,
+/// the collector's stress mode): every run prints the same. Returns what they print and
+/// the fewest traces a compiled run made.
+fn same_with_and_without_jit(code: &str) -> (String, usize) {
+    let (plain, _) = run(code, false);
+    assert!(!plain.contains("ERROR"), "{plain}");
+    let mut fewest = usize::MAX;
+    for opts in [
+        "",
+        ", 'hotexit=1'",
+        ", '-loop'",
+        ", '0'",
+        ", '-cse', '-fwd'",
+    ] {
+        let (jitted, traces) = run_with(code, Some(opts));
+        assert_eq!(plain, jitted, "with {opts:?}:\n{code}");
+        fewest = fewest.min(traces);
+    }
+    let (stressed, _) = run_in(code, Some(", 'hotexit=1'"), true, None);
+    assert_eq!(plain, stressed, "under GC stress:\n{code}");
+    (plain, fewest)
+}
+
+/// A loop storing `vals` (doubles from a table, as Lua numbers) to an array of each C
+/// number type, then reading them back.
+const FFI_STORES: &str = "local ffi = require('ffi')\n\
+    local vals = { 0, 1, -1, 127, 128, 255, 256, 300, -129, 32767, 32768, 65535, 65536, \
+      -32769, 2^31 - 1, 2^31, 2^32, 2^32 + 5, -2^31, -2^31 - 1, -2^31 - 0.5, 2^53, 2^63, \
+      -2^63, 2^64, 1e300, -1e300, 1/0, -1/0, 0/0, 0.5, -0.5, 1.5, 2.7, -2.7, 1e-310, \
+      3.14159265358979, 16777217, 0.1, -0.0 }\n\
+    for _, ty in ipairs({ 'int8_t', 'uint8_t', 'int16_t', 'uint16_t', 'int32_t', \
+      'uint32_t', 'float', 'double', 'bool', 'char', 'unsigned char' }) do\n\
+      local a = ffi.new(ty .. '[?]', #vals)\n\
+      for i = 1, #vals do a[i - 1] = vals[i] end\n\
+      local out = {}\n\
+      for i = 0, #vals - 1 do out[#out + 1] = tostring(a[i]) end\n\
+      print(ty, table.concat(out, ' '))\n\
+      local b = ffi.new(ty .. '[?]', 300)\n\
+      for i = 0, 299 do b[i] = i * 7 - 1000 end\n\
+      local s = 0\n\
+      for i = 0, 299 do local v = b[i] if v == true then v = 1 elseif v == false then v = 0 end s = s + v end\n\
+      local c = ffi.new(ty .. '[?]', 60)\n\
+      for i = 0, 59 do c[i] = (i % 3 == 0) end\n\
+      local t = 0\n\
+      for i = 0, 59 do if c[i] == true or c[i] == 1 then t = t + 1 end end\n\
+      print(ty, s, t)\n\
+    end\n";
+
+#[test]
+fn ffi_stores_convert_numbers_as_the_interpreter_does() {
+    let (out, traces) = same_with_and_without_jit(FFI_STORES);
+    assert!(traces >= 10, "only {traces} traces");
+    let row = |ty: &str| -> Vec<String> {
+        // The first line of the type's two.
+        let line = out
+            .lines()
+            .find(|l| l.starts_with(&format!("{ty}\t")))
+            .unwrap();
+        line.split('\t')
+            .nth(1)
+            .unwrap()
+            .split(' ')
+            .map(String::from)
+            .collect()
+    };
+    // Narrow types wrap; out-of-range doubles and NaN go through INT32_MIN (0 in the
+    // low bits) for types up to 32 bits, uint32_t through 64 bits.
+    let u8s = row("uint8_t");
+    assert_eq!(
+        &u8s[..9],
+        ["0", "1", "255", "127", "128", "255", "0", "44", "127"]
+    );
+    assert_eq!(&row("int8_t")[4..8], ["-128", "-1", "0", "44"]);
+    let i32s = row("int32_t");
+    assert_eq!(&i32s[15..17], ["-2147483648", "-2147483648"]); // 2^31, 2^32
+    assert_eq!(i32s[29], "-2147483648"); // NaN
+    let u32s = row("uint32_t");
+    assert_eq!(&u32s[..3], ["0", "1", "4294967295"]);
+    assert_eq!(&u32s[15..18], ["2147483648", "0", "5"]); // 2^31, 2^32, 2^32 + 5
+    assert_eq!(u32s[29], "0"); // NaN
+                               // Floats round to nearest.
+    let floats = row("float");
+    assert_eq!(floats[37], "16777216");
+    assert_eq!(floats[38], "0.10000000149012");
+    assert_eq!(row("bool")[..3], ["false", "true", "true"]);
+    assert_eq!(row("bool")[29], "true"); // NaN is not 0
+}
+
+#[test]
+fn ffi_nan_payloads_copied_between_arrays_become_the_canonical_nan() {
+    // A NaN read from C memory is the interpreter's one NaN as soon as it is a Lua
+    // number: copied to a double or float, its bits are that NaN's.
+    let code = "local ffi = require('ffi')\n\
+        local bits = ffi.new('uint64_t[4]', { 0x7ff0000000000001ULL, 0x7ff8000000000abcULL, \
+          0xfff0000000000007ULL, 0x3ff0000000000000ULL })\n\
+        local src = ffi.cast('double *', bits)\n\
+        local d, f = ffi.new('double[64]'), ffi.new('float[64]')\n\
+        for i = 0, 63 do d[i] = src[i % 4] f[i] = src[i % 4] * 2 end\n\
+        local db, fb = ffi.cast('uint64_t *', d), ffi.cast('uint32_t *', f)\n\
+        for i = 0, 7 do print(tostring(db[i]), fb[i]) end\n";
+    let (out, traces) = same_with_and_without_jit(code);
+    assert!(traces >= 1);
+    let first: Vec<&str> = out.lines().take(4).collect();
+    assert_eq!(
+        first,
+        [
+            "18444492273895866368ULL\t4290772992",
+            "18444492273895866368ULL\t4290772992",
+            "18444492273895866368ULL\t4290772992",
+            "4607182418800017408ULL\t1073741824"
+        ]
+    );
+}
+
+#[test]
+fn ffi_pointers_index_both_ways_and_null_is_the_interpreters_error() {
+    let code = "local ffi = require('ffi')\n\
+        local buf = ffi.new('int32_t[100]')\n\
+        local p = buf + 50\n\
+        for i = -50, 49 do p[i] = i * 3 end\n\
+        local s = 0\n\
+        for i = -50, 49 do s = s + p[i] end\n\
+        print(s, buf[0], buf[99], p[-50])\n\
+        local q = ffi.cast('uint16_t *', buf) + 60\n\
+        local t = 0\n\
+        for i = 1, 40 do q[-i] = i * 1000 t = t + q[-i] + q[i] end\n\
+        print(t)\n\
+        local np = ffi.cast('int *', 0)\n\
+        print(pcall(function() local s = 0 for i = 1, 100 do local r = i > 60 and np or buf s = s + r[i % 10] end return s end))\n\
+        print(pcall(function() for i = 1, 100 do local r = i > 60 and np or buf r[i % 10] = i end end))\n";
+    let (out, traces) = same_with_and_without_jit(code);
+    assert!(traces >= 3, "only {traces} traces");
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines[0], "-150\t-150\t147\t-150");
+    assert!(
+        lines[2].ends_with("attempt to index a NULL pointer"),
+        "{out}"
+    );
+    assert!(
+        lines[3].ends_with("attempt to index a NULL pointer"),
+        "{out}"
+    );
+}
+
+#[test]
+fn ffi_struct_members_through_values_pointers_references_and_arrays() {
+    let code = "local ffi = require('ffi')\n\
+        ffi.cdef[[\n\
+          typedef struct { double x, y; } pt;\n\
+          typedef struct { int32_t n; uint8_t b; int16_t h; float f; bool ok; double arr[4]; \
+            pt at; const int k; } rec;\n\
+          typedef union { uint32_t u; uint8_t bytes[4]; float f; } pun;\n\
+        ]]\n\
+        local N = 40\n\
+        local pts = ffi.new('pt[?]', N)\n\
+        for i = 0, N - 1 do pts[i].x = i pts[i].y = -i end\n\
+        local sx, sy = 0, 0\n\
+        for i = 0, N - 1 do sx = sx + pts[i].x sy = sy + pts[i].y end\n\
+        print('pts', sx, sy)\n\
+        local pp = ffi.cast('pt *', pts)\n\
+        for i = 0, N - 1 do pp[i].y = pp[i].y * 2 + pp[i].x end\n\
+        local q = pp + 3\n\
+        local acc = 0\n\
+        for i = 1, N do q.x = q.x + i acc = acc + q.x + q.y end\n\
+        print('through a pointer', acc, pts[3].x, pts[N - 1].y)\n\
+        local r = ffi.new('rec')\n\
+        local rp = ffi.cast('rec *', r)\n\
+        for i = 1, 100 do\n\
+          r.n = r.n + i r.b = r.b + i r.h = r.h - i * 300 r.f = r.f + 0.1 r.ok = (i % 2 == 0)\n\
+          r.arr[i % 4] = r.arr[(i + 1) % 4] + i\n\
+          r.at.x = r.at.x + rp.arr[i % 4] rp.at.y = i\n\
+          rp.n = rp.n + 1\n\
+        end\n\
+        print('rec', r.n, r.b, r.h, r.f, r.ok, r.arr[0], r.arr[1], r.arr[2], r.arr[3], r.at.x, r.at.y)\n\
+        local arr, at = r.arr, r.at\n\
+        local t = 0\n\
+        for i = 0, 99 do arr[i % 4] = arr[i % 4] + 1 at.y = at.y + arr[(i + 2) % 4] t = t + at.y end\n\
+        print('references', t, r.arr[1], r.at.y)\n\
+        local u = ffi.new('pun')\n\
+        local w = 0\n\
+        for i = 1, 64 do u.bytes[i % 4] = i * 5 w = w + u.u % 1000 + u.bytes[(i + 1) % 4] end\n\
+        print('union', w, u.u)\n\
+        local m = ffi.new('double[4][5]')\n\
+        for i = 0, 19 do m[i % 4][i % 5] = i end\n\
+        local ms = 0\n\
+        for i = 0, 19 do ms = ms + m[i % 4][(i + 1) % 5] * i end\n\
+        print('2d', ms)\n\
+        print(pcall(function() for i = 1, 100 do if i > 60 then r.k = i end r.n = i end end))\n\
+        local nps = ffi.cast('pt *', 0)\n\
+        print(pcall(function() local s = 0 for i = 1, 100 do local p = i > 60 and nps or pp s = s + p.x end return s end))\n";
+    let (out, traces) = same_with_and_without_jit(code);
+    assert!(traces >= 8, "only {traces} traces");
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines[0], "pts\t780\t-780");
+    assert!(
+        lines[6].ends_with("attempt to write to constant location"),
+        "{out}"
+    );
+    assert!(
+        lines[7].ends_with("attempt to index a NULL pointer"),
+        "{out}"
+    );
+}
+
+#[test]
+fn ffi_vla_fill_and_sum_loops_compile() {
+    let code = "local ffi = require('ffi')\n\
+        local n = 1000\n\
+        local a = ffi.new('double[?]', n)\n\
+        for i = 0, n - 1 do a[i] = i * 0.5 end\n\
+        local s = 0\n\
+        for i = 0, n - 1 do s = s + a[i] end\n\
+        print(s)\n";
+    let (out, traces) = same_with_and_without_jit(code);
+    assert_eq!(out, "249750\n");
+    assert_eq!(traces, 2, "the fill and the sum");
+}
+
+#[test]
+fn ffi_loops_the_recorder_refuses_still_give_the_interpreters_answers() {
+    // 64-bit integers (their values box), pointers read from C memory, bitfields,
+    // enums, complex numbers, arithmetic and comparisons on cdata, ctype objects.
+    let code = "local ffi = require('ffi')\n\
+        ffi.cdef[[ typedef struct { unsigned a : 3, b : 5; } bits; \
+          typedef enum { RED, GREEN = 5 } colour; ]]\n\
+        local i64 = ffi.new('int64_t[10]')\n\
+        for i = 0, 99 do i64[i % 10] = i64[i % 10] + i end\n\
+        print(tostring(i64[0]), tostring(i64[9]))\n\
+        local u64 = ffi.new('uint64_t[4]')\n\
+        for i = 0, 99 do u64[i % 4] = i end\n\
+        print(tostring(u64[3]))\n\
+        local ps = ffi.new('int *[4]')\n\
+        local target = ffi.new('int[1]', 7)\n\
+        local n = 0\n\
+        for i = 0, 99 do ps[i % 4] = target n = n + ps[i % 4][0] end\n\
+        print(n)\n\
+        local bf = ffi.new('bits')\n\
+        for i = 1, 100 do bf.a = i bf.b = bf.b + bf.a end\n\
+        print(bf.a, bf.b)\n\
+        local cs = ffi.new('colour[3]')\n\
+        for i = 1, 100 do cs[i % 3] = i % 2 == 0 and 'GREEN' or 'RED' end\n\
+        print(tonumber(cs[0]), tonumber(cs[1]))\n\
+        local z = ffi.new('complex double[2]', { {1, 2}, {3, 4} })\n\
+        local re = 0\n\
+        for i = 1, 100 do re = re + z[i % 2].re + z[i % 2].im + z[0][1] end\n\
+        print(re)\n\
+        local x = ffi.new('int32_t', 5)\n\
+        local y = 0\n\
+        for i = 1, 100 do y = y + tonumber(x + i) end\n\
+        print(y)\n\
+        local d = ffi.new('double[2]')\n\
+        local eq = 0\n\
+        for i = 1, 100 do if d == d then eq = eq + 1 end end\n\
+        print(eq)\n\
+        local T = ffi.typeof('double[3]')\n\
+        local k = 0\n\
+        for i = 1, 100 do local o = T() o[i % 3] = i k = k + o[i % 3] end\n\
+        print(k)\n";
+    let (out, _) = same_with_and_without_jit(code);
+    assert_eq!(
+        out,
+        "450LL\t540LL\n99ULL\n700\n4\t26\n0\t5\n700\n5550\n100\n5050\n"
+    );
+}
+
+#[test]
+fn ffi_loops_meeting_another_cdata_type_leave_through_the_type_guard() {
+    let code = "local ffi = require('ffi')\n\
+        ffi.cdef[[ typedef struct { int32_t x; double y; } A; typedef struct { double y; int32_t x; } B; ]]\n\
+        local ia, da = ffi.new('int32_t[10]'), ffi.new('double[10]')\n\
+        local z = 0\n\
+        for i = 1, 100 do local arr = i < 50 and ia or da arr[i % 10] = i / 4 z = z + arr[i % 10] end\n\
+        print(z)\n\
+        local a, b = ffi.new('A[4]'), ffi.new('B[4]')\n\
+        local w = 0\n\
+        for i = 1, 100 do local s = (i % 7 < 3) and a or b s[i % 4].x = i s[i % 4].y = i / 2 w = w + s[(i + 1) % 4].x + s[i % 4].y end\n\
+        print(w)\n\
+        local t = { ia, da, ffi.new('uint8_t[10]'), ffi.cast('float *', ffi.new('float[10]')) }\n\
+        local v = 0\n\
+        for i = 1, 200 do local arr = t[i % 4 + 1] arr[i % 10] = i v = v + arr[(i * 3) % 10] end\n\
+        print(v)\n";
+    let (out, traces) = same_with_and_without_jit(code);
+    assert!(traces >= 3, "only {traces} traces");
+    assert_eq!(out.lines().count(), 3);
+}
+
+/// Places in C memory a generated FFI loop reads and writes: arrays of several element
+/// types, members of an array of structs (directly, through a pointer into it, through
+/// an array member), a struct's members, and an array that is a double or a float one
+/// depending on the iteration.
+fn c_place() -> impl Strategy<Value = &'static str> {
+    prop::sample::select(vec![
+        "A[i % 16]",
+        "A[(i + 5) % 16]",
+        "B[(i * 3) % 16]",
+        "C[(i + 1) % 16]",
+        "P[i % 16].x",
+        "P[(i + 1) % 16].n",
+        "P[i % 16].f[i % 3]",
+        "Q[-1].x",
+        "Q[(i % 5) - 2].n",
+        "Q.f[2]",
+        "S.n",
+        "S.arr[(i + 2) % 4]",
+        "R[(i + 7) % 16]",
+    ])
+}
+
+fn ffi_expr() -> BoxedStrategy<String> {
+    let leaf = prop_oneof![
+        2 => var().prop_map(String::from),
+        2 => constant(),
+        1 => prop::sample::select(vec!["300", "-129", "1e10", "-0.5", "2^31", "65537.75"])
+            .prop_map(String::from),
+        4 => c_place().prop_map(String::from),
+        1 => Just("(P[i % 16].ok and 1 or 0)".to_string()),
+    ];
+    leaf.prop_recursive(2, 6, 2, |inner| {
+        (
+            inner.clone(),
+            prop::sample::select(vec!["+", "-", "*", "/"]),
+            inner,
+        )
+            .prop_map(|(a, op, b)| format!("({a} {op} {b})"))
+    })
+    .boxed()
+}
+
+fn ffi_stmt() -> BoxedStrategy<String> {
+    prop_oneof![
+        4 => (c_place(), ffi_expr()).prop_map(|(p, e)| format!("{p} = {e}")),
+        3 => (target(), ffi_expr()).prop_map(|(t, e)| format!("{t} = {e}")),
+        1 => (ffi_expr(), ffi_expr())
+            .prop_map(|(x, y)| format!("P[(i + 3) % 16].ok = {x} < {y}")),
+        1 => ffi_expr().prop_map(|e| {
+            format!("local e = P[(i + 2) % 16] e.x = e.x + {e} e.n = e.n - 1")
+        }),
+        1 => (c_place(), ffi_expr(), c_place())
+            .prop_map(|(p, e, q)| format!("if {p} > 2 then {q} = {e} end")),
+        1 => Just("R = (i % 5 < 2) and D or A".to_string()),
+    ]
+    .boxed()
+}
+
+fn ffi_program() -> impl Strategy<Value = String> {
+    (
+        constant(),
+        constant(),
+        (-3i32..3),
+        (0i32..40),
+        prop::collection::vec(ffi_stmt(), 1..6),
+        any::<bool>(),
+    )
+        .prop_map(|(ka, kb, start, len, body, wrapped)| {
+            let body = body.join("\n  ");
+            let lp = format!("for i = {start}, {}, 1 do\n  {body}\nend", start + len);
+            let setup = format!(
+                "local ffi = require('ffi')\n\
+                 ffi.cdef[[ typedef struct {{ double x; int32_t n; uint8_t f[3]; bool ok; }} pt;\n\
+                   typedef struct {{ int32_t n; double arr[4]; }} box; ]]\n\
+                 local A, B, C, D = ffi.new('double[16]'), ffi.new('int16_t[?]', 16), \
+                   ffi.new('uint8_t[16]'), ffi.new('float[16]')\n\
+                 local P, S = ffi.new('pt[?]', 16), ffi.new('box')\n\
+                 local Q, R = ffi.cast('pt *', P) + 8, A\n\
+                 local a, b, c, s = {ka}, {kb}, 0, 0\n"
+            );
+            let report = "local out = { a, b, c, s, S.n }\n\
+                 for j = 0, 15 do out[#out + 1] = A[j] + B[j] * 3 + C[j] * 5 + D[j] * 7 \
+                   + P[j].x + P[j].n + P[j].f[0] + P[j].f[1] + P[j].f[2] \
+                   + (P[j].ok and 1 or 0) end\n\
+                 for j = 0, 3 do out[#out + 1] = S.arr[j] end\n\
+                 for j = 1, #out do out[j] = tostring(out[j]) end\n\
+                 print(table.concat(out, ' '))\n";
+            if wrapped {
+                // The loop in a function: the cdata are upvalues.
+                format!("{setup}local function run()\n{lp}\nend\nrun()\n{report}")
+            } else {
+                format!("{setup}{lp}\n{report}")
+            }
+        })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 200, ..ProptestConfig::default() })]
+    #[test]
+    fn compiled_ffi_loops_print_what_the_interpreter_prints(code in ffi_program()) {
+        let (plain, _) = run(&code, false);
+        prop_assert!(!plain.contains("ERROR"), "{}\n{}", plain, code);
+        let (jitted, _) = run(&code, true);
+        prop_assert_eq!(&plain, &jitted, "program:\n{}", code);
+        let (sided, _) = run_with(&code, Some(", 'hotexit=1'"));
+        prop_assert_eq!(plain, sided, "hotexit=1, program:\n{}", code);
+    }
+}
+
+#[test]
+fn most_generated_ffi_loops_are_compiled() {
+    let mut runner = proptest::test_runner::TestRunner::deterministic();
+    let mut compiled = 0;
+    let total = 60;
+    for _ in 0..total {
+        let code = ffi_program().new_tree(&mut runner).unwrap().current();
+        let (plain, _) = run(&code, false);
+        let (jitted, traces) = run(&code, true);
+        assert_eq!(plain, jitted, "program:\n{code}");
+        compiled += usize::from(traces > 0);
+    }
+    assert!(
+        compiled * 3 > total * 2,
+        "only {compiled} of {total} loops compiled"
+    );
+}

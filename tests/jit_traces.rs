@@ -966,3 +966,69 @@ fn jdump_lists_inlined_calls_as_luajit_does() {
          338350\n"
     );
 }
+
+// ---- FFI accesses ----------------------------------------------------------------------
+
+#[test]
+fn jv_shows_ffi_array_loops_compiled_and_int64_ones_aborted() {
+    let script = "local ffi = require('ffi')\n\
+                  local a = ffi.new('double[?]', 1000)\n\
+                  for i = 0, 999 do a[i] = i end\n\
+                  local s = 0\n\
+                  for i = 0, 999 do s = s + a[i] end\n\
+                  print(s)\n\
+                  local b = ffi.new('int64_t[4]')\n\
+                  for i = 0, 199 do b[i % 4] = i end\n\
+                  print(tostring(b[3]))\n";
+    let (out, err) = moonjet("ffi", &["-jv"], "ffi.lua", script, false);
+    assert_eq!(out, "499500\n199LL\n");
+    let lines: Vec<&str> = err.lines().collect();
+    assert_eq!(
+        lines[..2],
+        ["[TRACE   1 ffi.lua:3 loop]", "[TRACE   2 ffi.lua:5 loop]"]
+    );
+    assert!(lines.len() > 2, "{err}");
+    for l in &lines[2..] {
+        assert_eq!(
+            *l,
+            "[TRACE --- ffi.lua:8 -- NYI: 64-bit integer in C memory]"
+        );
+    }
+}
+
+#[test]
+fn jdump_shows_c_loads_and_stores() {
+    let script = "local ffi = require('ffi')\n\
+                  ffi.cdef('typedef struct { double x; uint8_t n; } pt;')\n\
+                  local pts = ffi.new('pt[?]', 100)\n\
+                  for i = 0, 99 do pts[i].n = pts[i].n + pts[i].x end\n";
+    let (out, _) = moonjet("ffidump", &["-jdump=i"], "ffidump.lua", script, false);
+    for want in [
+        " cdt SLOAD  #1\n",
+        " int FLOAD  0002  cdata.ctypeid\n",
+        " p64 EADDR  0002  0001  *16\n",
+        " int XLOAD  0006  +24  u8\n",
+        " num XLOAD  0006  +16  num\n",
+        " XSTORE 0006  +24  ",
+    ] {
+        assert!(out.contains(want), "{want:?} in:\n{out}");
+    }
+}
+
+#[test]
+fn c_loads_are_forwarded_from_stores_and_hoisted_past_disjoint_ones() {
+    // p.x and p.y are carried round the loop in registers (each iteration's store is the
+    // next one's load); p.vx and p.vy, which no store in the loop overlaps, are loaded
+    // once, before it.
+    let script = "local ffi = require('ffi')\n\
+                  ffi.cdef('typedef struct { double x, y, vx, vy; } particle;')\n\
+                  local p = ffi.new('particle', 0, 0, 1.5, 2.5)\n\
+                  for i = 1, 1000 do p.x = p.x + p.vx p.y = p.y + p.vy end\n\
+                  print(p.x, p.y)\n";
+    let (out, _) = moonjet("ffifwd", &["-jdump=i"], "ffifwd.lua", script, false);
+    assert!(out.ends_with("1500\t2500\n"), "{out}");
+    let body = out.split("------ LOOP ------------\n").nth(1).unwrap();
+    let body = body.split("---- TRACE").next().unwrap();
+    assert!(!body.contains("XLOAD"), "{body}");
+    assert_eq!(body.matches("XSTORE").count(), 2, "{body}");
+}

@@ -25,7 +25,7 @@ use cranelift_codegen::control::ControlPlane;
 use cranelift_codegen::entity::packed_option::ReservedValue;
 use cranelift_codegen::ir::condcodes::{FloatCC, IntCC};
 use cranelift_codegen::ir::immediates::Ieee64;
-use cranelift_codegen::ir::types::{F64, I32, I64, I8};
+use cranelift_codegen::ir::types::{F32, F64, I32, I64, I8};
 use cranelift_codegen::ir::{
     AbiParam, Block, BlockArg, ExternalName, Function, Inst, InstBuilder, LibCall, MemFlagsData,
     Signature, Type, UserFuncName, Value,
@@ -37,7 +37,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::OnceLock;
 use target_lexicon::Triple;
 
-use crate::ir::{Cmp, Field, Ins, Ref, SnapId, Trace, Ty};
+use crate::ir::{CNum, Cmp, Field, Ins, Ref, SnapId, Trace, Ty};
 use crate::shims::{self, TraceCtx};
 use moonjet_ffi::code::{cranelift_flags, ExecMemory};
 use moonjet_gc::object::offsets;
@@ -657,6 +657,9 @@ fn check(trace: &Trace) -> Result<Shape, CompileError> {
         let int = |t: Ty| t == Ty::Int;
         let ptr = |t: Ty| t == Ty::Ptr;
         let tab = |t: Ty| t == Ty::Tab;
+        // C memory is addressed from a raw pointer or from a cdata object's address.
+        let c_base = |t: Ty| t == Ty::Ptr || t == Ty::Cdata;
+        let number = |t: Ty| t == Ty::Num || t == Ty::Int;
         // Loaded values are Lua values other than narrowed integers.
         let loadable = |t: Ty| t.is_lua() && t != Ty::Int;
         match *op {
@@ -728,6 +731,15 @@ fn check(trace: &Trace) -> Result<Shape, CompileError> {
                 }
             }
             Ins::LoadBits { ptr: p, .. } => want(p, ptr)?,
+            Ins::ElemAddr { base, idx, .. } => {
+                want(base, c_base)?;
+                want(idx, int)?;
+            }
+            Ins::XLoad { ptr: p, .. } => want(p, c_base)?,
+            Ins::XStore { ptr: p, val, .. } => {
+                want(p, c_base)?;
+                want(val, number)?;
+            }
             Ins::TabWrite { tab: t } | Ins::TabLen { tab: t } => want(t, tab)?,
             Ins::TabGetInt {
                 tab: t, key, ty, ..
@@ -1204,12 +1216,7 @@ impl<'a, 't> Translator<'a, 't> {
         let v = self.vals[r as usize];
         match self.trace.ins[r as usize].ty() {
             Some(Ty::Int) => self.b.ins().fcvt_from_sint(F64, v),
-            Some(Ty::Num) if self.needs_canon[r as usize] => {
-                let bits = self.b.ins().bitcast(I64, MemFlagsData::new(), v);
-                let nan = self.b.ins().fcmp(FloatCC::Unordered, v, v);
-                let canon = self.b.ins().iconst(I64, CANON_NAN as i64);
-                self.b.ins().select(nan, canon, bits)
-            }
+            Some(Ty::Num) if self.needs_canon[r as usize] => self.canonical_bits(v),
             // Already a valid number: store the double itself (no move to an integer
             // register).
             Some(Ty::Num) => v,
@@ -1220,6 +1227,15 @@ impl<'a, 't> Translator<'a, 't> {
             // nil/false/true hold their boxed bits already.
             _ => v,
         }
+    }
+
+    /// The bits of double `v` with any NaN made the canonical one, as the interpreter
+    /// keeps numbers.
+    fn canonical_bits(&mut self, v: Value) -> Value {
+        let bits = self.b.ins().bitcast(I64, MemFlagsData::new(), v);
+        let nan = self.b.ins().fcmp(FloatCC::Unordered, v, v);
+        let canon = self.b.ins().iconst(I64, CANON_NAN as i64);
+        self.b.ins().select(nan, canon, bits)
     }
 
     /// Checks that `bits` (a loaded Lua value) has type `ty`, leaving through `snap`
@@ -1307,6 +1323,12 @@ impl<'a, 't> Translator<'a, 't> {
                         let len = self.b.ins().load(I64, fl, o, offsets::STR_LEN as i32);
                         self.b.ins().fcvt_from_uint(F64, len)
                     }
+                    Field::CdataCtype => {
+                        self.b
+                            .ins()
+                            .uload16(I32, fl, o, offsets::CDATA_CTYPEID as i32)
+                    }
+                    Field::CdataPtr => self.b.ins().load(I64, fl, o, offsets::CDATA_PAYLOAD as i32),
                 }
             }
             Ins::UvRef { func, idx } => {
@@ -1326,6 +1348,21 @@ impl<'a, 't> Translator<'a, 't> {
                 self.typed(bits, ty, snap)
             }
             Ins::LoadBits { ptr, off } => self.b.ins().load(I64, fl, self.vals[ptr as usize], off),
+            Ins::ElemAddr { base, idx, size } => {
+                let i = self.b.ins().sextend(I64, self.vals[idx as usize]);
+                let scaled = if size.is_power_of_two() {
+                    self.b.ins().ishl_imm_u(i, i64::from(size.trailing_zeros()))
+                } else {
+                    self.b.ins().imul_imm_u(i, i64::from(size))
+                };
+                self.b.ins().iadd(self.vals[base as usize], scaled)
+            }
+            Ins::XLoad { ptr, off, ct } => self.c_load(self.vals[ptr as usize], off, ct),
+            Ins::XStore { ptr, off, ct, val } => {
+                let p = self.vals[ptr as usize];
+                self.c_store(p, off, ct, val);
+                return;
+            }
             Ins::Store { ptr, idx, off, val } => {
                 let bits = self.boxed(val);
                 let (p, off) = self.address(ptr, idx, off);
@@ -1596,6 +1633,107 @@ impl<'a, 't> Translator<'a, 't> {
                 | Ins::AbsN(_)
                 | Ins::MinN(..)
                 | Ins::MaxN(..)
+                // C memory may hold any NaN.
+                | Ins::XLoad {
+                    ct: CNum::F32 | CNum::F64,
+                    ..
+                }
         );
+    }
+
+    /// Flags for C memory: any alignment, and a bad pointer faults as in C.
+    fn c_flags() -> MemFlagsData {
+        MemFlagsData::new()
+    }
+
+    /// The C number of type `ct` at `p + off`, as its IR type (`CNum::load_ty`).
+    fn c_load(&mut self, p: Value, off: i32, ct: CNum) -> Value {
+        let fl = Self::c_flags();
+        let ins = self.b.ins();
+        match ct {
+            CNum::I8 => ins.sload8(I32, fl, p, off),
+            CNum::U8 | CNum::Bool => ins.uload8(I32, fl, p, off),
+            CNum::I16 => ins.sload16(I32, fl, p, off),
+            CNum::U16 => ins.uload16(I32, fl, p, off),
+            CNum::I32 => ins.load(I32, fl, p, off),
+            CNum::U32 => {
+                let wide = ins.uload32(fl, p, off);
+                self.b.ins().fcvt_from_uint(F64, wide)
+            }
+            CNum::F32 => {
+                let x = ins.load(F32, fl, p, off);
+                self.b.ins().fpromote(F64, x)
+            }
+            CNum::F64 => ins.load(F64, fl, p, off),
+        }
+    }
+
+    /// Stores number `val` to the C number of type `ct` at `p + off`, converted as
+    /// `moonjet_runtime::ffi::conv` stores a Lua number (`store_num`): `bool` is `x != 0`
+    /// (true for NaN), floats round, integers up to 32 bits go through a 32-bit
+    /// truncation and wrap, `uint32_t` through a 64-bit one. An Int value is a double
+    /// that is an i32 exactly, so for the integer types its own low bits are the result.
+    fn c_store(&mut self, p: Value, off: i32, ct: CNum, val: Ref) {
+        let fl = Self::c_flags();
+        let mut v = self.vals[val as usize];
+        let is_int = self.trace.ins[val as usize].ty() == Some(Ty::Int);
+        if ct.is_float() && self.needs_canon[val as usize] {
+            // The interpreter's number would be the canonical NaN: its bits go to memory
+            // (narrowed, for a float).
+            let bits = self.canonical_bits(v);
+            v = self.b.ins().bitcast(F64, MemFlagsData::new(), bits);
+        }
+        let stored = match ct {
+            CNum::Bool if is_int => self.b.ins().icmp_imm_u(IntCC::NotEqual, v, 0),
+            CNum::Bool => {
+                let zero = self.b.ins().f64const(Ieee64::with_float(0.0));
+                self.b.ins().fcmp(FloatCC::NotEqual, v, zero)
+            }
+            CNum::F32 if is_int => self.b.ins().fcvt_from_sint(F32, v),
+            CNum::F32 => self.b.ins().fdemote(F32, v),
+            CNum::F64 if is_int => self.b.ins().fcvt_from_sint(F64, v),
+            CNum::F64 => v,
+            _ if is_int => v,
+            CNum::U32 => {
+                let wide = self.trunc_to_int(v, I64);
+                self.b.ins().ireduce(I32, wide)
+            }
+            _ => self.trunc_to_int(v, I32),
+        };
+        let ins = self.b.ins();
+        match ct {
+            CNum::I8 | CNum::U8 => ins.istore8(fl, stored, p, off),
+            CNum::I16 | CNum::U16 => ins.istore16(fl, stored, p, off),
+            // The value has the type's width: a bool's i8 from the comparison, an i32, a
+            // float or a double.
+            _ => ins.store(fl, stored, p, off),
+        };
+    }
+
+    /// Double `x` truncated to an integer of type `ty` (I32 or I64) as
+    /// `moonjet_runtime::num::trunc_i32`/`trunc_i64` do (x86's `cvttsd2si`): values
+    /// outside the range, and NaN, give the type's minimum.
+    fn trunc_to_int(&mut self, x: Value, ty: Type) -> Value {
+        // In range: above -2^31 - 1 and below 2^31; from -2^63 on and below 2^63.
+        let (low_cc, low, high, min) = if ty == I32 {
+            (
+                FloatCC::GreaterThan,
+                -2147483649.0,
+                2147483648.0,
+                i64::from(i32::MIN),
+            )
+        } else {
+            let two63 = 9223372036854775808.0;
+            (FloatCC::GreaterThanOrEqual, -two63, two63, i64::MIN)
+        };
+        let sat = self.b.ins().fcvt_to_sint_sat(ty, x);
+        let lo = self.b.ins().f64const(Ieee64::with_float(low));
+        let hi = self.b.ins().f64const(Ieee64::with_float(high));
+        // Ordered comparisons: false for NaN.
+        let above = self.b.ins().fcmp(low_cc, x, lo);
+        let below = self.b.ins().fcmp(FloatCC::LessThan, x, hi);
+        let inside = self.b.ins().band(above, below);
+        let min = self.b.ins().iconst(ty, min);
+        self.b.ins().select(inside, sat, min)
     }
 }

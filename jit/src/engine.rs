@@ -521,7 +521,7 @@ impl JitEngine for Engine {
             r.bytecode.push(ins);
         }
         // SAFETY: forwarded trait contract.
-        match unsafe { r.rec.step(pc, link.map(|(_, entry)| entry)) } {
+        match unsafe { r.rec.step(pc, link.map(|(_, entry)| entry), &st.ffi.ctypes) } {
             Ok(Step::Continue) => Recording::Continue,
             Ok(Step::Done(trace)) => {
                 if let Some(r) = self.end_recording(st) {

@@ -4,6 +4,9 @@
 //! assumption the recording made is a guard that leaves the trace through a snapshot
 //! when it does not hold.
 //!
+//! FFI accesses read and write C memory directly ([`Ins::XLoad`], [`Ins::XStore`]) at
+//! addresses the trace computes from cdata objects, specialised to their C types.
+//!
 //! A trace reads the interpreter's stack slots (relative to the base of the frame it was
 //! recorded in), keeps values in registers while it runs, and writes slots back only when
 //! it leaves: a snapshot lists the slots to write and the bytecode position the
@@ -33,6 +36,8 @@ pub enum Ty {
     Str,
     Tab,
     Func,
+    /// A cdata object (`moonjet_gc::object::GcCdata`).
+    Cdata,
     /// A raw address or bit pattern (an array part, a node, an upvalue's slot); never a
     /// Lua value, so never stored to a slot.
     Ptr,
@@ -49,6 +54,7 @@ impl Ty {
             Ty::Str => itype::STR,
             Ty::Tab => itype::TAB,
             Ty::Func => itype::FUNC,
+            Ty::Cdata => itype::CDATA,
             Ty::Num | Ty::Int | Ty::Ptr => return None,
         })
     }
@@ -69,6 +75,8 @@ impl Ty {
             Ty::Tab
         } else if v.is_func() {
             Ty::Func
+        } else if v.is_cdata() {
+            Ty::Cdata
         } else {
             return None;
         })
@@ -92,7 +100,7 @@ impl Ty {
 
     /// A GC object held as its address.
     pub fn is_gc(self) -> bool {
-        matches!(self, Ty::Str | Ty::Tab | Ty::Func)
+        matches!(self, Ty::Str | Ty::Tab | Ty::Func | Ty::Cdata)
     }
 
     /// Whether a value of this type can be written to a Lua slot.
@@ -111,6 +119,7 @@ impl Ty {
             Ty::Str => "str",
             Ty::Tab => "tab",
             Ty::Func => "fun",
+            Ty::Cdata => "cdt",
             Ty::Ptr => "p64",
         }
     }
@@ -148,15 +157,21 @@ pub enum Field {
     UpvalV,
     /// `str.len` (Num: a length needs not fit an i32).
     StrLen,
+    /// `cdata.ctypeid`: the C type of a cdata object (Int, from its u16).
+    CdataCtype,
+    /// The address a pointer or reference cdata holds in its payload (Ptr). A cdata's
+    /// payload is never written after it is made, so the load is pure.
+    CdataPtr,
 }
 
 impl Field {
     pub fn ty(self) -> Ty {
         match self {
             Field::TabArray | Field::TabMeta | Field::TabNode | Field::UpvalV => Ty::Ptr,
-            Field::TabAsize | Field::TabHmask => Ty::Int,
+            Field::TabAsize | Field::TabHmask | Field::CdataCtype => Ty::Int,
             Field::StrLen => Ty::Num,
             Field::FuncEnv => Ty::Tab,
+            Field::CdataPtr => Ty::Ptr,
         }
     }
 
@@ -171,6 +186,7 @@ impl Field {
             Field::FuncEnv => Ty::Func,
             Field::UpvalV => Ty::Ptr,
             Field::StrLen => Ty::Str,
+            Field::CdataCtype | Field::CdataPtr => Ty::Cdata,
         }
     }
 
@@ -193,6 +209,70 @@ impl Field {
             Field::FuncEnv => "func.env",
             Field::UpvalV => "uv.v",
             Field::StrLen => "str.len",
+            Field::CdataCtype => "cdata.ctypeid",
+            Field::CdataPtr => "cdata.ptr",
+        }
+    }
+}
+
+/// A C number type a trace reads or writes directly in C memory.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum CNum {
+    I8,
+    U8,
+    I16,
+    U16,
+    I32,
+    U32,
+    F32,
+    F64,
+    /// A one-byte `bool`.
+    Bool,
+}
+
+impl CNum {
+    /// Bytes in memory.
+    pub fn size(self) -> u32 {
+        match self {
+            CNum::I8 | CNum::U8 | CNum::Bool => 1,
+            CNum::I16 | CNum::U16 => 2,
+            CNum::I32 | CNum::U32 | CNum::F32 => 4,
+            CNum::F64 => 8,
+        }
+    }
+
+    /// The IR type a load gives: Int for the integers an i32 holds (and a `bool`'s byte,
+    /// which the recorder compares with 0), Num for `uint32_t` and the floats.
+    pub fn load_ty(self) -> Ty {
+        match self {
+            CNum::I8 | CNum::U8 | CNum::I16 | CNum::U16 | CNum::I32 | CNum::Bool => Ty::Int,
+            CNum::U32 | CNum::F32 | CNum::F64 => Ty::Num,
+        }
+    }
+
+    pub fn is_float(self) -> bool {
+        matches!(self, CNum::F32 | CNum::F64)
+    }
+
+    /// Whether a value of IR type `ty` stored as this type loads back as itself (no
+    /// conversion changes it; a NaN's bits do not matter until it is boxed or stored,
+    /// which canonicalise it).
+    pub fn loads_back(self, ty: Ty) -> bool {
+        matches!((self, ty), (CNum::F64, Ty::Num) | (CNum::I32, Ty::Int))
+    }
+
+    /// The name `-jdump` gives it (luajit's IR type names).
+    pub fn name(self) -> &'static str {
+        match self {
+            CNum::I8 => "i8",
+            CNum::U8 => "u8",
+            CNum::I16 => "i16",
+            CNum::U16 => "u16",
+            CNum::I32 => "int",
+            CNum::U32 => "u32",
+            CNum::F32 => "flt",
+            CNum::F64 => "num",
+            CNum::Bool => "bool",
         }
     }
 }
@@ -253,6 +333,28 @@ pub enum Ins {
         ptr: Ref,
         idx: Option<Ref>,
         off: i32,
+        val: Ref,
+    },
+    /// The address of element `idx` (an Int, sign-extended) of `size` bytes from `base`
+    /// (a Ptr, or a Cdata object's address): `base + idx*size` (Ptr).
+    ElemAddr {
+        base: Ref,
+        idx: Ref,
+        size: u32,
+    },
+    /// The C number of type `ct` at `ptr + off` (`ptr` a Ptr, or a Cdata object's
+    /// address), as a value of type `ct.load_ty()` (luajit's XLOAD).
+    XLoad {
+        ptr: Ref,
+        off: i32,
+        ct: CNum,
+    },
+    /// Store number `val` (a Num, or an Int) to the C number of type `ct` at `ptr + off`,
+    /// converted as the FFI converts a Lua number to that type (luajit's XSTORE).
+    XStore {
+        ptr: Ref,
+        off: i32,
+        ct: CNum,
         val: Ref,
     },
     /// Table `tab` is about to be written: clear its metamethod cache and run the write
@@ -451,14 +553,18 @@ impl Ins {
             | BSar(..)
             | BRol(..)
             | BRor(..) => Some(Ty::Int),
+            XLoad { ct, .. } => Some(ct.load_ty()),
             TNew { .. } | TDup { .. } => Some(Ty::Tab),
-            KPtr(_) | UvRef { .. } | LoadBits { .. } | SlotAddr { .. } => Some(Ty::Ptr),
+            KPtr(_) | UvRef { .. } | LoadBits { .. } | SlotAddr { .. } | ElemAddr { .. } => {
+                Some(Ty::Ptr)
+            }
             CurFunc => Some(Ty::Func),
             FLoad { field, .. } => Some(field.ty()),
             Guard { .. }
             | Loop
             | SStore { .. }
             | Store { .. }
+            | XStore { .. }
             | TabWrite { .. }
             | UvBarrier { .. }
             | TabSetInt { .. }
@@ -520,7 +626,9 @@ impl Ins {
                 }
                 v
             }
-            LoadBits { ptr, .. } => vec![ptr],
+            LoadBits { ptr, .. } | XLoad { ptr, .. } => vec![ptr],
+            ElemAddr { base, idx, .. } => vec![base, idx],
+            XStore { ptr, val, .. } => vec![ptr, val],
             Store { ptr, idx, val, .. } => {
                 let mut v = vec![ptr];
                 if let Some(i) = idx {
@@ -573,6 +681,7 @@ impl Ins {
         matches!(
             self,
             Ins::Store { .. }
+                | Ins::XStore { .. }
                 | Ins::UvBarrier { .. }
                 | Ins::TabSetInt { .. }
                 | Ins::TabSetStr { .. }
@@ -600,7 +709,11 @@ impl Ins {
     pub fn reads_memory(&self) -> bool {
         matches!(
             self,
-            Ins::Load { .. } | Ins::LoadBits { .. } | Ins::TabLen { .. } | Ins::TabGetInt { .. }
+            Ins::Load { .. }
+                | Ins::LoadBits { .. }
+                | Ins::XLoad { .. }
+                | Ins::TabLen { .. }
+                | Ins::TabGetInt { .. }
         )
     }
 }
@@ -765,6 +878,11 @@ fn describe(ins: &Ins) -> String {
             Some(i) => format!("STORE  {}  [{}]{off:+}  {}", r(ptr), r(i), r(val)),
             None => format!("STORE  {}  {off:+}  {}", r(ptr), r(val)),
         },
+        Ins::ElemAddr { base, idx, size } => format!("EADDR  {}  {}  *{size}", r(base), r(idx)),
+        Ins::XLoad { ptr, off, ct } => format!("XLOAD  {}  {off:+}  {}", r(ptr), ct.name()),
+        Ins::XStore { ptr, off, ct, val } => {
+            format!("XSTORE {}  {off:+}  {}  {}", r(ptr), r(val), ct.name())
+        }
         Ins::TabWrite { tab } => format!("TBAR   {}", r(tab)),
         Ins::UvBarrier { uv, val } => format!("OBAR   {}  {}", r(uv), r(val)),
         Ins::TabLen { tab } => format!("ALEN   {}", r(tab)),

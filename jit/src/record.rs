@@ -30,6 +30,12 @@
 //! the stack. A tail call of the function itself ends the trace with the function's entry
 //! state, linked to the function trace.
 //!
+//! FFI accesses (`a[i]`, `s.x`, through pointers and references) are specialised to the
+//! cdata's C type, guarded on its `ctypeid`, and become direct loads and stores of C
+//! memory. A member or element of aggregate type (`pts[i]` in `pts[i].x`) would be a new
+//! reference cdata; the recording keeps it pending instead ([`Recorder::pending`]) and
+//! follows it to the access that uses it, as long as nothing else needs the object.
+//!
 //! Optimisations at emission (`fold`): constant folding, integer/double conversion
 //! folding, CSE of pure instructions and of loads with no store in between,
 //! store-to-load forwarding, and dropping guards already checked. Laying out the loop
@@ -38,17 +44,22 @@
 //! the body are replaced by checks of the index's range before `LOOP` (`abc`,
 //! [`Recorder::eliminate_bounds_checks`]).
 
-use crate::ir::{Cmp, Field, Ins, Ref, SnapId, Snapshot, Trace, Ty};
+use crate::ir::{CNum, Cmp, Field, Ins, Ref, SnapId, Snapshot, Trace, Ty};
+use moonjet_ffi::{CType, CTypeId, CTypeTable, Flags, Kind};
 use moonjet_gc::object::{offsets, GcFunc, GcProto, GcStr, GcTab};
 use moonjet_gc::TValue;
-use moonjet_runtime::bc::{self, Op};
+use moonjet_runtime::bc::{self, Mode, Op};
+use moonjet_runtime::ffi::ops::{self as cdata_ops, Route, Target};
+use moonjet_runtime::ffi::{cdata_type, is_const, is_int64, raw_type};
 use moonjet_runtime::libs::{bit, builtin_id};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 /// Longest loop body recorded (in bytecode instructions executed).
 const MAX_RECORD: usize = 1000;
 /// Most IR instructions in a pre-roll.
 const MAX_IR: usize = 4000;
+/// Most instructions the slot liveness scan ([`Recorder::dead_after`]) looks at.
+const MAX_LIVENESS_SCAN: usize = 500;
 /// Deepest nesting of inlined calls.
 const MAX_INLINE_DEPTH: usize = 8;
 /// Instructions a recursive call the trace makes natively may run (interpreted, while
@@ -211,7 +222,31 @@ pub struct Recorder {
     /// before the builtin call that made its last argument, which runs again (a builtin
     /// has no effect to repeat).
     pinned_snap: Option<SnapId>,
+    /// Slots (of the trace's frame numbering) holding a reference cdata the trace has
+    /// not made: the member or element of aggregate type an FFI index gave, which only
+    /// indexing it again may use. While one is pending, guards leave through
+    /// `pending_pin`, the state before the first of them was made (the interpreter
+    /// makes the references again), and no store may come before such a guard.
+    pending: BTreeMap<u16, PendingRef>,
+    pending_pin: Option<Pin>,
+    stored_since_pin: bool,
     steps: usize,
+}
+
+/// The state guards leave through while references are pending: a snapshot, or what it
+/// will hold (bytecode index, slots) if a guard needs it.
+enum Pin {
+    Taken(SnapId),
+    Lazy(u32, Vec<(u16, Ref)>),
+}
+
+/// A reference cdata a trace has not made: where it refers (`ptr + off`) and the type of
+/// what it refers to.
+#[derive(Clone, Copy, Debug)]
+struct PendingRef {
+    ptr: Ref,
+    off: i32,
+    ty: CTypeId,
 }
 
 fn kn(pt: *mut GcProto, i: u32) -> f64 {
@@ -489,6 +524,9 @@ impl Recorder {
             failed: None,
             multres: None,
             pinned_snap: None,
+            pending: BTreeMap::new(),
+            pending_pin: None,
+            stored_since_pin: false,
             opts,
             ins: Vec::new(),
             snaps: Vec::new(),
@@ -569,6 +607,15 @@ impl Recorder {
             // Leaving would make the call again, repeating the store.
             self.failed = Some("NYI: guard after a store in an inlined call".into());
         }
+        let pin = match self.pending_pin {
+            Some(Pin::Taken(s)) => Some(s),
+            _ => None,
+        };
+        if self.stored_since_pin && i.snap().is_some() && i.snap() == pin {
+            // Leaving would make the references again, and repeat the store.
+            self.failed =
+                Some("NYI: guard after a store while a cdata reference is pending".into());
+        }
         self.ins.push(i);
         (self.ins.len() - 1) as Ref
     }
@@ -598,6 +645,9 @@ impl Recorder {
         if i.writes_memory() && !self.frames.is_empty() {
             self.stored_in_call = true;
         }
+        if i.writes_memory() && self.pending_pin.is_some() {
+            self.stored_since_pin = true;
+        }
         if let (Ins::Store { ptr, idx, off, val }, true) = (i, self.opts.fwd) {
             // A load of what was just stored is the stored value.
             let ty = self.ty(val);
@@ -612,6 +662,16 @@ impl Recorder {
                 let key = cse_key(&load);
                 let m = self.mem_at(ptr, idx, off);
                 self.cse_loads.push((key.clone(), m));
+                self.cse.insert(key, val);
+            }
+        }
+        if let (Ins::XStore { ptr, off, ct, val }, true) = (i, self.opts.fwd) {
+            if ct.loads_back(self.ty(val)) {
+                let load = Ins::XLoad { ptr, off, ct };
+                let key = cse_key(&load);
+                if let Some(m) = self.mem_read(&load) {
+                    self.cse_loads.push((key.clone(), m));
+                }
                 self.cse.insert(key, val);
             }
         }
@@ -662,6 +722,11 @@ impl Recorder {
             // Node keys change only when a key is inserted (a table store call).
             Ins::LoadBits { .. } => Some(Mem::Key),
             Ins::TabLen { .. } | Ins::TabGetInt { .. } => Some(Mem::Any),
+            Ins::XLoad { ptr, off, ct } => Some(Mem::C {
+                ptr,
+                off,
+                size: ct.size(),
+            }),
             Ins::FLoad { field, .. } if field.resizable() => Some(Mem::Layout),
             _ => None,
         }
@@ -688,6 +753,11 @@ impl Recorder {
     fn written_by(&self, i: &Ins) -> Option<Mem> {
         match *i {
             Ins::Store { ptr, idx, off, .. } => Some(self.mem_at(ptr, idx, off)),
+            Ins::XStore { ptr, off, ct, .. } => Some(Mem::C {
+                ptr,
+                off,
+                size: ct.size(),
+            }),
             // A call's callee (trace code) may store to tables and upvalues and grow
             // tables.
             Ins::TabSetInt { .. } | Ins::TabSetStr { .. } | Ins::CallSelf { .. } => Some(Mem::Any),
@@ -815,11 +885,30 @@ impl Recorder {
             // (`push` refuses a guard through it after a store.)
             return s;
         }
+        match self.pending_pin.take() {
+            // (`push` refuses a guard through it after a store.)
+            Some(Pin::Taken(s)) => {
+                self.pending_pin = Some(Pin::Taken(s));
+                return s;
+            }
+            Some(Pin::Lazy(pc, slots)) => {
+                let s = self.push_snap(pc, slots);
+                self.pending_pin = Some(Pin::Taken(s));
+                return s;
+            }
+            None => {}
+        }
         if let Some(s) = self.pinned_snap {
             return s;
         }
         let slots: Vec<(u16, Ref)> = slot_list(&self.written);
         let pc = self.pc_index(pc);
+        self.push_snap(pc, slots)
+    }
+
+    /// A snapshot of `slots` resuming at bytecode index `pc` (the last one again if it is
+    /// the same).
+    fn push_snap(&mut self, pc: u32, slots: Vec<(u16, Ref)>) -> SnapId {
         if let Some(last) = self.snaps.last() {
             if last.pc == pc && last.slots == slots {
                 return (self.snaps.len() - 1) as SnapId;
@@ -832,6 +921,7 @@ impl Recorder {
     /// The IR value of `slot` (loaded, with a type guard, on first use).
     fn read(&mut self, slot: u32, pc: *const u32) -> Result<Ref, Abort> {
         let s = u16::try_from(self.frame_off() + slot).map_err(|_| "slot out of range")?;
+        self.not_pending(s)?;
         if let Some(&r) = self.slots.get(&s) {
             return Ok(r);
         }
@@ -846,6 +936,7 @@ impl Recorder {
     /// The IR value of slot `s` of the trace's own frame (loaded, with a type guard, on
     /// first use).
     fn frame_slot(&mut self, s: u16, pc: *const u32) -> Result<Ref, Abort> {
+        self.not_pending(s)?;
         if let Some(&r) = self.slots.get(&s) {
             return Ok(r);
         }
@@ -902,8 +993,24 @@ impl Recorder {
 
     /// Set slot `s` of the trace's own frame.
     fn write_frame_slot(&mut self, s: u16, r: Ref) {
+        self.drop_pending(s);
         self.slots.insert(s, r);
         self.written.insert(s, r);
+    }
+
+    /// The frames' slots from `first` on are gone (a call returned, or its frame was
+    /// taken over): forget what the recording knew of them.
+    fn forget_slots_from(&mut self, first: u32) {
+        self.slots.retain(|&s, _| u32::from(s) < first);
+        self.written.retain(|&s, _| u32::from(s) < first);
+        let gone: Vec<u16> = self
+            .pending
+            .range(u16::try_from(first).unwrap_or(u16::MAX)..)
+            .map(|(&s, _)| s)
+            .collect();
+        for s in gone {
+            self.drop_pending(s);
+        }
     }
 
     fn guard(&mut self, cmp: Cmp, ty: Ty, a: Ref, b: Ref, pc: *const u32) {
@@ -1240,6 +1347,299 @@ impl Recorder {
         }
     }
 
+    // ---- cdata ----------------------------------------------------------------------
+
+    /// Refuses a use of slot `s` while it holds a pending reference (only indexing it
+    /// may use it).
+    fn not_pending(&self, s: u16) -> Result<(), Abort> {
+        if self.pending.contains_key(&s) {
+            return Err("NYI: cdata reference used other than indexed".into());
+        }
+        Ok(())
+    }
+
+    /// Refuses to end the trace while a reference is pending (an exit would need it).
+    fn none_pending(&self) -> Result<(), Abort> {
+        if self.pending.is_empty() {
+            Ok(())
+        } else {
+            Err("NYI: cdata reference live at the end of the trace".into())
+        }
+    }
+
+    /// Slot `s` holds no pending reference any more; with none left, guards leave
+    /// through snapshots of their own again.
+    fn drop_pending(&mut self, s: u16) {
+        if self.pending.remove(&s).is_some() && self.pending.is_empty() {
+            self.pending_pin = None;
+            self.stored_since_pin = false;
+        }
+    }
+
+    /// Slot `dst` gets reference `r`, which the instruction at `pc` makes (a member or
+    /// element of aggregate type), kept pending.
+    fn pend(&mut self, dst: u32, r: PendingRef, pc: *const u32) -> Result<(), Abort> {
+        let s = u16::try_from(self.frame_off() + dst).map_err(|_| "slot out of range")?;
+        if self.pending_pin.is_none() {
+            // The state before the instruction: leaving there, the interpreter makes the
+            // reference itself (or before an inlined call or a builtin call, if guards
+            // leave there already).
+            self.pending_pin = Some(match self.call_snap.or(self.pinned_snap) {
+                Some(s) => Pin::Taken(s),
+                None => Pin::Lazy(self.pc_index(pc), slot_list(&self.written)),
+            });
+            self.stored_since_pin = false;
+        }
+        self.pending.insert(s, r);
+        if self.dead_after(pc, dst) {
+            self.drop_pending(s);
+        }
+        Ok(())
+    }
+
+    /// `obj[key]` into a slot, or a slot's value stored to `obj[key]` (`access`), for
+    /// the cdata in slot `obj` of instruction `op` at `pc`, whose key operand is `key`.
+    /// Specialised to the cdata's C type; anything but numbers (and booleans) in C memory
+    /// and references to aggregates aborts.
+    fn cdata_access(
+        &mut self,
+        op: Op,
+        (obj, key): (u32, u32),
+        access: CAccess,
+        pc: *const u32,
+        cts: &CTypeTable,
+    ) -> Result<(), Abort> {
+        let ov = self.value(obj);
+        let id = cdata_type(ov);
+        if id == CTypeId::CTYPEID {
+            return Err("NYI: indexing a ctype".into());
+        }
+        let obj_slot = u16::try_from(self.frame_off() + obj).map_err(|_| "slot out of range")?;
+        let pending = self.pending.get(&obj_slot).copied();
+        let k = self.key_of(op, key, pc)?;
+        let kv = match k {
+            Key::Int(_, i) => TValue::from_f64(i as f64),
+            Key::Str(name) => TValue::from_gcstr(name),
+        };
+        let route = cdata_ops::route(cts, id, kv)
+            .map_err(|_| "NYI: cdata access the interpreter reports as an error")?;
+        let (ptr, off) = self.cdata_place(obj, (id, pending), &route, k, pc, cts)?;
+        match (access, route.target) {
+            (CAccess::Get { dst }, Target::Const(v)) => {
+                let x = v.as_number().ok_or("NYI: constant member")?;
+                let k = self.knum(x);
+                self.write(dst, k);
+            }
+            (CAccess::Get { dst }, Target::Obj { ty, .. }) => {
+                let (_, ct) = raw_type(cts, ty);
+                if let Some(cn) = c_num(ct) {
+                    let x = self.emit(Ins::XLoad { ptr, off, ct: cn });
+                    let v = if cn == CNum::Bool {
+                        // A boolean: guard which one it is.
+                        let truth = match cdata_ops::element(cts, ov, kv) {
+                            // SAFETY: the byte the instruction about to run reads.
+                            Ok(cdata_ops::Elem::Obj { ptr, .. }) => unsafe { *ptr != 0 },
+                            _ => return Err("NYI: cdata element".into()),
+                        };
+                        let zero = self.emit(Ins::KInt(0));
+                        let cmp = if truth { Cmp::Ne } else { Cmp::Eq };
+                        self.guard(cmp, Ty::Int, x, zero, pc);
+                        self.emit(Ins::KPri(if truth { Ty::True } else { Ty::False }))
+                    } else {
+                        x
+                    };
+                    self.write(dst, v);
+                } else if ct.is_struct() || ct.is_array() {
+                    // The interpreter makes a reference to it.
+                    self.pend(dst, PendingRef { ptr, off, ty }, pc)?;
+                } else {
+                    return Err(unsupported_c_type(ct).into());
+                }
+            }
+            (CAccess::Set { val }, Target::Obj { ty, quals }) => {
+                let (_, ct) = raw_type(cts, ty);
+                if is_const(cts, ty, quals) {
+                    // The interpreter raises the error.
+                    return Err("NYI: store to a constant location".into());
+                }
+                let cn = c_num(ct).ok_or_else(|| unsupported_c_type(ct))?;
+                let v = self.read(val, pc)?;
+                let v = match self.ty(v) {
+                    Ty::Num | Ty::Int => v,
+                    // As the number 1 or 0.
+                    Ty::True => self.emit(Ins::KInt(1)),
+                    Ty::False => self.emit(Ins::KInt(0)),
+                    _ => return Err("NYI: store of a non-number to cdata".into()),
+                };
+                self.emit(Ins::XStore {
+                    ptr,
+                    off,
+                    ct: cn,
+                    val: v,
+                });
+            }
+            (_, Target::Bits { .. }) => return Err("NYI: bitfield".into()),
+            (CAccess::Set { .. }, Target::Const(_)) => {
+                return Err("NYI: store to a constant location".into());
+            }
+        }
+        if pending.is_some() && self.pending.contains_key(&obj_slot) && self.dead_after(pc, obj) {
+            self.drop_pending(obj_slot);
+        }
+        Ok(())
+    }
+
+    /// Where `route` leads from the cdata in slot `obj` (of type `id`), or from the
+    /// reference pending there: (address, byte offset), with the guards that it leads
+    /// there: the cdata's type, an integer key, and non-NULL pointers followed.
+    fn cdata_place(
+        &mut self,
+        obj: u32,
+        (id, pending): (CTypeId, Option<PendingRef>),
+        route: &Route,
+        key: Key,
+        pc: *const u32,
+        cts: &CTypeTable,
+    ) -> Result<(Ref, i32), Abort> {
+        let (mut ptr, mut off) = match pending {
+            Some(r) => {
+                // The reference the interpreter made leads where the pending one does.
+                if !route.through_ref || raw_type(cts, id).1.child != r.ty {
+                    return Err("NYI: cdata reference of another type".into());
+                }
+                (r.ptr, r.off)
+            }
+            None => {
+                let o = self.read(obj, pc)?;
+                let have = self.emit(Ins::FLoad {
+                    obj: o,
+                    field: Field::CdataCtype,
+                });
+                let want = self.emit(Ins::KInt(i32::from(id.0)));
+                self.guard(Cmp::Eq, Ty::Int, have, want, pc);
+                if route.through_ref {
+                    (self.cdata_ptr(o, pc), 0)
+                } else {
+                    (o, offsets::CDATA_PAYLOAD as i32)
+                }
+            }
+        };
+        if let Some(size) = route.through_ptr {
+            if size != 8 {
+                return Err("NYI: 32-bit pointer".into());
+            }
+            if route.through_ref || pending.is_some() {
+                return Err("NYI: pointer behind a reference".into());
+            }
+            ptr = self.cdata_ptr(ptr, pc);
+            off = 0;
+        }
+        if let Some(step) = route.index {
+            if step.complex_part {
+                return Err(unsupported_c_type(raw_type(cts, id).1).into());
+            }
+            let Key::Int(idx, _) = key else {
+                return Err("NYI: key type".into());
+            };
+            ptr = self.emit(Ins::ElemAddr {
+                base: ptr,
+                idx,
+                size: step.size,
+            });
+        }
+        let off = i32::try_from(route.offset)
+            .ok()
+            .and_then(|o| off.checked_add(o))
+            .ok_or("NYI: member offset out of range")?;
+        Ok((ptr, off))
+    }
+
+    /// The address pointer or reference cdata `o` holds, guarded not to be NULL (the
+    /// interpreter reports an access through NULL).
+    fn cdata_ptr(&mut self, o: Ref, pc: *const u32) -> Ref {
+        let p = self.emit(Ins::FLoad {
+            obj: o,
+            field: Field::CdataPtr,
+        });
+        let null = self.emit(Ins::KPtr(0));
+        self.guard(Cmp::Ne, Ty::Ptr, p, null, pc);
+        p
+    }
+
+    /// Whether slot `slot` of the current frame is dead after the instruction at `pc`:
+    /// on every path from the next instruction it is written before it is read (or the
+    /// frame is left). Anything the scan does not follow counts as a read.
+    fn dead_after(&self, pc: *const u32, slot: u32) -> bool {
+        let pt = self.cur_pt();
+        // SAFETY: the running prototype is live; `pc` points into its bytecode.
+        let (code, len, at) = unsafe {
+            let code = (*pt).bc as *const u32;
+            (code, (*pt).sizebc as usize, pc.offset_from(code) as usize)
+        };
+        if may_be_captured(pt, at, slot) {
+            return false;
+        }
+        let from = at + 1;
+        // The loop being recorded (its loop instruction may be patched already).
+        let own_loop = (pt == self.pt && self.frames.is_empty()).then(|| {
+            // SAFETY: the loop's body and exit are instructions of the prototype.
+            unsafe {
+                (
+                    self.body.offset_from(code) as usize,
+                    self.start.offset_from(code),
+                )
+            }
+        });
+        let mut todo = vec![from];
+        let mut seen = HashSet::new();
+        while let Some(i) = todo.pop() {
+            if i >= len || seen.len() >= MAX_LIVENESS_SCAN {
+                return false;
+            }
+            if !seen.insert(i) {
+                continue;
+            }
+            // SAFETY: `i` is inside the bytecode.
+            let ins = unsafe { *code.add(i) };
+            let Some(op) = Op::from_u8(bc::op(ins)) else {
+                return false;
+            };
+            if op == Op::FNEW && closure_captures(pt, ins, slot) {
+                return false;
+            }
+            match slot_use(op, ins, slot) {
+                SlotUse::Read => return false,
+                SlotUse::Written | SlotUse::FrameLeft => continue,
+                SlotUse::Untouched => {}
+            }
+            let next = i + 1;
+            let target = || (next as isize + bc::d(ins) as isize - bc::JUMP_BIAS as isize) as usize;
+            // A `for` loop's visible index is written on the way into the body.
+            let for_index = slot == bc::a(ins) + 3;
+            use Op::*;
+            match op {
+                JMP | UCLO | ISNEXT => todo.push(target()),
+                FORI | JFORI if for_index => todo.push(target()),
+                FORL | IFORL if for_index => todo.push(next),
+                FORI | JFORI | FORL | IFORL | ITERL | IITERL => todo.extend([next, target()]),
+                // A compiled loop's operand is its trace: only the recorded loop's body
+                // is known.
+                JFORL | JITERL => match own_loop {
+                    Some((_, start)) if start == i as isize && op == JFORL && for_index => {
+                        todo.push(next)
+                    }
+                    Some((body, start)) if start == i as isize => todo.extend([next, body]),
+                    _ => return false,
+                },
+                // A test and the jump after it.
+                ISLT | ISGE | ISLE | ISGT | ISEQV | ISNEV | ISEQS | ISNES | ISEQN | ISNEN
+                | ISEQP | ISNEP | IST | ISF | ISTC | ISFC => todo.extend([next, next + 1]),
+                _ => todo.push(next),
+            }
+        }
+        true
+    }
+
     // ---- recording ------------------------------------------------------------------
 
     /// Record the instruction at `pc`, about to run.
@@ -1251,9 +1651,16 @@ impl Recorder {
     /// `link` is the entry of the trace in service that the instruction enters, if it is
     /// the loop instruction of one (`JFORL`/`JLOOP`), or the `FORI` of one: where a side
     /// trace links to it.
-    pub unsafe fn step(&mut self, pc: *const u32, link: Option<*const u32>) -> Result<Step, Abort> {
+    ///
+    /// `cts` is the state's C type table (for FFI accesses).
+    pub unsafe fn step(
+        &mut self,
+        pc: *const u32,
+        link: Option<*const u32>,
+        cts: &CTypeTable,
+    ) -> Result<Step, Abort> {
         // SAFETY: forwarded caller promise.
-        let step = unsafe { self.record_ins(pc, link) }?;
+        let step = unsafe { self.record_ins(pc, link, cts) }?;
         match self.failed.take() {
             Some(why) => Err(why),
             None => Ok(step),
@@ -1266,6 +1673,7 @@ impl Recorder {
         &mut self,
         pc: *const u32,
         link: Option<*const u32>,
+        cts: &CTypeTable,
     ) -> Result<Step, Abort> {
         self.steps += 1;
         if self.steps > MAX_RECORD || self.ins.len() > MAX_IR {
@@ -1473,6 +1881,12 @@ impl Recorder {
                     self.table_set(e, env, key, v, pc)?;
                 }
             }
+            TGETV | TGETS | TGETB if self.value(b).is_cdata() => {
+                self.cdata_access(op, (b, c), CAccess::Get { dst: a }, pc, cts)?;
+            }
+            TSETV | TSETS | TSETB if self.value(b).is_cdata() => {
+                self.cdata_access(op, (b, c), CAccess::Set { val: a }, pc, cts)?;
+            }
             TGETV | TGETS | TGETB | TGETR => {
                 let (t, tv) = self.table_in(b, pc)?;
                 let key = self.key_of(op, c, pc)?;
@@ -1542,6 +1956,10 @@ impl Recorder {
         pc: *const u32,
     ) -> Result<(), Abort> {
         let (tx, ty) = (self.ty(x), self.ty(y));
+        if tx == Ty::Cdata || ty == Ty::Cdata {
+            // Equal by value (numbers, pointers), or by `__eq`.
+            return Err("NYI: comparison of cdata".into());
+        }
         let numeric = |t: Ty| matches!(t, Ty::Num | Ty::Int);
         if numeric(tx) && numeric(ty) {
             let (xn, yn) = (self.as_num(x)?, self.as_num(y)?);
@@ -1754,9 +2172,7 @@ impl Recorder {
         let kf = self.kgc(fv, Ty::Func);
         self.guard(Cmp::Eq, Ty::Ptr, f, kf, pc);
         let args = self.call_params(a, nargs, numparams, pc)?;
-        let off = self.frame_off();
-        self.slots.retain(|&s, _| u32::from(s) < off);
-        self.written.retain(|&s, _| u32::from(s) < off);
+        self.forget_slots_from(self.frame_off());
         if let Some(frame) = self.frames.last_mut() {
             (frame.pt, frame.func, frame.closure) = (pt, kf, closure);
         }
@@ -1833,8 +2249,7 @@ impl Recorder {
         });
         // The slots from the call's on are the callee's now; its result is read from
         // the stack when used.
-        self.slots.retain(|&s, _| s < func);
-        self.written.retain(|&s, _| s < func);
+        self.forget_slots_from(u32::from(func));
         // SAFETY: as above.
         self.awaiting = Some(unsafe { pc.add(1) });
         Ok(())
@@ -1866,9 +2281,7 @@ impl Recorder {
         };
         // The caller's slots from the call's on are the results; the rest of the
         // callee's are gone.
-        let first = self.frame_off() + frame.call_a;
-        self.slots.retain(|&s, _| u32::from(s) < first);
-        self.written.retain(|&s, _| u32::from(s) < first);
+        self.forget_slots_from(self.frame_off() + frame.call_a);
         let nil = self.emit(Ins::KPri(Ty::Nil));
         for i in 0..frame.results {
             let v = values.get(i as usize).copied().unwrap_or(nil);
@@ -2069,6 +2482,7 @@ impl Recorder {
             (JMP, _) => return Ok(Some(Step::Continue)),
             _ => return Ok(None),
         };
+        self.none_pending()?;
         Ok(Some(Step::Done(done)))
     }
 
@@ -2139,17 +2553,19 @@ impl Recorder {
         }
         let mut found = Vec::new();
         for (l, ins) in pre.iter().enumerate() {
-            let Ins::Load {
-                ptr,
-                idx: None,
-                off,
-                ty,
-                ..
-            } = *ins
-            else {
-                continue;
+            let read = match *ins {
+                Ins::Load {
+                    ptr,
+                    idx: None,
+                    off,
+                    ..
+                } => self.mem_at(ptr, None, off),
+                Ins::XLoad { .. } => match self.mem_read(ins) {
+                    Some(m) => m,
+                    None => continue,
+                },
+                _ => continue,
             };
-            let read = self.mem_at(ptr, None, off);
             let mut writers = pre
                 .iter()
                 .enumerate()
@@ -2157,14 +2573,29 @@ impl Recorder {
             let (Some((w, store)), None) = (writers.next(), writers.next()) else {
                 continue;
             };
-            match *store {
-                Ins::Store {
-                    ptr: sp,
-                    idx: None,
-                    off: so,
-                    val,
-                } if w > l && sp == ptr && so == off && self.ty(val) == ty => {
-                    found.push((l, val));
+            if w < l {
+                continue;
+            }
+            match (*ins, *store) {
+                (
+                    Ins::Load { ptr, off, ty, .. },
+                    Ins::Store {
+                        ptr: sp,
+                        idx: None,
+                        off: so,
+                        val,
+                    },
+                ) if sp == ptr && so == off && self.ty(val) == ty => found.push((l, val)),
+                (
+                    Ins::XLoad { ptr, off, ct },
+                    Ins::XStore {
+                        ptr: sp,
+                        off: so,
+                        ct: sc,
+                        val,
+                    },
+                ) if sp == ptr && so == off && sc == ct && ct.loads_back(self.ty(val)) => {
+                    found.push((l, val))
                 }
                 _ => {}
             }
@@ -2174,6 +2605,7 @@ impl Recorder {
 
     /// Lay the recorded iteration out as a loop.
     fn finish(&mut self) -> Result<Trace, Abort> {
+        self.none_pending()?;
         let body_pc = self.pc_index(self.body);
         if !self.opts.loop_opt {
             return Ok(self.finish_unpeeled(body_pc));
@@ -2243,7 +2675,9 @@ impl Recorder {
             for o in new.operands_mut() {
                 *o = map[*o as usize];
             }
-            if let (Some(&(p, _)), Ins::Load { ptr, .. }) = (mem_phis.get(&i), *ins) {
+            if let (Some(&(p, _)), Ins::Load { ptr, .. } | Ins::XLoad { ptr, .. }) =
+                (mem_phis.get(&i), *ins)
+            {
                 if map[ptr as usize] == ptr {
                     // The same object every iteration: what the last one stored.
                     map[i] = p;
@@ -2616,6 +3050,14 @@ enum Mem {
     Layout,
     Upval(u16),
     UpvalObj(usize),
+    /// `size` bytes of C memory at `ptr + off` (wherever cdata lead): any C address may
+    /// alias another, but not a disjoint range from the same address value. Lua objects'
+    /// memory is never C memory.
+    C {
+        ptr: Ref,
+        off: i32,
+        size: u32,
+    },
     Any,
 }
 
@@ -2627,6 +3069,21 @@ impl Mem {
             // Only a table store call (Any) inserts keys or resizes a table.
             (Mem::Key | Mem::Layout, _) | (_, Mem::Key | Mem::Layout) => false,
             (Mem::Upval(_), Mem::UpvalObj(_)) | (Mem::UpvalObj(_), Mem::Upval(_)) => true,
+            (
+                Mem::C {
+                    ptr: p,
+                    off: a,
+                    size: m,
+                },
+                Mem::C {
+                    ptr: q,
+                    off: b,
+                    size: n,
+                },
+            ) => {
+                let (a, b) = (i64::from(a), i64::from(b));
+                p != q || (a < b + i64::from(n) && b < a + i64::from(m))
+            }
             (a, b) => a == b,
         }
     }
@@ -2678,4 +3135,158 @@ enum UpvalAt {
     Mem { ptr: Ref, uv: Ref, value: TValue },
     /// In a slot of the trace's own frame, which the trace holds.
     Slot(u16),
+}
+
+/// What an FFI index does: read into slot `dst`, or store the value in slot `val`.
+#[derive(Clone, Copy)]
+enum CAccess {
+    Get { dst: u32 },
+    Set { val: u32 },
+}
+
+/// The C number types a trace reads and writes directly; `None` for the rest (64-bit
+/// integers box their values, `long double` has none).
+fn c_num(ct: &CType) -> Option<CNum> {
+    if ct.kind != Kind::Num {
+        return None;
+    }
+    let unsigned = ct.flags.contains(Flags::UNSIGNED);
+    Some(if ct.flags.contains(Flags::FP) {
+        match ct.size {
+            4 => CNum::F32,
+            8 => CNum::F64,
+            _ => return None,
+        }
+    } else if ct.flags.contains(Flags::BOOL) {
+        match ct.size {
+            1 => CNum::Bool,
+            _ => return None,
+        }
+    } else {
+        match (ct.size, unsigned) {
+            (1, false) => CNum::I8,
+            (1, true) => CNum::U8,
+            (2, false) => CNum::I16,
+            (2, true) => CNum::U16,
+            (4, false) => CNum::I32,
+            (4, true) => CNum::U32,
+            _ => return None,
+        }
+    })
+}
+
+/// Why an FFI access to a C object of type `ct` is not recorded.
+fn unsupported_c_type(ct: &CType) -> &'static str {
+    match ct.kind {
+        Kind::Num if is_int64(ct) => "NYI: 64-bit integer in C memory",
+        Kind::Ptr => "NYI: pointer in C memory",
+        Kind::Enum => "NYI: enum in C memory",
+        Kind::Array if ct.is_complex() => "NYI: complex number",
+        Kind::Array if ct.is_vector() => "NYI: vector",
+        // (Reading one gives a reference, which is recorded.)
+        Kind::Array | Kind::Struct => "NYI: store of an aggregate",
+        _ => "NYI: C type",
+    }
+}
+
+/// Whether slot `slot` of `pt`'s frame may be an open upvalue at instruction `at`, which
+/// code elsewhere could read: the local variable there is one a closure made in its
+/// scope captures. (A temporary never is; without debug information, any slot a closure
+/// of `pt` captures may be.)
+fn may_be_captured(pt: *mut GcProto, at: usize, slot: u32) -> bool {
+    // SAFETY: a live prototype.
+    let (code, has_vars) = unsafe { ((*pt).bc as *const u32, (*pt).sizevarinfo > 0) };
+    let mut scope = if has_vars {
+        // SAFETY: as above.
+        match unsafe { moonjet_runtime::vm::debug::active_local(pt, at, slot) } {
+            Some(v) => v.startpc as usize..v.endpc as usize,
+            None => return false,
+        }
+    } else {
+        // SAFETY: as above.
+        0..(unsafe { (*pt).sizebc }) as usize
+    };
+    scope.any(|i| {
+        // SAFETY: variable scopes lie inside the bytecode.
+        let ins = unsafe { *code.add(i) };
+        bc::op(ins) == Op::FNEW as u8 && closure_captures(pt, ins, slot)
+    })
+}
+
+/// Whether the closure `FNEW` instruction `ins` of `pt` makes captures slot `slot`.
+fn closure_captures(pt: *mut GcProto, ins: u32, slot: u32) -> bool {
+    use moonjet_runtime::proto::uvflag;
+    // SAFETY: FNEW's operand is a prototype constant of `pt`; the child lives with it.
+    unsafe {
+        let child = (*(*pt).kgc.add(bc::d(ins) as usize))
+            .gc_ptr()
+            .cast::<GcProto>();
+        (0..(*child).sizeuv as usize).any(|u| {
+            let desc = *(*child).uv.add(u);
+            desc & uvflag::LOCAL != 0 && u32::from(desc & 0xff) == slot
+        })
+    }
+}
+
+/// What an instruction does with a slot, for [`Recorder::dead_after`].
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum SlotUse {
+    /// Reads it (or may: anything not understood).
+    Read,
+    /// Writes it without reading it first.
+    Written,
+    /// Leaves the frame without reading it.
+    FrameLeft,
+    Untouched,
+}
+
+/// What instruction `ins` (opcode `op`) does with slot `s` of its frame (FR2: a call's
+/// arguments follow the function and the frame link).
+fn slot_use(op: Op, ins: u32, s: u32) -> SlotUse {
+    use Op::*;
+    use SlotUse::*;
+    let (a, b, c, d) = (bc::a(ins), bc::b(ins), bc::c(ins), bc::d(ins));
+    let read_if = |cond: bool, otherwise: SlotUse| if cond { Read } else { otherwise };
+    match op {
+        // Function, arguments; the callee's frame and the results overwrite the rest.
+        CALL if s >= a => read_if(s == a || (a + 2..=a + c).contains(&s), Written),
+        CALLT => read_if(s == a || (a + 2..=a + d).contains(&s), FrameLeft),
+        // Results from `a` on.
+        RET0 => FrameLeft,
+        RET1 => read_if(s == a, FrameLeft),
+        RET => read_if((a..a + d.saturating_sub(1)).contains(&s), FrameLeft),
+        // Variable numbers of values from `a` (or the iterator's slots below it) on.
+        CALLMT | RETM => read_if(s >= a, FrameLeft),
+        CALLM | VARG | UCLO => read_if(s >= a, Untouched),
+        TSETM => read_if(s + 1 >= a, Untouched),
+        ITERC | ITERN | ISNEXT => read_if(s + 3 >= a, Untouched),
+        KNIL if (a..=d).contains(&s) => Written,
+        FORI | JFORI | FORL | IFORL | JFORL => read_if((a..=a + 2).contains(&s), Untouched),
+        ITERL | IITERL | JITERL => read_if(s == a, Untouched),
+        CAT if (b..=c).contains(&s) => Read,
+        CAT if s == a => Written,
+        // The copy to `a` happens only on one path.
+        ISTC | ISFC => read_if(s == d, Untouched),
+        _ => {
+            let (ma, mb, mcd) = op.modes();
+            if [ma, mb, mcd]
+                .iter()
+                .any(|m| matches!(m, Mode::Base | Mode::RBase))
+                && !matches!(op, CALL | KNIL | CAT | LOOP | ILOOP | JLOOP | JMP)
+            {
+                return Read;
+            }
+            let cd = if op.has_b() { c } else { d };
+            if (ma == Mode::Var && a == s)
+                || (mb == Mode::Var && b == s)
+                || (mcd == Mode::Var && cd == s)
+            {
+                Read
+            } else if ma == Mode::Dst && a == s {
+                Written
+            } else {
+                Untouched
+            }
+        }
+    }
 }

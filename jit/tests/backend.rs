@@ -4,7 +4,7 @@
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::time::{Duration, Instant};
 
-use moonjet_jit::ir::{Cmp, Ins, Ref, SnapId, Snapshot, Trace, Ty};
+use moonjet_jit::ir::{CNum, Cmp, Ins, Ref, SnapId, Snapshot, Trace, Ty};
 use moonjet_jit::{compile, compile_for, CompileError, Compiler};
 
 const CANON_NAN: u64 = 0xFFF8_0000_0000_0000;
@@ -798,6 +798,189 @@ fn linked_exits_go_on_in_the_next_trace_unless_interrupted() {
     );
 }
 
+/// The C number types with their FFI type IDs.
+const C_NUMS: [(CNum, moonjet_ffi::CTypeId); 9] = {
+    use moonjet_ffi::CTypeId as Id;
+    [
+        (CNum::I8, Id::INT8),
+        (CNum::U8, Id::UINT8),
+        (CNum::I16, Id::INT16),
+        (CNum::U16, Id::UINT16),
+        (CNum::I32, Id::INT32),
+        (CNum::U32, Id::UINT32),
+        (CNum::F32, Id::FLOAT),
+        (CNum::F64, Id::DOUBLE),
+        (CNum::Bool, Id::BOOL),
+    ]
+};
+
+/// Stores slot 0 (a double) to each C number type at `buf + 16*k`, and slot 1 narrowed
+/// to an integer at `buf + 16*k + 8`; then loads each back into slots 2 + 2k and
+/// 3 + 2k. Leaves through the returned snapshot (or the first, if slot 1 is no i32).
+fn c_memory_trace(buf: u64) -> (Trace, SnapId) {
+    let mut b = B::default();
+    let type_exit = b.snap(&[]);
+    let x = b.push(Ins::SLoad {
+        slot: 0,
+        ty: Ty::Num,
+        snap: type_exit,
+    });
+    let yn = b.push(Ins::SLoad {
+        slot: 1,
+        ty: Ty::Num,
+        snap: type_exit,
+    });
+    let y = b.push(Ins::NumToInt {
+        a: yn,
+        snap: type_exit,
+    });
+    let p = b.push(Ins::KPtr(buf));
+    for (k, (ct, _)) in C_NUMS.into_iter().enumerate() {
+        let off = 16 * k as i32;
+        b.push(Ins::XStore {
+            ptr: p,
+            off,
+            ct,
+            val: x,
+        });
+        b.push(Ins::XStore {
+            ptr: p,
+            off: off + 8,
+            ct,
+            val: y,
+        });
+    }
+    let mut loads = Vec::new();
+    for (k, (ct, _)) in C_NUMS.into_iter().enumerate() {
+        let off = 16 * k as i32;
+        let slot = 2 + 2 * k as u16;
+        loads.push((slot, b.push(Ins::XLoad { ptr: p, off, ct })));
+        loads.push((
+            slot + 1,
+            b.push(Ins::XLoad {
+                ptr: p,
+                off: off + 8,
+                ct,
+            }),
+        ));
+    }
+    let k = b.push(Ins::KNum(0.0));
+    b.push(Ins::Loop);
+    b.t.loop_snap = b.snap(&[]);
+    let out = b.snap(&loads);
+    b.push(Ins::Guard {
+        cmp: Cmp::Ne,
+        ty: Ty::Num,
+        a: k,
+        b: k,
+        snap: out,
+    });
+    (b.t, out)
+}
+
+#[test]
+fn c_stores_and_loads_convert_as_the_ffi_does() {
+    use moonjet_gc::TValue;
+    use moonjet_runtime::ffi::conv::{load_scalar, lua_to_c};
+    let cts = moonjet_ffi::CTypeTable::new();
+    let mut buf = vec![0u64; 2 * C_NUMS.len()];
+    let (t, out) = c_memory_trace(buf.as_mut_ptr() as u64);
+    let c = compile(&t).unwrap();
+    let flag = AtomicU8::new(0);
+    let doubles = [
+        0.0,
+        -0.0,
+        1.0,
+        -1.0,
+        0.5,
+        -0.5,
+        1.5,
+        -2.7,
+        127.0,
+        128.0,
+        255.0,
+        256.0,
+        300.0,
+        -129.0,
+        32767.0,
+        32768.0,
+        65535.0,
+        65536.0,
+        -32769.0,
+        2147483647.0,
+        2147483648.0,
+        2147483648.5,
+        -2147483648.0,
+        -2147483648.9,
+        -2147483649.0,
+        4294967295.0,
+        4294967296.0,
+        4294967301.0,
+        16777217.0,
+        0.1,
+        1e-310,
+        2f64.powi(53),
+        2f64.powi(63),
+        -2f64.powi(63),
+        2f64.powi(64),
+        1e300,
+        -1e300,
+        f64::INFINITY,
+        f64::NEG_INFINITY,
+        f64::NAN,
+        -f64::NAN,
+        f64::from_bits(0x7ff0_0000_0000_0001),
+    ];
+    let ints = [
+        0,
+        1,
+        -1,
+        127,
+        -128,
+        255,
+        300,
+        -129,
+        65535,
+        -32769,
+        16777217,
+        i32::MAX,
+        i32::MIN,
+    ];
+    for (n, x) in doubles.into_iter().enumerate() {
+        let i = ints[n % ints.len()];
+        let mut slots = [0u64; 2 + 2 * C_NUMS.len()];
+        // A slot holds every NaN as the canonical one.
+        slots[0] = TValue::from_f64(x).bits();
+        slots[1] = num(f64::from(i));
+        // SAFETY: enough slots; `buf` holds every place the trace writes.
+        assert_eq!(unsafe { c.run(slots.as_mut_ptr(), flag.as_ptr()) }, out);
+        for (k, (ct, id)) in C_NUMS.into_iter().enumerate() {
+            for (half, v) in [(0, x), (1, f64::from(i))] {
+                let mut want = 0u64;
+                let place = (&mut want as *mut u64).cast::<u8>();
+                // SAFETY: eight bytes hold any of these types; the type table is fresh.
+                unsafe { lua_to_c(&cts, id, place, TValue::from_f64(v), false).unwrap() };
+                let size = ct.size() as usize * 8;
+                let mask = if size == 64 {
+                    u64::MAX
+                } else {
+                    (1 << size) - 1
+                };
+                let got = buf[2 * k + half];
+                assert_eq!(got & mask, want & mask, "{ct:?} stored from {v}");
+                // What a read gives: a boolean's byte, or the number (NaN canonical).
+                // SAFETY: as above.
+                let read = unsafe { load_scalar(&cts, id, place) }.unwrap().to_f64();
+                let want_slot = match ct {
+                    CNum::Bool => f64::from((want & 0xff) as u8).to_bits(),
+                    _ => TValue::from_f64(read).bits(),
+                };
+                assert_eq!(slots[2 + 2 * k + half], want_slot, "{ct:?} loaded from {v}");
+            }
+        }
+    }
+}
+
 #[test]
 fn cross_compiles_for_aarch64() {
     let traces = [
@@ -810,6 +993,7 @@ fn cross_compiles_for_aarch64() {
         new_table_trace(0x1000).0,
         straight_trace(true, 2.0),
         calling_trace(),
+        c_memory_trace(0x1000).0,
     ];
     for t in &traces {
         let code = compile_for(t, "aarch64-unknown-linux-gnu".parse().unwrap()).unwrap();

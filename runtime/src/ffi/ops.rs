@@ -24,7 +24,7 @@ use moonjet_gc::{GcStr, MetaMethod, TValue};
 // ---- indexing -----------------------------------------------------------------------
 
 /// What an index of a cdata leads to.
-enum Elem {
+pub enum Elem {
     /// A C object (with the qualifiers collected on the way: a member of a const struct
     /// is const).
     Obj {
@@ -44,6 +44,58 @@ enum Elem {
     Const(TValue),
 }
 
+/// What a [`Route`] ends at: [`Elem`] without the address.
+#[derive(Clone, Copy, Debug)]
+pub enum Target {
+    Obj {
+        ty: CTypeId,
+        quals: Flags,
+    },
+    Bits {
+        ty: CTypeId,
+        pos: u8,
+        width: u8,
+        quals: Flags,
+    },
+    Const(TValue),
+}
+
+/// An integer key's step: the element it picks.
+#[derive(Clone, Copy, Debug)]
+pub struct IndexStep {
+    /// The element size in bytes.
+    pub size: u32,
+    /// The key as an integer (truncated as `integer_key` does).
+    pub key: i64,
+    /// The object is a complex number: only the key's lowest bit picks a part.
+    pub complex_part: bool,
+}
+
+/// How `o[key]` gets from the cdata's payload to the C object it names: steps decided
+/// by the cdata's type and the kind of key alone. The interpreter follows them on
+/// addresses ([`element`]); the JIT records them as loads and address arithmetic.
+#[derive(Clone, Copy, Debug)]
+pub struct Route {
+    /// The cdata is a reference: its payload holds the address of the object.
+    pub through_ref: bool,
+    /// Then the object is a pointer (of this many bytes: 8, or 4 for `__ptr32`) whose
+    /// target is indexed or whose struct's member is named: the address it holds.
+    pub through_ptr: Option<u32>,
+    /// Then an integer key picks an element.
+    pub index: Option<IndexStep>,
+    /// Then this many bytes further (a member's offset).
+    pub offset: u32,
+    pub target: Target,
+}
+
+impl Route {
+    /// Whether following the route reads memory at its end (so a NULL address there is
+    /// an error): everything but a constant.
+    pub fn needs_address(&self) -> bool {
+        !matches!(self.target, Target::Const(_))
+    }
+}
+
 /// An index key as an integer: numbers truncate, integer cdata give their value.
 fn integer_key(cts: &CTypeTable, key: TValue) -> Option<i64> {
     if key.is_number() {
@@ -60,9 +112,99 @@ fn integer_key(cts: &CTypeTable, key: TValue) -> Option<i64> {
     None
 }
 
+/// The route of `o[key]` for a cdata `o` of type `id` (not a ctype object), or
+/// luajit's message for why there is none.
+pub fn route(cts: &CTypeTable, id: CTypeId, key: TValue) -> Result<Route, String> {
+    let cannot_index = |ty: CTypeId| {
+        format!(
+            "'{}' cannot be indexed with '{}'",
+            cts.type_name(ty),
+            value_type_name(cts, key)
+        )
+    };
+    let mut route = Route {
+        through_ref: false,
+        through_ptr: None,
+        index: None,
+        offset: 0,
+        target: Target::Const(TValue::NIL),
+    };
+    let (mut ty, mut ct) = (id, raw_type(cts, id).1);
+    if ct.is_ref() {
+        route.through_ref = true;
+        ty = ct.child;
+        ct = raw_type(cts, ty).1;
+    }
+    if let Some(key) = integer_key(cts, key) {
+        let (elem, quals) = match ct.kind {
+            Kind::Ptr if !ct.is_ref() => {
+                route.through_ptr = Some(ct.size);
+                (ct.child, Flags::NONE)
+            }
+            // A complex number has two parts: the index only picks one.
+            Kind::Array if ct.is_complex() => (ct.child, Flags::CONST),
+            Kind::Array => (ct.child, ct.flags.qualifiers()),
+            _ => return Err(cannot_index(ty)),
+        };
+        let size = cts.sizeof(elem).ok_or_else(|| cannot_index(ty))?;
+        route.index = Some(IndexStep {
+            size,
+            key,
+            complex_part: ct.is_complex(),
+        });
+        route.target = Target::Obj { ty: elem, quals };
+        return Ok(route);
+    }
+    if let Some(s) = key.as_str() {
+        // SAFETY: a live string.
+        let name = String::from_utf8_lossy(unsafe { GcStr::bytes(s) });
+        if ct.is_ptr() && raw_type(cts, ct.child).1.is_struct() {
+            // `p.x` on a pointer to a struct is `p->x`.
+            route.through_ptr = Some(ct.size);
+            ty = ct.child;
+            ct = raw_type(cts, ty).1;
+        }
+        if ct.is_struct() {
+            if let Some(m) = cts.member(ty, &name) {
+                route.offset = m.offset;
+                route.target = match cts.get(m.entry).kind {
+                    Kind::ConstVal => Target::Const(TValue::from_f64(
+                        cts.const_value(m.entry).unwrap_or(0) as f64,
+                    )),
+                    Kind::Bitfield { bit_pos, bit_width } => Target::Bits {
+                        ty: m.ty,
+                        pos: bit_pos,
+                        width: bit_width,
+                        quals: m.qualifiers,
+                    },
+                    _ => Target::Obj {
+                        ty: m.ty,
+                        quals: m.qualifiers,
+                    },
+                };
+                return Ok(route);
+            }
+        } else if ct.is_complex() && (name == "re" || name == "im") {
+            let half = raw_type(cts, ct.child).1.size;
+            route.offset = if name == "re" { 0 } else { half };
+            route.target = Target::Obj {
+                ty: ct.child,
+                quals: Flags::CONST,
+            };
+            return Ok(route);
+        }
+        return Err(format!(
+            "'{}' has no member named '{}'",
+            cts.type_name(ty),
+            name
+        ));
+    }
+    Err(cannot_index(ty))
+}
+
 /// Resolves `o[key]` for a cdata `o` to the C object it names, or luajit's message for
 /// why it names none.
-fn element(cts: &CTypeTable, o: TValue, key: TValue) -> Result<Elem, String> {
+pub fn element(cts: &CTypeTable, o: TValue, key: TValue) -> Result<Elem, String> {
     if let Some(id) = ctype_of_ctype_obj(o) {
         // A ctype gives access to the constants declared in its struct.
         if let Some(name) = key.as_str() {
@@ -85,101 +227,49 @@ fn element(cts: &CTypeTable, o: TValue, key: TValue) -> Result<Elem, String> {
             value_type_name(cts, key)
         ));
     }
-    let loc = cdata_loc(cts, o);
-    let (mut ty, mut ptr) = (loc.ty, loc.ptr);
-    let (_, ct) = raw_type(cts, ty);
-    if let Some(mut i) = integer_key(cts, key) {
-        if ct.is_complex() {
-            // A complex number has two parts: the index only picks one.
-            i &= 1;
+    let route = route(cts, cdata_type(o), key)?;
+    let mut ptr = cdata_payload(o);
+    // SAFETY: a reference's payload holds its referent's address; a pointer's target is
+    // trusted, as in luajit.
+    unsafe {
+        if route.through_ref {
+            ptr = ptr.cast::<*mut u8>().read();
         }
-        let (elem, base, quals) = match ct.kind {
-            // SAFETY: the payload of a pointer cdata holds its address.
-            Kind::Ptr if !ct.is_ref() => {
-                (ct.child, unsafe { read_pointer(ptr, ct.size) }, Flags::NONE)
+        if let Some(size) = route.through_ptr {
+            if ptr.is_null() {
+                return Err(NULL_ACCESS.to_string());
             }
-            Kind::Array if ct.is_complex() => (ct.child, ptr as usize, Flags::CONST),
-            Kind::Array => (ct.child, ptr as usize, ct.flags.qualifiers()),
-            _ => {
-                return Err(format!(
-                    "'{}' cannot be indexed with '{}'",
-                    cts.type_name(ty),
-                    value_type_name(cts, key)
-                ))
-            }
-        };
-        let Some(esize) = cts.sizeof(elem) else {
-            return Err(format!(
-                "'{}' cannot be indexed with '{}'",
-                cts.type_name(ty),
-                value_type_name(cts, key)
-            ));
-        };
-        if base == 0 {
-            return Err(NULL_ACCESS.to_string());
+            ptr = read_pointer(ptr, size) as *mut u8;
         }
-        let addr = base.wrapping_add((i as usize).wrapping_mul(esize as usize));
-        return Ok(Elem::Obj {
-            ty: elem,
-            ptr: addr as *mut u8,
+    }
+    if route.needs_address() && ptr.is_null() {
+        return Err(NULL_ACCESS.to_string());
+    }
+    if let Some(step) = route.index {
+        let i = if step.complex_part {
+            step.key & 1
+        } else {
+            step.key
+        };
+        ptr = ptr.wrapping_add((i as usize).wrapping_mul(step.size as usize));
+    }
+    let ptr = ptr.wrapping_add(route.offset as usize);
+    Ok(match route.target {
+        Target::Obj { ty, quals } => Elem::Obj { ty, ptr, quals },
+        Target::Bits {
+            ty,
+            pos,
+            width,
             quals,
-        });
-    }
-    if let Some(s) = key.as_str() {
-        // SAFETY: a live string.
-        let name = String::from_utf8_lossy(unsafe { GcStr::bytes(s) });
-        let mut raw = ct;
-        if raw.is_ptr() && cts.get(cts.raw(raw.child)).is_struct() {
-            // `p.x` on a pointer to a struct is `p->x`.
-            // SAFETY: a pointer cdata's payload holds its address.
-            ptr = unsafe { read_pointer(ptr, raw.size) } as *mut u8;
-            ty = raw.child;
-            raw = cts.get(cts.raw(ty));
-        }
-        if raw.is_struct() {
-            if let Some(m) = cts.member(ty, &name) {
-                let entry = cts.get(m.entry);
-                if ptr.is_null() && entry.kind != Kind::ConstVal {
-                    return Err(NULL_ACCESS.to_string());
-                }
-                return Ok(match entry.kind {
-                    Kind::ConstVal => Elem::Const(TValue::from_f64(
-                        cts.const_value(m.entry).unwrap_or(0) as f64,
-                    )),
-                    Kind::Bitfield { bit_pos, bit_width } => Elem::Bits {
-                        ty: m.ty,
-                        ptr: ptr.wrapping_add(m.offset as usize),
-                        pos: bit_pos,
-                        width: bit_width,
-                        quals: m.qualifiers,
-                    },
-                    _ => Elem::Obj {
-                        ty: m.ty,
-                        ptr: ptr.wrapping_add(m.offset as usize),
-                        quals: m.qualifiers,
-                    },
-                });
-            }
-        } else if raw.is_complex() && (name == "re" || name == "im") {
-            let half = cts.get(cts.raw(raw.child)).size as usize;
-            let offset = if name == "re" { 0 } else { half };
-            return Ok(Elem::Obj {
-                ty: raw.child,
-                ptr: ptr.wrapping_add(offset),
-                quals: Flags::CONST,
-            });
-        }
-        return Err(format!(
-            "'{}' has no member named '{}'",
-            cts.type_name(ty),
-            name
-        ));
-    }
-    Err(format!(
-        "'{}' cannot be indexed with '{}'",
-        cts.type_name(ty),
-        value_type_name(cts, key)
-    ))
+        } => Elem::Bits {
+            ty,
+            ptr,
+            pos,
+            width,
+            quals,
+        },
+        Target::Const(v) => Elem::Const(v),
+    })
 }
 
 /// The metatype of what `o` names for index fallbacks (a ctype object: the type it

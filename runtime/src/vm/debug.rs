@@ -7,7 +7,7 @@ use super::interp::proto_of;
 use super::state::{type_name, State, Throw};
 use crate::bc::{self, Op};
 use crate::lex::chunk_id;
-use moonjet_gc::object::GcProto;
+use moonjet_gc::object::{GcProto, VarInfo};
 use moonjet_gc::{GcFunc, GcStr, GcThread, TValue};
 
 /// A frame on the running thread's stack.
@@ -132,25 +132,36 @@ fn kstr(pt: *mut GcProto, i: u32) -> Vec<u8> {
     unsafe { GcStr::bytes((*(*pt).kgc.add(i as usize)).gc_ptr().cast()).to_vec() }
 }
 
-/// Name of local `slot` live at instruction `pc` (luajit's varinfo order).
-fn local_name(pt: *mut GcProto, pc: usize, slot: u32) -> Option<Vec<u8>> {
+/// The local variable in `slot` at instruction `pc` (luajit's varinfo order: the n-th
+/// variable active there is in slot n); `None` for a temporary, or without debug
+/// information.
+///
+/// # Safety
+/// `pt` is a live prototype.
+pub unsafe fn active_local(pt: *mut GcProto, pc: usize, slot: u32) -> Option<VarInfo> {
     let mut n = slot;
-    // SAFETY: varinfo has sizevarinfo entries.
+    // SAFETY: caller promise; varinfo has sizevarinfo entries.
     unsafe {
         for i in 0..(*pt).sizevarinfo as usize {
-            let v = &*(*pt).varinfo.add(i);
+            let v = *(*pt).varinfo.add(i);
             if (v.startpc as usize) > pc {
                 break;
             }
             if pc < v.endpc as usize {
                 if n == 0 {
-                    return Some(GcStr::bytes(v.name).to_vec());
+                    return Some(v);
                 }
                 n -= 1;
             }
         }
     }
     None
+}
+
+/// Name of local `slot` live at instruction `pc`.
+fn local_name(pt: *mut GcProto, pc: usize, slot: u32) -> Option<Vec<u8>> {
+    // SAFETY: a live prototype (the callers'), whose variable names are live strings.
+    unsafe { active_local(pt, pc, slot).map(|v| GcStr::bytes(v.name).to_vec()) }
 }
 
 /// What the value in `slot` at instruction `pc` is called: ("local", "x"), ("global",
