@@ -231,6 +231,9 @@ pub struct Recorder {
     pending_pin: Option<Pin>,
     stored_since_pin: bool,
     steps: usize,
+    /// The snapshots C calls leave through after a callback ([`Ins::CCall`]): never
+    /// shared with a guard's, as exits through them are never linked to side traces.
+    call_exits: Vec<SnapId>,
 }
 
 /// The state guards leave through while references are pending: a snapshot, or what it
@@ -539,6 +542,7 @@ impl Recorder {
             forl: None,
             asize_seen: HashMap::new(),
             steps: 0,
+            call_exits: Vec::new(),
         }
     }
 
@@ -913,7 +917,8 @@ impl Recorder {
     /// A snapshot of `slots` resuming at bytecode index `pc` (the last one again if it is
     /// the same).
     fn push_snap(&mut self, pc: u32, slots: Vec<(u16, Ref)>) -> SnapId {
-        if let Some(last) = self.snaps.last() {
+        let last_id = self.snaps.len().wrapping_sub(1) as SnapId;
+        if let (Some(last), false) = (self.snaps.last(), self.call_exits.contains(&last_id)) {
             if last.pc == pc && last.slots == slots {
                 return (self.snaps.len() - 1) as SnapId;
             }
@@ -2139,6 +2144,7 @@ impl Recorder {
         // callback ran.
         // SAFETY: the instruction after the CALL, in the same bytecode.
         let after = self.snap(unsafe { pc.add(1) });
+        self.call_exits.push(after);
         if let Some(Ins::CCall { after: s, .. }) = self.ins.get_mut(call as usize) {
             *s = after;
         }
