@@ -1286,3 +1286,29 @@ fn c_calls_that_call_back_into_lua_leave_the_trace_and_raise_callback_errors() {
     );
     assert!(traces >= 2, "{traces}");
 }
+
+#[test]
+fn c_calls_with_bool_arguments_and_results() {
+    // A bool result is guarded to be the boolean the recording saw; the other one leaves
+    // (and grows a side trace). Arguments from booleans and numbers.
+    let code = format!(
+        "local ffi = require('ffi')\n\
+        ffi.cdef[[ bool is_even(int x); bool both(bool a, bool b); ]]\n\
+        local lib = ffi.load({lib:?})\n\
+        local e, t, ks = 0, 0, {{}}\n\
+        for i = 1, 100 do\n\
+          local ev = lib.is_even(i)\n\
+          if ev then e = e + 1 end\n\
+          if lib.both(i % 3 == 0, ev) then t = t + 1 end\n\
+          ks[#ks + 1] = lib.is_even(i * 2)\n\
+        end\n\
+        print(e, t, #ks, ks[1], ks[100])\n\
+        local c = 0\n\
+        for i = 1, 100 do if lib.is_even(i) and lib.both(i, 0.5) then c = c + 1 end end\n\
+        print(c)\n",
+        lib = ffi_test_library()
+    );
+    let (out, traces) = same_with_and_without_jit(&code);
+    assert_eq!(out, "50\t16\t100\ttrue\ttrue\n50\n");
+    assert!(traces >= 2, "{traces}");
+}

@@ -1880,7 +1880,15 @@ impl<'a, 't> Translator<'a, 't> {
         // The others are in place (with what the callback stored to them).
         for &(slot, r) in &trace.snaps[after as usize].slots {
             if !seen_by_callbacks(slot, r) {
-                let bits = self.boxed(r);
+                let bits = match (r as usize == i, ret, result) {
+                    // A `bool` is true or false, which the recorder guards only later.
+                    (true, Some(CNum::Bool), Some(byte)) => {
+                        let t = self.b.ins().iconst(I64, pri_bits(Ty::True) as i64);
+                        let f = self.b.ins().iconst(I64, pri_bits(Ty::False) as i64);
+                        self.b.ins().select(byte, t, f)
+                    }
+                    _ => self.boxed(r),
+                };
                 self.b.ins().store(fl, bits, self.base, i32::from(slot) * 8);
             }
         }

@@ -234,6 +234,9 @@ pub struct Recorder {
     /// The snapshots C calls leave through after a callback ([`Ins::CCall`]): never
     /// shared with a guard's, as exits through them are never linked to side traces.
     call_exits: Vec<SnapId>,
+    /// A C call just recorded returns a `bool` into this slot (of the current frame):
+    /// which boolean it is becomes known (and guarded) at the next instruction.
+    bool_result: Option<(u32, Ref)>,
 }
 
 /// The state guards leave through while references are pending: a snapshot, or what it
@@ -543,6 +546,7 @@ impl Recorder {
             asize_seen: HashMap::new(),
             steps: 0,
             call_exits: Vec::new(),
+            bool_result: None,
         }
     }
 
@@ -1693,6 +1697,9 @@ impl Recorder {
             // Back in the frame, but not after the call.
             return Err(self.left_frame().into());
         }
+        if let Some((slot, call)) = self.bool_result.take() {
+            self.c_bool_result(slot, call, pc);
+        }
         if !self.frames.is_empty() {
             // SAFETY: forwarded caller promise.
             if unsafe { self.call_step(pc)? } {
@@ -2054,7 +2061,7 @@ impl Recorder {
     /// identity (a constant from `C.name` needs none), it becomes a direct call
     /// ([`Ins::CCall`]) for signatures of scalars: integers up to 32 bits, enums,
     /// `bool` and floating-point arguments from numbers (and booleans), pointers from
-    /// nil, strings and pointer or array cdata; a number result, or none.
+    /// nil, strings and pointer or array cdata; a number or `bool` result, or none.
     fn record_c_call(
         &mut self,
         a: u32,
@@ -2095,11 +2102,6 @@ impl Recorder {
             r if r.kind == Kind::Void => None,
             r => Some(c_scalar(cts, r).ok_or_else(|| c_call_nyi("result", r))?),
         };
-        if ret == Some(CNum::Bool) {
-            // Its Lua value is true or false, two IR types the recording cannot choose
-            // between before the call.
-            return Err("NYI: bool result".into());
-        }
         let f = self.read(a, pc)?;
         let kf = self.kgc(fv, Ty::Cdata);
         if f != kf {
@@ -2139,6 +2141,11 @@ impl Recorder {
                 None => self.emit(Ins::KPri(Ty::Nil)),
             };
             self.write(a, v);
+            if ret == Some(CNum::Bool) {
+                // The slot holds the byte until the next instruction shows which
+                // boolean it is (the exit after a callback boxes the byte itself).
+                self.bool_result = Some((a, call));
+            }
         }
         // The state after the call, with its result: where the trace leaves if a
         // callback ran.
@@ -2152,6 +2159,34 @@ impl Recorder {
         // SAFETY: as above.
         self.awaiting = Some(unsafe { pc.add(1) });
         Ok(())
+    }
+
+    /// The `bool` a C call (`call`, its byte) returned to `slot`, now that the
+    /// instruction at `pc`, right after the call, shows which boolean it is: guarded, and
+    /// that boolean from here on. The guard leaves with the other one in the slot.
+    fn c_bool_result(&mut self, slot: u32, call: Ref, pc: *const u32) {
+        let truth = self.value(slot).is_truthy();
+        let (this, other) = if truth {
+            (Ty::True, Ty::False)
+        } else {
+            (Ty::False, Ty::True)
+        };
+        let other = self.emit(Ins::KPri(other));
+        let s = (self.frame_off() + slot) as u16;
+        let mut slots = self.written.clone();
+        slots.insert(s, other);
+        let snap = self.push_snap(self.pc_index(pc), slot_list(&slots));
+        let zero = self.emit(Ins::KInt(0));
+        let cmp = if truth { Cmp::Ne } else { Cmp::Eq };
+        self.emit(Ins::Guard {
+            cmp,
+            ty: Ty::Int,
+            a: call,
+            b: zero,
+            snap,
+        });
+        let k = self.emit(Ins::KPri(this));
+        self.write(slot, k);
     }
 
     /// The value in `slot` as a C argument of type `pty`, with how it is passed; any
