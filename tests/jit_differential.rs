@@ -1186,7 +1186,8 @@ fn c_calls_in_loops_compile_and_give_the_interpreters_answers() {
 #[test]
 fn c_calls_the_recorder_refuses_and_changing_functions_still_give_the_interpreters_answers() {
     // 64-bit integer arguments and results (they box), pointer results, a function
-    // value that changes between iterations (its identity guard leaves).
+    // value that changes between iterations (its identity guard leaves), C calls in
+    // inlined Lua functions and in recursive ones.
     let code = "local ffi = require('ffi')\n\
         ffi.cdef[[ int abs(int); int toupper(int); long long llabs(long long); \
           size_t strlen(const char *); long strtol(const char *, char **, int); \
@@ -1207,9 +1208,15 @@ fn c_calls_the_recorder_refuses_and_changing_functions_still_give_the_interprete
         for i = 1, 100 do local fn = fs[i % 2 + 1] g = g + fn(-i) end\n\
         local fn, g2 = C.abs, 0\n\
         for i = 1, 100 do if i == 60 then fn = C.toupper end g2 = g2 + fn(-i) end\n\
-        print(g, g2)\n";
+        print(g, g2)\n\
+        local function w(x) return C.abs(x) + 1 end\n\
+        local function r(k) if k == 0 then return 0 end return C.abs(-k) + r(k - 1) end\n\
+        local ws, rs = 0, 0\n\
+        for i = 1, 200 do ws = ws + w(-i) end\n\
+        for i = 1, 100 do rs = rs + r(5) end\n\
+        print(ws, rs)\n";
     let (out, _) = same_with_and_without_jit(code);
-    assert_eq!(out, "5050\t650\n75\n34\n12594\t8986\n");
+    assert_eq!(out, "5050\t650\n75\n34\n12594\t8986\n20300\t1500\n");
 }
 
 /// The C library of the runtime's FFI tests (runtime/tests/ffi_lib/testlib.c), built

@@ -2074,6 +2074,11 @@ impl Recorder {
             // Leaving after the call would resume inside a frame only the trace has.
             return Err("NYI: C call in an inlined call".into());
         }
+        if self.recursive {
+            // Its trace may run inside native recursive calls (`Ins::CallSelf`), whose
+            // callers would not see the stack move if a callback moved it.
+            return Err("NYI: C call in a recursive function's trace".into());
+        }
         if self.pinned_snap.is_some() || self.pending_pin.is_some() || !matches!(b, 1 | 2) {
             return Err("NYI: C call in this form".into());
         }
