@@ -1143,3 +1143,179 @@ fn most_generated_ffi_loops_are_compiled() {
         "only {compiled} of {total} loops compiled"
     );
 }
+
+#[test]
+fn c_calls_in_loops_compile_and_give_the_interpreters_answers() {
+    // int, double and float arguments and results, conversions of numbers to narrower C
+    // integers, strings (constant and varying) and char arrays as `const char *`, nil
+    // as NULL, errno kept as the interpreter keeps it (close(-1) sets EBADF; abs leaves
+    // it alone).
+    let code = "local ffi = require('ffi')\n\
+        ffi.cdef[[ int abs(int); double sqrt(double); float fabsf(float); int toupper(int); \
+          int atoi(const char *); int strcmp(const char *, const char *); int close(int); \
+          double ldexp(double, int); ]]\n\
+        local C = ffi.C\n\
+        local isum, fsum = 0, 0\n\
+        for i = 1, 300 do isum = isum + C.abs(500 - i % 1000) fsum = fsum + C.sqrt(i) end\n\
+        print(isum, string.format('%.6f', fsum))\n\
+        local f, u = 0, 0\n\
+        for i = 1, 100 do f = f + C.fabsf(-i * 0.1) u = u + C.toupper(97 + i % 26) + C.abs(i + 0.75) end\n\
+        print(string.format('%.4f', f), u)\n\
+        local a = 0\n\
+        local words = { '12', 'x', '-7', '300' }\n\
+        local buf = ffi.new('char[8]', 'abd')\n\
+        for i = 1, 100 do a = a + C.atoi(words[i % 4 + 1]) + C.atoi(tostring(i)) + C.strcmp(buf, 'abc') end\n\
+        print(a)\n\
+        local l = 0\n\
+        for i = 1, 100 do l = l + C.ldexp(1.5, i % 10) end\n\
+        print(l)\n\
+        ffi.errno(0)\n\
+        for i = 1, 100 do if i % 2 == 0 then C.close(-1) else C.abs(i) end end\n\
+        print(ffi.errno())\n\
+        ffi.errno(0)\n\
+        for i = 1, 100 do C.abs(i) end\n\
+        print(ffi.errno())\n";
+    let (out, traces) = same_with_and_without_jit(code);
+    assert_eq!(
+        out,
+        "104850\t3472.556389\n505.0000\t12778\n12775\n15345\n9\n0\n"
+    );
+    assert!(traces >= 6, "every loop compiles: {traces}");
+}
+
+#[test]
+fn c_calls_the_recorder_refuses_and_changing_functions_still_give_the_interpreters_answers() {
+    // 64-bit integer arguments and results (they box), pointer results, a function
+    // value that changes between iterations (its identity guard leaves), C calls in
+    // inlined Lua functions and in recursive ones.
+    let code = "local ffi = require('ffi')\n\
+        ffi.cdef[[ int abs(int); int toupper(int); long long llabs(long long); \
+          size_t strlen(const char *); long strtol(const char *, char **, int); \
+          char *strchr(const char *, int); ]]\n\
+        local C = ffi.C\n\
+        local h, n = 0, 0\n\
+        local strs = { 'a', 'hello', '', 'moonjet!' }\n\
+        for i = 1, 100 do h = h + tonumber(C.llabs(-i)) n = n + tonumber(C.strlen(strs[i % 4 + 1])) + tonumber(C.strlen('abc')) end\n\
+        print(h, n)\n\
+        local q = 0\n\
+        for i = 1, 100 do if C.strchr('abc', 97 + i % 4) ~= nil then q = q + 1 end end\n\
+        print(q)\n\
+        ffi.errno(0)\n\
+        for i = 1, 100 do C.strtol('99999999999999999999999', nil, 10) end\n\
+        print(ffi.errno())\n\
+        local fs = { C.abs, C.toupper }\n\
+        local g = 0\n\
+        for i = 1, 100 do local fn = fs[i % 2 + 1] g = g + fn(-i) end\n\
+        local fn, g2 = C.abs, 0\n\
+        for i = 1, 100 do if i == 60 then fn = C.toupper end g2 = g2 + fn(-i) end\n\
+        print(g, g2)\n\
+        local function w(x) return C.abs(x) + 1 end\n\
+        local function r(k) if k == 0 then return 0 end return C.abs(-k) + r(k - 1) end\n\
+        local ws, rs = 0, 0\n\
+        for i = 1, 200 do ws = ws + w(-i) end\n\
+        for i = 1, 100 do rs = rs + r(5) end\n\
+        print(ws, rs)\n";
+    let (out, _) = same_with_and_without_jit(code);
+    assert_eq!(out, "5050\t650\n75\n34\n12594\t8986\n20300\t1500\n");
+}
+
+/// The C library of the runtime's FFI tests (runtime/tests/ffi_lib/testlib.c), built
+/// once per test binary with the system C compiler; its path.
+fn ffi_test_library() -> String {
+    static BUILT: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    BUILT
+        .get_or_init(|| {
+            let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("runtime/tests/ffi_lib/testlib.c");
+            let out = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+                .join("libmoonjet_jit_ffi_test.so");
+            let cc = std::env::var("CC").unwrap_or_else(|_| "cc".into());
+            let status = std::process::Command::new(&cc)
+                .args(["-shared", "-fPIC", "-O1", "-pthread", "-o"])
+                .arg(&out)
+                .arg(&src)
+                .status()
+                .unwrap_or_else(|e| panic!("cannot run the C compiler `{cc}`: {e}"));
+            assert!(status.success(), "building testlib.c failed");
+            out.to_string_lossy().into_owned()
+        })
+        .clone()
+}
+
+#[test]
+fn c_calls_that_call_back_into_lua_leave_the_trace_and_raise_callback_errors() {
+    // apply_n calls the callback n times; call_saved calls the one saved before. The
+    // callbacks allocate (under GC stress, collections run inside the C call), and one
+    // of them fails on a chosen iteration: the error reaches the pcall round the loop,
+    // after exactly the iterations the interpreter makes. The last callback reads and
+    // writes a local of the loop's frame (an open upvalue) that the loop changes too.
+    let code = format!(
+        "local ffi = require('ffi')\n\
+        ffi.cdef[[ typedef int (*int_fn)(int); int apply_n(int_fn f, int n); \
+          void save_fn(int_fn f); int call_saved(int x); int abs(int); ]]\n\
+        local lib = ffi.load({lib:?})\n\
+        local seen = {{}}\n\
+        local fail_at = -1\n\
+        local cb = ffi.cast('int_fn', function(x)\n\
+          seen[#seen + 1] = {{ x }}\n\
+          if x == fail_at then error('callback failed at ' .. x) end\n\
+          return x * 2\n\
+        end)\n\
+        lib.save_fn(cb)\n\
+        local s, kept = 0, {{}}\n\
+        for i = 1, 100 do kept[i] = {{ i }} s = s + lib.apply_n(cb, 3) + lib.call_saved(i) + lib.abs(-i) end\n\
+        print(s, #seen, kept[100][1])\n\
+        fail_at = 70\n\
+        local n = 0\n\
+        local ok, err = pcall(function()\n\
+          for i = 1, 100 do n = n + 1 s = s + lib.call_saved(i) end\n\
+        end)\n\
+        print(ok, err, n, s, #seen)\n\
+        local m = 0\n\
+        for i = 1, 100 do m = m + lib.abs(-i) end\n\
+        print(m)\n\
+        local count, log = 0, {{}}\n\
+        local up = ffi.cast('int_fn', function(x) count = count + 10 log[#log + 1] = count return x end)\n\
+        s = 0\n\
+        for i = 1, 100 do\n\
+          count = count + 1\n\
+          if i % 7 == 0 then s = s + lib.apply_n(up, 2) else s = s + lib.abs(-i) end\n\
+          count = count * 2 % 1000003\n\
+        end\n\
+        print(s, count, #log, log[5], log[#log])\n",
+        lib = ffi_test_library()
+    );
+    let (out, traces) = same_with_and_without_jit(&code);
+    assert_eq!(
+        out,
+        "15750\t400\t100\nfalse\tprog:8: callback failed at 70\t70\t20580\t470\n5050\n\
+         4329\t963888\t28\t427395\t370486\n"
+    );
+    assert!(traces >= 2, "{traces}");
+}
+
+#[test]
+fn c_calls_with_bool_arguments_and_results() {
+    // A bool result is guarded to be the boolean the recording saw; the other one leaves
+    // (and grows a side trace). Arguments from booleans and numbers.
+    let code = format!(
+        "local ffi = require('ffi')\n\
+        ffi.cdef[[ bool is_even(int x); bool both(bool a, bool b); ]]\n\
+        local lib = ffi.load({lib:?})\n\
+        local e, t, ks = 0, 0, {{}}\n\
+        for i = 1, 100 do\n\
+          local ev = lib.is_even(i)\n\
+          if ev then e = e + 1 end\n\
+          if lib.both(i % 3 == 0, ev) then t = t + 1 end\n\
+          ks[#ks + 1] = lib.is_even(i * 2)\n\
+        end\n\
+        print(e, t, #ks, ks[1], ks[100])\n\
+        local c = 0\n\
+        for i = 1, 100 do if lib.is_even(i) and lib.both(i, 0.5) then c = c + 1 end end\n\
+        print(c)\n",
+        lib = ffi_test_library()
+    );
+    let (out, traces) = same_with_and_without_jit(&code);
+    assert_eq!(out, "50\t16\t100\ttrue\ttrue\n50\n");
+    assert!(traces >= 2, "{traces}");
+}

@@ -1032,3 +1032,29 @@ fn c_loads_are_forwarded_from_stores_and_hoisted_past_disjoint_ones() {
     assert!(!body.contains("XLOAD"), "{body}");
     assert_eq!(body.matches("XSTORE").count(), 2, "{body}");
 }
+
+#[test]
+fn c_call_loops_compile_to_direct_calls() {
+    let script = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("bench/ffi/c-call.lua"),
+    )
+    .unwrap();
+    let (out, err) = moonjet("ccall", &["-jv"], "c-call.lua", &script, false);
+    assert_eq!(out, "750000000\t3464102480.955270\n");
+    assert_eq!(
+        err.lines().collect::<Vec<_>>(),
+        ["[TRACE   1 c-call.lua:7 loop]"]
+    );
+    let (out, _) = moonjet("ccalldump", &["-jdump=i"], "c-call.lua", &script, false);
+    // C.abs and C.sqrt: the namespace guarded once, both functions constants, each a
+    // CALLXS of its address in the loop body with the converted argument.
+    for want in [
+        " udt SLOAD  #1\n",
+        " int CALLXS 0009  (0008)\n",
+        " num CALLXS 0015  (0004)\n",
+        "------ LOOP ------------\n",
+    ] {
+        assert!(out.contains(want), "{want:?} in:\n{out}");
+    }
+    assert_eq!(out.matches("CALLXS").count(), 4, "{out}");
+}

@@ -25,7 +25,7 @@ use cranelift_codegen::control::ControlPlane;
 use cranelift_codegen::entity::packed_option::ReservedValue;
 use cranelift_codegen::ir::condcodes::{FloatCC, IntCC};
 use cranelift_codegen::ir::immediates::Ieee64;
-use cranelift_codegen::ir::types::{F32, F64, I32, I64, I8};
+use cranelift_codegen::ir::types::{F32, F64, I16, I32, I64, I8};
 use cranelift_codegen::ir::{
     AbiParam, Block, BlockArg, ExternalName, Function, Inst, InstBuilder, LibCall, MemFlagsData,
     Signature, Type, UserFuncName, Value,
@@ -37,7 +37,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::OnceLock;
 use target_lexicon::Triple;
 
-use crate::ir::{CNum, Cmp, Field, Ins, Ref, SnapId, Trace, Ty};
+use crate::ir::{CArg, CNum, Cmp, Field, Ins, Ref, SnapId, Trace, Ty, MAX_C_ARGS};
 use crate::shims::{self, TraceCtx};
 use moonjet_ffi::code::{cranelift_flags, ExecMemory};
 use moonjet_gc::object::offsets;
@@ -641,7 +641,13 @@ fn check(trace: &Trace) -> Result<Shape, CompileError> {
             }
         }
         if let Some(snap) = op.snap() {
-            snap_ok(snap, i)?;
+            // A C call leaves after it, with its result.
+            let at = if matches!(op, Ins::CCall { .. }) {
+                i + 1
+            } else {
+                i
+            };
+            snap_ok(snap, at)?;
         }
         let want = |r: Ref, ok: fn(Ty) -> bool| -> Result<(), CompileError> {
             if ty_of(r).is_some_and(ok) {
@@ -732,7 +738,8 @@ fn check(trace: &Trace) -> Result<Shape, CompileError> {
             }
             Ins::LoadBits { ptr: p, .. } => want(p, ptr)?,
             Ins::ElemAddr { base, idx, .. } => {
-                want(base, c_base)?;
+                // (A string's bytes, as a C call's `const char *`.)
+                want(base, |t| matches!(t, Ty::Ptr | Ty::Cdata | Ty::Str))?;
                 want(idx, int)?;
             }
             Ins::XLoad { ptr: p, .. } => want(p, c_base)?,
@@ -769,6 +776,24 @@ fn check(trace: &Trace) -> Result<Shape, CompileError> {
                 want(val, Ty::is_lua)?;
             }
             Ins::SStore { val, .. } => want(val, Ty::is_lua)?,
+            Ins::CCall {
+                func,
+                args,
+                kinds,
+                nargs,
+                ..
+            } => {
+                want(func, ptr)?;
+                if usize::from(nargs) > MAX_C_ARGS {
+                    return bad("too many C arguments");
+                }
+                for (&a, &k) in args.iter().zip(&kinds).take(usize::from(nargs)) {
+                    match k {
+                        CArg::Num(_) => want(a, number)?,
+                        CArg::Ptr => want(a, ptr)?,
+                    }
+                }
+            }
             Ins::CallSelf { func, after, .. } => {
                 snap_ok(after, i)?;
                 // The callee's frame starts above `func`: what stays in this frame is
@@ -1020,6 +1045,11 @@ impl<'a, 't> Translator<'a, 't> {
     /// serves those, from the state the slots hold), else return `snap`.
     fn leave(&mut self, snap: SnapId) {
         self.store_snapshot(snap);
+        self.leave_stored(snap);
+    }
+
+    /// Leave through `snap`, whose slots are written already.
+    fn leave_stored(&mut self, snap: SnapId) {
         let (ptr, fl) = (self.ptr, Self::flags());
         if let (Some(result), true) = (self.trace.ret, Some(snap) == self.trace.link_snap) {
             self.return_if_called(result);
@@ -1614,6 +1644,22 @@ impl<'a, 't> Translator<'a, 't> {
                 self.call_self((func, framesize, link), snap, after);
                 return;
             }
+            Ins::CCall {
+                func,
+                args,
+                kinds,
+                nargs,
+                ret,
+                captured,
+                after,
+            } => {
+                let n = usize::from(nargs);
+                let args = (&args[..n], &kinds[..n]);
+                match self.c_call(i, func, args, ret, (captured, after)) {
+                    Some(v) => v,
+                    None => return,
+                }
+            }
             // Handled by `run`.
             Ins::Loop | Ins::Phi { .. } => return,
         };
@@ -1633,9 +1679,13 @@ impl<'a, 't> Translator<'a, 't> {
                 | Ins::AbsN(_)
                 | Ins::MinN(..)
                 | Ins::MaxN(..)
-                // C memory may hold any NaN.
+                // C memory may hold any NaN, and C functions return any.
                 | Ins::XLoad {
                     ct: CNum::F32 | CNum::F64,
+                    ..
+                }
+                | Ins::CCall {
+                    ret: Some(CNum::F32 | CNum::F64),
                     ..
                 }
         );
@@ -1668,13 +1718,27 @@ impl<'a, 't> Translator<'a, 't> {
         }
     }
 
-    /// Stores number `val` to the C number of type `ct` at `p + off`, converted as
-    /// `moonjet_runtime::ffi::conv` stores a Lua number (`store_num`): `bool` is `x != 0`
-    /// (true for NaN), floats round, integers up to 32 bits go through a 32-bit
-    /// truncation and wrap, `uint32_t` through a 64-bit one. An Int value is a double
-    /// that is an i32 exactly, so for the integer types its own low bits are the result.
+    /// Stores number `val` to the C number of type `ct` at `p + off` ([`Self::c_number`]).
     fn c_store(&mut self, p: Value, off: i32, ct: CNum, val: Ref) {
         let fl = Self::c_flags();
+        let stored = self.c_number(val, ct);
+        let ins = self.b.ins();
+        match ct {
+            CNum::I8 | CNum::U8 => ins.istore8(fl, stored, p, off),
+            CNum::I16 | CNum::U16 => ins.istore16(fl, stored, p, off),
+            // The value has the type's width: a bool's i8 from the comparison, an i32, a
+            // float or a double.
+            _ => ins.store(fl, stored, p, off),
+        };
+    }
+
+    /// Number `val` (a Num or an Int) converted to C number type `ct` as
+    /// `moonjet_runtime::ffi::conv` stores a Lua number (`store_num`): `bool` is `x != 0`
+    /// (true for NaN; an I8), floats round, integers up to 32 bits go through a 32-bit
+    /// truncation and wrap (an I32 whose low bits are the value), `uint32_t` through a
+    /// 64-bit one. An Int value is a double that is an i32 exactly, so for the integer
+    /// types its own low bits are the result.
+    fn c_number(&mut self, val: Ref, ct: CNum) -> Value {
         let mut v = self.vals[val as usize];
         let is_int = self.trace.ins[val as usize].ty() == Some(Ty::Int);
         if ct.is_float() && self.needs_canon[val as usize] {
@@ -1683,7 +1747,7 @@ impl<'a, 't> Translator<'a, 't> {
             let bits = self.canonical_bits(v);
             v = self.b.ins().bitcast(F64, MemFlagsData::new(), bits);
         }
-        let stored = match ct {
+        match ct {
             CNum::Bool if is_int => self.b.ins().icmp_imm_u(IntCC::NotEqual, v, 0),
             CNum::Bool => {
                 let zero = self.b.ins().f64const(Ieee64::with_float(0.0));
@@ -1699,15 +1763,139 @@ impl<'a, 't> Translator<'a, 't> {
                 self.b.ins().ireduce(I32, wide)
             }
             _ => self.trunc_to_int(v, I32),
+        }
+    }
+
+    /// `Ins::CCall` number `i`: the call, with `errno` and the callback hub set up as
+    /// `moonjet_runtime::ffi::call::call_c` does, and the exit through `after` if a
+    /// callback ran. The result, if any.
+    fn c_call(
+        &mut self,
+        i: usize,
+        func: Ref,
+        (args, kinds): (&[Ref], &[CArg]),
+        ret: Option<CNum>,
+        (captured, after): (u64, SnapId),
+    ) -> Option<Value> {
+        let (ptr, fl) = (self.ptr, Self::flags());
+        // The context's fields do not change while the trace runs.
+        let ctx_fl = Self::flags().with_readonly().with_can_move();
+        let trace = self.trace;
+        let seen_by_callbacks = |slot: u16, r: Ref| {
+            let gc = trace.ins[r as usize].ty().is_some_and(Ty::is_gc)
+                && !matches!(trace.ins[r as usize], Ins::KGc { .. });
+            r as usize != i && (slot >= 64 || captured & (1 << slot) != 0 || gc)
         };
-        let ins = self.b.ins();
-        match ct {
-            CNum::I8 | CNum::U8 => ins.istore8(fl, stored, p, off),
-            CNum::I16 | CNum::U16 => ins.istore16(fl, stored, p, off),
-            // The value has the type's width: a bool's i8 from the comparison, an i32, a
-            // float or a double.
-            _ => ins.store(fl, stored, p, off),
+        for &(slot, r) in &trace.snaps[after as usize].slots {
+            if seen_by_callbacks(slot, r) {
+                let bits = self.boxed(r);
+                self.b.ins().store(fl, bits, self.base, i32::from(slot) * 8);
+            }
+        }
+        let mut sig = Signature::new(self.config.default_call_conv);
+        let mut vals = Vec::with_capacity(args.len());
+        for (&a, &k) in args.iter().zip(kinds) {
+            let (v, param) = match k {
+                CArg::Ptr => (self.vals[a as usize], AbiParam::new(I64)),
+                CArg::Num(ct) => {
+                    let v = self.c_number(a, ct);
+                    // Narrow integers travel extended by their signedness, as C
+                    // promotes them.
+                    match ct {
+                        CNum::I8 => (self.b.ins().ireduce(I8, v), AbiParam::new(I8).sext()),
+                        CNum::U8 => (self.b.ins().ireduce(I8, v), AbiParam::new(I8).uext()),
+                        CNum::I16 => (self.b.ins().ireduce(I16, v), AbiParam::new(I16).sext()),
+                        CNum::U16 => (self.b.ins().ireduce(I16, v), AbiParam::new(I16).uext()),
+                        CNum::Bool => (v, AbiParam::new(I8).uext()),
+                        CNum::I32 | CNum::U32 => (v, AbiParam::new(I32)),
+                        CNum::F32 => (v, AbiParam::new(F32)),
+                        CNum::F64 => (v, AbiParam::new(F64)),
+                    }
+                }
+            };
+            vals.push(v);
+            sig.params.push(param);
+        }
+        if let Some(ct) = ret {
+            let ty = match ct {
+                CNum::I8 | CNum::U8 | CNum::Bool => I8,
+                CNum::I16 | CNum::U16 => I16,
+                CNum::I32 | CNum::U32 => I32,
+                CNum::F32 => F32,
+                CNum::F64 => F64,
+            };
+            sig.returns.push(AbiParam::new(ty));
+        }
+        let field = |t: &mut Self, off: i32| t.b.ins().load(ptr, ctx_fl, t.ctx, off);
+        let saved_errno_at = field(self, shims::CTX_FFI_SAVED_ERRNO);
+        let errno_at = field(self, shims::CTX_FFI_ERRNO);
+        let active_at = field(self, shims::CTX_FFI_ACTIVE);
+        let state = field(self, shims::CTX_FFI_STATE);
+        let runs_at = field(self, shims::CTX_FFI_RUNS);
+        let stack_at = field(self, shims::CTX_FFI_THREAD_STACK);
+        // Memory others write: plain loads and stores, in program order round the call.
+        let mem = MemFlagsData::new();
+        let errno = self.b.ins().load(I32, mem, saved_errno_at, 0);
+        self.b.ins().store(mem, errno, errno_at, 0);
+        let outer = self.b.ins().load(ptr, mem, active_at, 0);
+        self.b.ins().store(mem, state, active_at, 0);
+        let runs_before = self.b.ins().load(I32, mem, runs_at, 0);
+        let stack_before = self.b.ins().load(ptr, mem, stack_at, 0);
+        let sigref = self.b.import_signature(sig);
+        let callee = self.vals[func as usize];
+        let call = self.b.ins().call_indirect(sigref, callee, &vals);
+        let raw = self.b.inst_results(call).first().copied();
+        self.b.ins().store(mem, outer, active_at, 0);
+        let errno = self.b.ins().load(I32, mem, errno_at, 0);
+        self.b.ins().store(mem, errno, saved_errno_at, 0);
+        let result = match (ret, raw) {
+            (Some(ct), Some(x)) => Some(match ct {
+                CNum::I8 | CNum::I16 => self.b.ins().sextend(I32, x),
+                CNum::U8 | CNum::U16 | CNum::Bool => self.b.ins().uextend(I32, x),
+                CNum::I32 | CNum::F64 => x,
+                CNum::U32 => {
+                    let wide = self.b.ins().uextend(I64, x);
+                    self.b.ins().fcvt_from_uint(F64, wide)
+                }
+                CNum::F32 => self.b.ins().fpromote(F64, x),
+            }),
+            _ => None,
         };
+        let runs_after = self.b.ins().load(I32, mem, runs_at, 0);
+        let ran = self.b.ins().icmp(IntCC::NotEqual, runs_before, runs_after);
+        let left = self.b.create_block();
+        let cont = self.b.create_block();
+        self.b.set_cold_block(left);
+        self.b.ins().brif(ran, left, &[], cont, &[]);
+        self.b.switch_to_block(left);
+        if let Some(v) = result {
+            self.vals[i] = v;
+            self.needs_canon[i] = matches!(ret, Some(CNum::F32 | CNum::F64));
+        }
+        // The frame moved with the stack if a callback grew it.
+        let stack_after = self.b.ins().load(ptr, mem, stack_at, 0);
+        let moved = self.b.ins().isub(stack_after, stack_before);
+        let entry_base = self.base;
+        self.base = self.b.ins().iadd(entry_base, moved);
+        // The others are in place (with what the callback stored to them).
+        for &(slot, r) in &trace.snaps[after as usize].slots {
+            if !seen_by_callbacks(slot, r) {
+                let bits = match (r as usize == i, ret, result) {
+                    // A `bool` is true or false, which the recorder guards only later.
+                    (true, Some(CNum::Bool), Some(byte)) => {
+                        let t = self.b.ins().iconst(I64, pri_bits(Ty::True) as i64);
+                        let f = self.b.ins().iconst(I64, pri_bits(Ty::False) as i64);
+                        self.b.ins().select(byte, t, f)
+                    }
+                    _ => self.boxed(r),
+                };
+                self.b.ins().store(fl, bits, self.base, i32::from(slot) * 8);
+            }
+        }
+        self.leave_stored(after);
+        self.base = entry_base;
+        self.b.switch_to_block(cont);
+        result
     }
 
     /// Double `x` truncated to an integer of type `ty` (I32 or I64) as

@@ -21,7 +21,7 @@ use crate::dump::{Dump, End, RecordedIns, Report};
 use crate::ir::{SnapId, Trace};
 use crate::penalty::{Penalties, Penalty};
 use crate::record::{Opts, Recorder, Step};
-use crate::shims::TraceCtx;
+use crate::shims::{FfiCallCtx, TraceCtx};
 use crate::traces::{InstallError, Kind, TraceData, TraceIndex, TraceRef};
 use moonjet_gc::object::{GcProto, GcThread};
 use moonjet_gc::value::itype;
@@ -521,7 +521,7 @@ impl JitEngine for Engine {
             r.bytecode.push(ins);
         }
         // SAFETY: forwarded trait contract.
-        match unsafe { r.rec.step(pc, link.map(|(_, entry)| entry), &st.ffi.ctypes) } {
+        match unsafe { r.rec.step(pc, link.map(|(_, entry)| entry), &st.ffi) } {
             Ok(Step::Continue) => Recording::Continue,
             Ok(Step::Done(trace)) => {
                 if let Some(r) = self.end_recording(st) {
@@ -551,7 +551,17 @@ impl JitEngine for Engine {
         let (hotexit, tryside) = (st.jit.hotexit, st.jit.tryside);
         // SAFETY: the state's running thread is live.
         let stack_limit = unsafe { (*st.l).maxstack } as *const TValue;
-        let ctx = TraceCtx::new(interrupt, &mut st.heap, stack_limit);
+        let mut ctx = TraceCtx::new(interrupt, &mut st.heap, stack_limit);
+        let hooks = moonjet_runtime::ffi::callback::trace_call_hooks(st);
+        ctx.ffi = FfiCallCtx {
+            state: hooks.state.cast(),
+            active: hooks.active.cast(),
+            runs: hooks.runs,
+            saved_errno: hooks.saved_errno,
+            errno: hooks.errno,
+            // SAFETY: the state's running thread is live.
+            thread_stack: unsafe { std::ptr::addr_of!((*st.l).stack) },
+        };
         let (_, mut t) = self.traces.lookup(&st.heap, pt, pc)?;
         // The frame the last exit left in: recursive calls in traces push frames.
         let mut base = base;

@@ -38,6 +38,8 @@ pub enum Ty {
     Func,
     /// A cdata object (`moonjet_gc::object::GcCdata`).
     Cdata,
+    /// A userdata object (a C library namespace, as the recorder uses them).
+    Udata,
     /// A raw address or bit pattern (an array part, a node, an upvalue's slot); never a
     /// Lua value, so never stored to a slot.
     Ptr,
@@ -55,6 +57,7 @@ impl Ty {
             Ty::Tab => itype::TAB,
             Ty::Func => itype::FUNC,
             Ty::Cdata => itype::CDATA,
+            Ty::Udata => itype::UDATA,
             Ty::Num | Ty::Int | Ty::Ptr => return None,
         })
     }
@@ -77,6 +80,8 @@ impl Ty {
             Ty::Func
         } else if v.is_cdata() {
             Ty::Cdata
+        } else if v.is_udata() {
+            Ty::Udata
         } else {
             return None;
         })
@@ -100,7 +105,7 @@ impl Ty {
 
     /// A GC object held as its address.
     pub fn is_gc(self) -> bool {
-        matches!(self, Ty::Str | Ty::Tab | Ty::Func | Ty::Cdata)
+        matches!(self, Ty::Str | Ty::Tab | Ty::Func | Ty::Cdata | Ty::Udata)
     }
 
     /// Whether a value of this type can be written to a Lua slot.
@@ -120,6 +125,7 @@ impl Ty {
             Ty::Tab => "tab",
             Ty::Func => "fun",
             Ty::Cdata => "cdt",
+            Ty::Udata => "udt",
             Ty::Ptr => "p64",
         }
     }
@@ -277,6 +283,19 @@ impl CNum {
     }
 }
 
+/// How a compiled C call passes one argument.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum CArg {
+    /// A C number, from a Num or Int value converted as [`Ins::XStore`] converts it.
+    Num(CNum),
+    /// An address (a Ptr value).
+    Ptr,
+}
+
+/// Most arguments a compiled C call takes (all of them in registers on x86-64 and
+/// AArch64, whatever their kinds).
+pub const MAX_C_ARGS: usize = 6;
+
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Ins {
     /// Read stack slot `slot` as a value of type `ty`, leaving through `snap` if it holds
@@ -336,7 +355,7 @@ pub enum Ins {
         val: Ref,
     },
     /// The address of element `idx` (an Int, sign-extended) of `size` bytes from `base`
-    /// (a Ptr, or a Cdata object's address): `base + idx*size` (Ptr).
+    /// (a Ptr, or a Cdata or Str object's address): `base + idx*size` (Ptr).
     ElemAddr {
         base: Ref,
         idx: Ref,
@@ -474,6 +493,26 @@ pub enum Ins {
         b: Ref,
         snap: SnapId,
     },
+    /// A call of the C function at address `func` (a Ptr) with `args[..nargs]`, passed
+    /// as `kinds` says, giving a C number `ret` as a value of type `ret.load_ty()` (or
+    /// nothing). `errno` is set from the state's `ffi.errno` before and saved after, as
+    /// the interpreter's C calls do. If a callback ran during the call, the trace leaves
+    /// right after it through `after` (the result in its slot): the callback ran Lua code
+    /// that may have moved the stack or collected garbage, so the interpreter goes on.
+    /// Before the call, `after`'s slots that a callback could see are written: GC values
+    /// (but constants, which the trace keeps alive), for the collector, and the slots a
+    /// closure may have captured (bit `s` of `captured` for slot `s`; slots from 64 on
+    /// count as captured); leaving after a callback writes only the others, leaving
+    /// what the callback stored.
+    CCall {
+        func: Ref,
+        args: [Ref; MAX_C_ARGS],
+        kinds: [CArg; MAX_C_ARGS],
+        nargs: u8,
+        ret: Option<CNum>,
+        captured: u64,
+        after: SnapId,
+    },
     /// The start of the loop body; everything after it repeats.
     Loop,
     /// A loop-carried value: `init` (defined before `Loop`) on entry, `next` (defined in
@@ -554,6 +593,7 @@ impl Ins {
             | BRol(..)
             | BRor(..) => Some(Ty::Int),
             XLoad { ct, .. } => Some(ct.load_ty()),
+            CCall { ret, .. } => ret.map(CNum::load_ty),
             TNew { .. } | TDup { .. } => Some(Ty::Tab),
             KPtr(_) | UvRef { .. } | LoadBits { .. } | SlotAddr { .. } | ElemAddr { .. } => {
                 Some(Ty::Ptr)
@@ -594,7 +634,8 @@ impl Ins {
             | MulI { snap, .. }
             | NumToInt { snap, .. }
             | Guard { snap, .. }
-            | CallSelf { snap, .. } => Some(snap),
+            | CallSelf { snap, .. }
+            | CCall { after: snap, .. } => Some(snap),
             _ => None,
         }
     }
@@ -629,6 +670,13 @@ impl Ins {
             LoadBits { ptr, .. } | XLoad { ptr, .. } => vec![ptr],
             ElemAddr { base, idx, .. } => vec![base, idx],
             XStore { ptr, val, .. } => vec![ptr, val],
+            CCall {
+                func, args, nargs, ..
+            } => {
+                let mut v = vec![func];
+                v.extend(args.iter_mut().take(usize::from(*nargs)));
+                v
+            }
             Store { ptr, idx, val, .. } => {
                 let mut v = vec![ptr];
                 if let Some(i) = idx {
@@ -687,6 +735,7 @@ impl Ins {
                 | Ins::TabSetStr { .. }
                 | Ins::SStore { .. }
                 | Ins::CallSelf { .. }
+                | Ins::CCall { .. }
         )
     }
 
@@ -904,6 +953,12 @@ fn describe(ins: &Ins) -> String {
         Ins::Phi { init, next, .. } => format!("PHI    {}  {}", r(init), r(next)),
         Ins::SStore { slot, val } => format!("SSTORE #{slot}  {}", r(val)),
         Ins::CallSelf { func, .. } => format!("CALLS  #{func}"),
+        Ins::CCall {
+            func, args, nargs, ..
+        } => {
+            let args: Vec<String> = args[..usize::from(nargs)].iter().map(|&a| r(a)).collect();
+            format!("CALLXS {}  ({})", r(func), args.join(" "))
+        }
         Ins::Loop => "LOOP".into(),
         other => {
             let name = format!("{other:?}");

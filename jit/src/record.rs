@@ -44,13 +44,13 @@
 //! the body are replaced by checks of the index's range before `LOOP` (`abc`,
 //! [`Recorder::eliminate_bounds_checks`]).
 
-use crate::ir::{CNum, Cmp, Field, Ins, Ref, SnapId, Snapshot, Trace, Ty};
+use crate::ir::{CArg, CNum, Cmp, Field, Ins, Ref, SnapId, Snapshot, Trace, Ty, MAX_C_ARGS};
 use moonjet_ffi::{CType, CTypeId, CTypeTable, Flags, Kind};
 use moonjet_gc::object::{offsets, GcFunc, GcProto, GcStr, GcTab};
 use moonjet_gc::TValue;
 use moonjet_runtime::bc::{self, Mode, Op};
 use moonjet_runtime::ffi::ops::{self as cdata_ops, Route, Target};
-use moonjet_runtime::ffi::{cdata_type, is_const, is_int64, raw_type};
+use moonjet_runtime::ffi::{cdata_type, is_const, is_int64, raw_type, FfiState};
 use moonjet_runtime::libs::{bit, builtin_id};
 use std::collections::{BTreeMap, HashMap, HashSet};
 
@@ -231,6 +231,12 @@ pub struct Recorder {
     pending_pin: Option<Pin>,
     stored_since_pin: bool,
     steps: usize,
+    /// The snapshots C calls leave through after a callback ([`Ins::CCall`]): never
+    /// shared with a guard's, as exits through them are never linked to side traces.
+    call_exits: Vec<SnapId>,
+    /// A C call just recorded returns a `bool` into this slot (of the current frame):
+    /// which boolean it is becomes known (and guarded) at the next instruction.
+    bool_result: Option<(u32, Ref)>,
 }
 
 /// The state guards leave through while references are pending: a snapshot, or what it
@@ -539,6 +545,8 @@ impl Recorder {
             forl: None,
             asize_seen: HashMap::new(),
             steps: 0,
+            call_exits: Vec::new(),
+            bool_result: None,
         }
     }
 
@@ -760,7 +768,11 @@ impl Recorder {
             }),
             // A call's callee (trace code) may store to tables and upvalues and grow
             // tables.
-            Ins::TabSetInt { .. } | Ins::TabSetStr { .. } | Ins::CallSelf { .. } => Some(Mem::Any),
+            // So may a C function (through pointers it got), and a callback it calls.
+            Ins::TabSetInt { .. }
+            | Ins::TabSetStr { .. }
+            | Ins::CallSelf { .. }
+            | Ins::CCall { .. } => Some(Mem::Any),
             _ => None,
         }
     }
@@ -909,7 +921,8 @@ impl Recorder {
     /// A snapshot of `slots` resuming at bytecode index `pc` (the last one again if it is
     /// the same).
     fn push_snap(&mut self, pc: u32, slots: Vec<(u16, Ref)>) -> SnapId {
-        if let Some(last) = self.snaps.last() {
+        let last_id = self.snaps.len().wrapping_sub(1) as SnapId;
+        if let (Some(last), false) = (self.snaps.last(), self.call_exits.contains(&last_id)) {
             if last.pc == pc && last.slots == slots {
                 return (self.snaps.len() - 1) as SnapId;
             }
@@ -1652,15 +1665,15 @@ impl Recorder {
     /// the loop instruction of one (`JFORL`/`JLOOP`), or the `FORI` of one: where a side
     /// trace links to it.
     ///
-    /// `cts` is the state's C type table (for FFI accesses).
+    /// `ffi` is the state's FFI part (C types, library namespaces).
     pub unsafe fn step(
         &mut self,
         pc: *const u32,
         link: Option<*const u32>,
-        cts: &CTypeTable,
+        ffi: &FfiState,
     ) -> Result<Step, Abort> {
         // SAFETY: forwarded caller promise.
-        let step = unsafe { self.record_ins(pc, link, cts) }?;
+        let step = unsafe { self.record_ins(pc, link, ffi) }?;
         match self.failed.take() {
             Some(why) => Err(why),
             None => Ok(step),
@@ -1673,8 +1686,9 @@ impl Recorder {
         &mut self,
         pc: *const u32,
         link: Option<*const u32>,
-        cts: &CTypeTable,
+        ffi: &FfiState,
     ) -> Result<Step, Abort> {
+        let cts = &ffi.ctypes;
         self.steps += 1;
         if self.steps > MAX_RECORD || self.ins.len() > MAX_IR {
             return Err("trace too long".into());
@@ -1682,6 +1696,9 @@ impl Recorder {
         if self.awaiting.is_some() {
             // Back in the frame, but not after the call.
             return Err(self.left_frame().into());
+        }
+        if let Some((slot, call)) = self.bool_result.take() {
+            self.c_bool_result(slot, call, pc);
         }
         if !self.frames.is_empty() {
             // SAFETY: forwarded caller promise.
@@ -1887,6 +1904,10 @@ impl Recorder {
             TSETV | TSETS | TSETB if self.value(b).is_cdata() => {
                 self.cdata_access(op, (b, c), CAccess::Set { val: a }, pc, cts)?;
             }
+            TGETV | TGETS if ffi.clib_cache(self.value(b)).is_some() => {
+                let cache = ffi.clib_cache(self.value(b)).ok_or("NYI: namespace")?;
+                self.clib_get(op, (a, b, c), cache, pc, cts)?;
+            }
             TGETV | TGETS | TGETB | TGETR => {
                 let (t, tv) = self.table_in(b, pc)?;
                 let key = self.key_of(op, c, pc)?;
@@ -1897,6 +1918,10 @@ impl Recorder {
                 let key = self.key_of(op, c, pc)?;
                 let v = self.read(a, pc)?;
                 self.table_set(t, tv, key, v, pc)?;
+            }
+            CALL if self.value(a).is_cdata() => {
+                let nargs = c.checked_sub(1).ok_or("bad CALL")?;
+                self.record_c_call(a, b, nargs, pc, cts)?;
             }
             CALL => {
                 let nargs = c.checked_sub(1).ok_or("bad CALL")?;
@@ -1956,6 +1981,10 @@ impl Recorder {
         pc: *const u32,
     ) -> Result<(), Abort> {
         let (tx, ty) = (self.ty(x), self.ty(y));
+        if tx == Ty::Udata || ty == Ty::Udata {
+            // Userdata may have `__eq`.
+            return Err("NYI: comparison of userdata".into());
+        }
         if tx == Ty::Cdata || ty == Ty::Cdata {
             // Equal by value (numbers, pointers), or by `__eq`.
             return Err("NYI: comparison of cdata".into());
@@ -1992,6 +2021,254 @@ impl Recorder {
         let cmp = if xv == yv { Cmp::Eq } else { Cmp::Ne };
         self.guard(cmp, Ty::Ptr, x, y, pc);
         Ok(())
+    }
+
+    /// `C.name` (`TGETS`/`TGETV` in slot `a` from namespace slot `b`, key operand `c`)
+    /// on the C library namespace whose symbol cache is `cache`: the namespace is guarded
+    /// by identity and the symbol its cache holds (a function cdata or a constant) becomes
+    /// a constant. A symbol not resolved yet (or a variable, read anew each time) aborts;
+    /// the interpreter resolves and caches it.
+    fn clib_get(
+        &mut self,
+        op: Op,
+        (a, b, c): (u32, u32, u32),
+        cache: *mut GcTab,
+        pc: *const u32,
+        cts: &CTypeTable,
+    ) -> Result<(), Abort> {
+        let nv = self.value(b);
+        let ns = self.read(b, pc)?;
+        let kns = self.kgc(nv, Ty::Udata);
+        self.guard(Cmp::Eq, Ty::Ptr, ns, kns, pc);
+        let Key::Str(name) = self.key_of(op, c, pc)? else {
+            return Err("NYI: key type".into());
+        };
+        // SAFETY: the namespace's live cache table; a live string key.
+        let sym = unsafe { moonjet_gc::table::get(cache, TValue::from_gcstr(name)) };
+        let k = if let Some(x) = sym.as_number() {
+            self.knum(x)
+        } else if sym.is_cdata() && cts.get(cts.raw(cdata_type(sym))).is_func() {
+            // The cache keeps the function cdata, and the trace holds it too.
+            self.kgc(sym, Ty::Cdata)
+        } else {
+            return Err("NYI: C library symbol not resolved yet".into());
+        };
+        self.write(a, k);
+        Ok(())
+    }
+
+    /// `CALL a b c` (`nargs` = c - 1) of the C function cdata in slot `a`: guarded by
+    /// identity (a constant from `C.name` needs none), it becomes a direct call
+    /// ([`Ins::CCall`]) for signatures of scalars: integers up to 32 bits, enums,
+    /// `bool` and floating-point arguments from numbers (and booleans), pointers from
+    /// nil, strings and pointer or array cdata; a number or `bool` result, or none.
+    fn record_c_call(
+        &mut self,
+        a: u32,
+        b: u32,
+        nargs: u32,
+        pc: *const u32,
+        cts: &CTypeTable,
+    ) -> Result<(), Abort> {
+        if !self.frames.is_empty() {
+            // Leaving after the call would resume inside a frame only the trace has.
+            return Err("NYI: C call in an inlined call".into());
+        }
+        if self.recursive {
+            // Its trace may run inside native recursive calls (`Ins::CallSelf`), whose
+            // callers would not see the stack move if a callback moved it.
+            return Err("NYI: C call in a recursive function's trace".into());
+        }
+        if self.pinned_snap.is_some() || self.pending_pin.is_some() || !matches!(b, 1 | 2) {
+            return Err("NYI: C call in this form".into());
+        }
+        let fv = self.value(a);
+        let (raw, ct) = raw_type(cts, cdata_type(fv));
+        if !ct.is_func() {
+            return Err("NYI: call of a cdata other than a C function".into());
+        }
+        let Some((_, addr)) = moonjet_runtime::ffi::call::callee(cts, fv) else {
+            return Err("NYI: call of a cdata other than a C function".into());
+        };
+        if addr == 0 || ct.flags.contains(Flags::VARARG) {
+            return Err("NYI: vararg C function".into());
+        }
+        let Some((_, ret_ty, params)) = cts.func_info(raw) else {
+            return Err("NYI: C function type".into());
+        };
+        if params.len() != nargs as usize {
+            // The interpreter raises the error.
+            return Err("NYI: wrong number of C arguments".into());
+        }
+        if params.len() > MAX_C_ARGS {
+            return Err("NYI: too many C arguments".into());
+        }
+        let ret = match raw_type(cts, ret_ty).1 {
+            r if r.kind == Kind::Void => None,
+            r => Some(c_scalar(cts, r).ok_or_else(|| c_call_nyi("result", r))?),
+        };
+        let f = self.read(a, pc)?;
+        let kf = self.kgc(fv, Ty::Cdata);
+        if f != kf {
+            self.guard(Cmp::Eq, Ty::Ptr, f, kf, pc);
+        }
+        let mut args = [0; MAX_C_ARGS];
+        let mut kinds = [CArg::Ptr; MAX_C_ARGS];
+        for (i, &param) in params.iter().enumerate() {
+            let pty = cts.get(param).child;
+            let slot = a + 2 + i as u32;
+            let (arg, kind) = self.c_argument(pty, slot, pc, cts)?;
+            args[i] = arg;
+            kinds[i] = kind;
+        }
+        // The frame's variables a callback may reach, through upvalues (all of them: in
+        // the loop body, the snapshot after the call names every slot the iteration
+        // changes, also those changed later in it).
+        let (pt, at) = (self.cur_pt(), self.pc_index(pc) as usize);
+        // SAFETY: the running prototype is live.
+        let framesize = u32::from(unsafe { (*pt).framesize }).min(64);
+        let captured = (0..framesize)
+            .filter(|&s| may_be_captured(pt, at, s))
+            .fold(0u64, |m, s| m | 1 << s);
+        let func = self.emit(Ins::KPtr(addr as u64));
+        let call = self.emit(Ins::CCall {
+            func,
+            args,
+            kinds,
+            nargs: nargs as u8,
+            ret,
+            captured,
+            after: 0,
+        });
+        if b == 2 {
+            let v = match ret {
+                Some(_) => call,
+                None => self.emit(Ins::KPri(Ty::Nil)),
+            };
+            self.write(a, v);
+            if ret == Some(CNum::Bool) {
+                // The slot holds the byte until the next instruction shows which
+                // boolean it is (the exit after a callback boxes the byte itself).
+                self.bool_result = Some((a, call));
+            }
+        }
+        // The state after the call, with its result: where the trace leaves if a
+        // callback ran.
+        // SAFETY: the instruction after the CALL, in the same bytecode.
+        let after = self.snap(unsafe { pc.add(1) });
+        self.call_exits.push(after);
+        if let Some(Ins::CCall { after: s, .. }) = self.ins.get_mut(call as usize) {
+            *s = after;
+        }
+        // Callbacks the call makes run interpreted; the recording goes on after it.
+        // SAFETY: as above.
+        self.awaiting = Some(unsafe { pc.add(1) });
+        Ok(())
+    }
+
+    /// The `bool` a C call (`call`, its byte) returned to `slot`, now that the
+    /// instruction at `pc`, right after the call, shows which boolean it is: guarded, and
+    /// that boolean from here on. The guard leaves with the other one in the slot.
+    fn c_bool_result(&mut self, slot: u32, call: Ref, pc: *const u32) {
+        let truth = self.value(slot).is_truthy();
+        let (this, other) = if truth {
+            (Ty::True, Ty::False)
+        } else {
+            (Ty::False, Ty::True)
+        };
+        let other = self.emit(Ins::KPri(other));
+        let s = (self.frame_off() + slot) as u16;
+        let mut slots = self.written.clone();
+        slots.insert(s, other);
+        let snap = self.push_snap(self.pc_index(pc), slot_list(&slots));
+        let zero = self.emit(Ins::KInt(0));
+        let cmp = if truth { Cmp::Ne } else { Cmp::Eq };
+        self.emit(Ins::Guard {
+            cmp,
+            ty: Ty::Int,
+            a: call,
+            b: zero,
+            snap,
+        });
+        let k = self.emit(Ins::KPri(this));
+        self.write(slot, k);
+    }
+
+    /// The value in `slot` as a C argument of type `pty`, with how it is passed; any
+    /// conversion the recorded value does not make as the interpreter would aborts.
+    fn c_argument(
+        &mut self,
+        pty: CTypeId,
+        slot: u32,
+        pc: *const u32,
+        cts: &CTypeTable,
+    ) -> Result<(Ref, CArg), Abort> {
+        let v = self.value(slot);
+        let (_, p) = raw_type(cts, pty);
+        if let Some(cn) = c_scalar(cts, p) {
+            let r = self.read(slot, pc)?;
+            let x = match self.ty(r) {
+                Ty::Num | Ty::Int => r,
+                // As the number 1 or 0.
+                Ty::True => self.emit(Ins::KInt(1)),
+                Ty::False => self.emit(Ins::KInt(0)),
+                _ => return Err("NYI: C argument conversion".into()),
+            };
+            return Ok((x, CArg::Num(cn)));
+        }
+        if p.kind != Kind::Ptr || p.is_ref() {
+            return Err(c_call_nyi("argument", p));
+        }
+        // Whether the interpreter converts this value (its type decides, which the trace
+        // guards): try it on scratch memory.
+        let mut scratch = [0u64; 2];
+        // SAFETY: a pointer type is at most 8 bytes; `v` is a live value of the frame.
+        let ok = unsafe {
+            moonjet_runtime::ffi::conv::lua_to_c(cts, pty, scratch.as_mut_ptr().cast(), v, false)
+        };
+        if ok.is_err() {
+            return Err("NYI: C argument conversion".into());
+        }
+        let r = self.read(slot, pc)?;
+        let addr = match self.ty(r) {
+            Ty::Nil => self.emit(Ins::KPtr(0)),
+            Ty::Str => {
+                let off = self.emit(Ins::KInt(offsets::STR_DATA as i32));
+                self.emit(Ins::ElemAddr {
+                    base: r,
+                    idx: off,
+                    size: 1,
+                })
+            }
+            Ty::Cdata => {
+                let id = cdata_type(v);
+                let (_, ct) = raw_type(cts, id);
+                let have = self.emit(Ins::FLoad {
+                    obj: r,
+                    field: Field::CdataCtype,
+                });
+                let want = self.emit(Ins::KInt(i32::from(id.0)));
+                self.guard(Cmp::Eq, Ty::Int, have, want, pc);
+                if ct.kind == Kind::Ptr && !ct.is_ref() && ct.size == 8 {
+                    self.emit(Ins::FLoad {
+                        obj: r,
+                        field: Field::CdataPtr,
+                    })
+                } else if ct.is_array() && !ct.is_complex() && !ct.is_vector() {
+                    // The elements are the cdata's payload.
+                    let off = self.emit(Ins::KInt(offsets::CDATA_PAYLOAD as i32));
+                    self.emit(Ins::ElemAddr {
+                        base: r,
+                        idx: off,
+                        size: 1,
+                    })
+                } else {
+                    return Err("NYI: C argument conversion".into());
+                }
+            }
+            _ => return Err("NYI: C argument conversion".into()),
+        };
+        Ok((addr, CArg::Ptr))
     }
 
     /// A call of the function in slot `a` with `nargs` arguments, keeping `b - 1` results
@@ -2684,6 +2961,11 @@ impl Recorder {
                     continue;
                 }
             }
+            if let Ins::CCall { .. } = new {
+                // Its snapshot names its own result: the body's call, about to be pushed
+                // (not folded: a call is never pure).
+                map[i] = self.ins.len() as Ref;
+            }
             if let Some(s) = new.snap_mut() {
                 let body = match body_snaps.get(s) {
                     Some(&b) => b,
@@ -3173,6 +3455,28 @@ fn c_num(ct: &CType) -> Option<CNum> {
             _ => return None,
         }
     })
+}
+
+/// The C number a scalar argument or result of type `ct` (raw) travels as: an integer
+/// up to 32 bits, `bool`, `float`, `double`, or an enum (as its integer type).
+fn c_scalar(cts: &CTypeTable, ct: &CType) -> Option<CNum> {
+    if ct.kind == Kind::Enum {
+        return c_num(cts.get(cts.raw(ct.child)));
+    }
+    c_num(ct)
+}
+
+/// Why a C call with an argument or result (`what`) of type `ct` is not recorded.
+fn c_call_nyi(what: &str, ct: &CType) -> String {
+    let kind = match ct.kind {
+        Kind::Num if is_int64(ct) => "64-bit integer",
+        Kind::Ptr if ct.is_ref() => "reference",
+        Kind::Ptr => "pointer",
+        Kind::Array if ct.is_complex() => "complex",
+        Kind::Struct | Kind::Array => "aggregate",
+        _ => "unsupported",
+    };
+    format!("NYI: {kind} {what} in a C call")
 }
 
 /// Why an FFI access to a C object of type `ct` is not recorded.

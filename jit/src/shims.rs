@@ -32,6 +32,39 @@ pub struct TraceCtx {
     /// The thread's `maxstack`: a recursive call needs its frame below it, as the
     /// interpreter's calls do (null: no room, every such call is left to the interpreter).
     pub stack_limit: *const TValue,
+    /// For C calls ([`crate::ir::Ins::CCall`]), what the interpreter's C calls use
+    /// (null where no trace makes one).
+    pub ffi: FfiCallCtx,
+}
+
+/// What a trace's C call touches besides its arguments (`#[repr(C)]`, read at fixed
+/// offsets): see `moonjet_runtime::ffi::callback::TraceCallHooks`.
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct FfiCallCtx {
+    /// The state, put in the callback hub's `active` cell during the call so that its
+    /// callbacks run on it.
+    pub state: *mut u8,
+    pub active: *mut *mut u8,
+    /// Callback entries so far: a change over the call means a callback ran.
+    pub runs: *const u32,
+    /// The state's `ffi.errno` and the thread's C `errno`.
+    pub saved_errno: *mut i32,
+    pub errno: *mut i32,
+    /// The running thread's `stack` field: a callback may move the stack, and the trace
+    /// then leaves into the frame's new place.
+    pub thread_stack: *const *mut TValue,
+}
+
+impl FfiCallCtx {
+    pub const NONE: FfiCallCtx = FfiCallCtx {
+        state: std::ptr::null_mut(),
+        active: std::ptr::null_mut(),
+        runs: std::ptr::null(),
+        saved_errno: std::ptr::null_mut(),
+        errno: std::ptr::null_mut(),
+        thread_stack: std::ptr::null(),
+    };
 }
 
 /// Recursive calls a trace makes natively before it leaves the next one to the
@@ -50,6 +83,18 @@ pub const CTX_EXITED: i32 = std::mem::offset_of!(TraceCtx, exited) as i32;
 pub const CTX_EXIT_BASE: i32 = std::mem::offset_of!(TraceCtx, exit_base) as i32;
 pub const CTX_DEPTH: i32 = std::mem::offset_of!(TraceCtx, depth) as i32;
 pub const CTX_STACK_LIMIT: i32 = std::mem::offset_of!(TraceCtx, stack_limit) as i32;
+pub const CTX_FFI_STATE: i32 =
+    (std::mem::offset_of!(TraceCtx, ffi) + std::mem::offset_of!(FfiCallCtx, state)) as i32;
+pub const CTX_FFI_ACTIVE: i32 =
+    (std::mem::offset_of!(TraceCtx, ffi) + std::mem::offset_of!(FfiCallCtx, active)) as i32;
+pub const CTX_FFI_RUNS: i32 =
+    (std::mem::offset_of!(TraceCtx, ffi) + std::mem::offset_of!(FfiCallCtx, runs)) as i32;
+pub const CTX_FFI_SAVED_ERRNO: i32 =
+    (std::mem::offset_of!(TraceCtx, ffi) + std::mem::offset_of!(FfiCallCtx, saved_errno)) as i32;
+pub const CTX_FFI_ERRNO: i32 =
+    (std::mem::offset_of!(TraceCtx, ffi) + std::mem::offset_of!(FfiCallCtx, errno)) as i32;
+pub const CTX_FFI_THREAD_STACK: i32 =
+    (std::mem::offset_of!(TraceCtx, ffi) + std::mem::offset_of!(FfiCallCtx, thread_stack)) as i32;
 
 impl TraceCtx {
     /// Whether the heap wants a GC step (a trace leaves for the interpreter to run it).
@@ -71,6 +116,7 @@ impl TraceCtx {
             exit_base: Cell::new(0),
             depth: Cell::new(0),
             stack_limit,
+            ffi: FfiCallCtx::NONE,
         }
     }
 
@@ -87,6 +133,7 @@ impl TraceCtx {
             exit_base: Cell::new(0),
             depth: Cell::new(0),
             stack_limit: std::ptr::null(),
+            ffi: FfiCallCtx::NONE,
         }
     }
 }

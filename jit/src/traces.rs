@@ -16,7 +16,7 @@
 //! hands them out borrowed from the heap, which makes the compiler check that.
 
 use crate::backend::CompiledTrace;
-use crate::ir::{SnapId, Trace};
+use crate::ir::{Ins, SnapId, Trace};
 use moonjet_gc::object::GcProto;
 use moonjet_gc::{GcTrace, Heap, TValue, TraceCode};
 use moonjet_runtime::bc::{self, Op};
@@ -117,9 +117,19 @@ impl TraceData {
             (kind, resume)
         };
         let not_counted = trace.link_snap.unwrap_or(trace.loop_snap);
+        // An exit after a C call that ran a callback must reach the interpreter (which
+        // raises the callback's error, if any): never linked to a side trace.
+        let after_calls: Vec<SnapId> = trace
+            .ins
+            .iter()
+            .filter_map(|i| match *i {
+                Ins::CCall { after, .. } => Some(after),
+                _ => None,
+            })
+            .collect();
         let exits = (0..trace.snaps.len() as SnapId)
             .map(|k| Exit {
-                countable: k != not_counted,
+                countable: k != not_counted && !after_calls.contains(&k),
                 ..Exit::default()
             })
             .collect();

@@ -20,7 +20,7 @@ use std::collections::HashMap;
 use std::ffi::c_void;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::rc::Rc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::thread::{self, ThreadId};
 
 use moonjet_ffi::call::{plan_call, CallPlan, CallbackCode};
@@ -44,8 +44,12 @@ struct Hub {
     owner: ThreadId,
     /// The state whose C call is running (null when none is).
     active: Cell<*mut State>,
-    /// Set by a call from another thread (the only field other threads touch).
+    /// Set by a call from another thread (the only fields other threads touch).
     foreign: AtomicBool,
+    /// Counts every entry into [`dispatch`]: compiled traces compare it around a C call
+    /// to learn whether a callback ran (then they leave, as the Lua stack may have
+    /// changed under them).
+    runs: AtomicU32,
 }
 
 struct Slot {
@@ -77,6 +81,7 @@ impl Default for Callbacks {
                 owner: thread::current().id(),
                 active: Cell::new(std::ptr::null_mut()),
                 foreign: AtomicBool::new(false),
+                runs: AtomicU32::new(0),
             }),
             slots: Vec::new(),
             by_address: HashMap::new(),
@@ -95,6 +100,39 @@ impl Callbacks {
     pub(crate) fn leave(&self, outer: *mut State) {
         self.hub.active.set(outer);
     }
+}
+
+/// What compiled code needs to make a C call as [`super::call::call_c`] does: where the
+/// state's `ffi.errno` is, the hub cell naming the state whose C call runs (and the
+/// state's address to put there), and the count of callback entries.
+#[derive(Clone, Copy, Debug)]
+pub struct TraceCallHooks {
+    pub state: *mut State,
+    pub active: *mut *mut State,
+    pub runs: *const u32,
+    /// The state's `ffi.errno` and this thread's C `errno`.
+    pub saved_errno: *mut i32,
+    pub errno: *mut i32,
+}
+
+/// The hooks for compiled C calls of `st` (addresses that stay valid as long as `st`:
+/// the state and its hub are boxed).
+pub fn trace_call_hooks(st: &mut State) -> TraceCallHooks {
+    let hub = &st.ffi.callbacks.hub;
+    TraceCallHooks {
+        active: hub.active.as_ptr(),
+        runs: hub.runs.as_ptr().cast_const(),
+        saved_errno: &mut st.ffi.errno,
+        // SAFETY: always callable; the address is the calling thread's, which is the
+        // state's (states are not shared between threads).
+        errno: unsafe { libc::__errno_location() },
+        state: st,
+    }
+}
+
+/// Whether a callback left an error (or a refusal) for the C call that just returned.
+pub fn error_pending(st: &State) -> bool {
+    st.ffi.callbacks.error.is_some() || st.ffi.callbacks.hub.foreign.load(Ordering::Relaxed)
 }
 
 /// The error a callback raised during the C call that just returned (or the refusal of
@@ -252,6 +290,7 @@ pub fn set(st: &mut State) -> LuaResult<u32> {
 unsafe extern "C" fn dispatch(ctx: *mut c_void, ticket: u32, args: *const u8, ret: *mut u8) {
     // SAFETY: see above; `owner` and `foreign` may be read from any thread.
     let hub = unsafe { &*(ctx as *const Hub) };
+    hub.runs.fetch_add(1, Ordering::Relaxed);
     // Callbacks never return aggregates, so 16 bytes cover every result.
     // SAFETY: the entry's result block has at least 16 bytes.
     unsafe { std::ptr::write_bytes(ret, 0, 16) };

@@ -119,6 +119,17 @@ impl FfiState {
         self.clib_metatable = mt;
     }
 
+    /// The table caching the resolved symbols of C library namespace `v` (`ffi.C`, or
+    /// what `ffi.load` gave), if `v` is one.
+    pub fn clib_cache(&self, v: TValue) -> Option<*mut GcTab> {
+        if !v.is_udata() || self.clib_metatable.is_null() {
+            return None;
+        }
+        let u = v.gc_ptr().cast::<moonjet_gc::GcUdata>();
+        // SAFETY: a live userdata value; namespaces keep their cache as environment.
+        unsafe { ((*u).metatable == self.clib_metatable).then_some((*u).env) }
+    }
+
     pub(crate) fn natives(&self) -> &Natives {
         &self.natives
     }

@@ -28,6 +28,9 @@ pub mod mask {
     /// against `JIT_OFF`, and compiled traces (which only run with the bit clear) still
     /// leave at any nonzero byte.
     pub const JIT_OFF: u8 = 0x20;
+    /// Not a hook event: a compiled C call left because a callback ran, and that
+    /// callback's error is to be raised before the next instruction.
+    pub const CALLBACK_ERROR: u8 = 0x10;
 }
 
 /// The state's hook settings. The hook function itself lives in a heap root slot
@@ -115,6 +118,14 @@ impl State {
         self.heap.set_root(self.hook_root, v);
     }
 
+    /// Raise the error a callback left before the next instruction (after a compiled C
+    /// call that ran it).
+    pub(crate) fn raise_callback_error(&self) {
+        self.hook
+            .mask
+            .fetch_or(mask::CALLBACK_ERROR, Ordering::Relaxed);
+    }
+
     /// Ask the running Lua code to stop with the error "interrupted!" (at its next
     /// instruction; natives run to their end or their next call into Lua first).
     pub fn request_interrupt(&self) {
@@ -176,6 +187,14 @@ fn line_at(pt: *mut GcProto, i: usize) -> Option<u32> {
 /// saved `pc + 1` as `st.savedpc` and made `top` cover the frame.
 pub(crate) fn instruction_hook(st: &mut State, pt: *mut GcProto, pc: *const u32) -> LuaResult<()> {
     let m = st.hook.mask();
+    if m & mask::CALLBACK_ERROR != 0 {
+        st.hook
+            .mask
+            .fetch_and(!mask::CALLBACK_ERROR, Ordering::Relaxed);
+        if let Some(err) = crate::ffi::callback::take_error(st) {
+            return Err(st.throw(err));
+        }
+    }
     if m & mask::INTERRUPT != 0 {
         st.clear_interrupt();
         return Err(st.rt_error("interrupted!"));

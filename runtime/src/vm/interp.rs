@@ -1344,7 +1344,10 @@ unsafe fn run<const HOOKED: bool>(
                 }
                 if HOOKED
                     && st.hook.mask()
-                        & (hook::mask::LINE | hook::mask::COUNT | hook::mask::INTERRUPT)
+                        & (hook::mask::LINE
+                            | hook::mask::COUNT
+                            | hook::mask::INTERRUPT
+                            | hook::mask::CALLBACK_ERROR)
                         != 0
                 {
                     st.savedpc = pc.add(1);

@@ -512,6 +512,11 @@ unsafe fn run_trace(
         .with_engine(|e, st| unsafe { e.enter(st, pt, base, at) })
         .flatten();
     st.heap.trace_code_left();
+    if crate::ffi::callback::error_pending(st) {
+        // A C call of the trace ran a callback that failed: the trace left right after
+        // the call, and the interpreter raises the error there.
+        st.raise_callback_error();
+    }
     next
 }
 
