@@ -1219,27 +1219,12 @@ fn c_calls_the_recorder_refuses_and_changing_functions_still_give_the_interprete
     assert_eq!(out, "5050\t650\n75\n34\n12594\t8986\n20300\t1500\n");
 }
 
-/// The C library of the runtime's FFI tests (runtime/tests/ffi_lib/testlib.c), built
-/// once per test binary with the system C compiler; its path.
+/// The C library of the runtime's FFI tests (runtime/tests/ffi_lib/testlib.c).
+#[path = "../runtime/tests/ffi_lib/testlib.rs"]
+mod ffi_testlib;
+
 fn ffi_test_library() -> String {
-    static BUILT: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    BUILT
-        .get_or_init(|| {
-            let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-                .join("runtime/tests/ffi_lib/testlib.c");
-            let out = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
-                .join("libmoonjet_jit_ffi_test.so");
-            let cc = std::env::var("CC").unwrap_or_else(|_| "cc".into());
-            let status = std::process::Command::new(&cc)
-                .args(["-shared", "-fPIC", "-O1", "-pthread", "-o"])
-                .arg(&out)
-                .arg(&src)
-                .status()
-                .unwrap_or_else(|e| panic!("cannot run the C compiler `{cc}`: {e}"));
-            assert!(status.success(), "building testlib.c failed");
-            out.to_string_lossy().into_owned()
-        })
-        .clone()
+    ffi_testlib::test_library().to_string_lossy().into_owned()
 }
 
 #[test]

@@ -6,27 +6,10 @@
 
 mod common;
 use std::path::PathBuf;
-use std::process::Command;
 
-/// Builds the test library once per test binary; its path.
-fn test_library() -> PathBuf {
-    static BUILT: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
-    BUILT
-        .get_or_init(|| {
-            let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/ffi_lib");
-            let out = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("libmoonjet_ffi_test.so");
-            let cc = std::env::var("CC").unwrap_or_else(|_| "cc".into());
-            let status = Command::new(&cc)
-                .args(["-shared", "-fPIC", "-O1", "-pthread", "-o"])
-                .arg(&out)
-                .arg(dir.join("testlib.c"))
-                .status()
-                .unwrap_or_else(|e| panic!("cannot run the C compiler `{cc}`: {e}"));
-            assert!(status.success(), "building testlib.c failed");
-            out
-        })
-        .clone()
-}
+#[path = "ffi_lib/testlib.rs"]
+mod ffi_testlib;
+use ffi_testlib::test_library;
 
 /// Runs `file` from tests/ffi_lib with the global LIBPATH set; its output, plus the
 /// error if one escaped.
