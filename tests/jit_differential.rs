@@ -1304,3 +1304,28 @@ fn c_calls_with_bool_arguments_and_results() {
     assert_eq!(out, "50\t16\t100\ttrue\ttrue\n50\n");
     assert!(traces >= 2, "{traces}");
 }
+
+#[test]
+fn for_loops_near_the_integer_limits_step_without_overflow() {
+    // A narrowed loop checks once that stop + step fits in an int and then steps
+    // unchecked; loops whose last step would overflow keep a check per step. The same
+    // trace is entered again with stops at the very limits, which the one check refuses.
+    let code = "\
+        local function up(from, to, step)\n\
+          local s, n = 0, 0\n\
+          for i = from, to, step do s = s + i % 7; n = n + 1 end\n\
+          return s, n\n\
+        end\n\
+        local out = {}\n\
+        for r = 1, 30 do\n\
+          out[#out + 1] = table.concat({up(2147483000, 2147483646, 1)}, ',')\n\
+          out[#out + 1] = table.concat({up(2147483600, 2147483647, 1)}, ',')\n\
+          out[#out + 1] = table.concat({up(2147483600, 2147483647, 5)}, ',')\n\
+          out[#out + 1] = table.concat({up(-2147483000, -2147483647, -1)}, ',')\n\
+          out[#out + 1] = table.concat({up(-2147483600, -2147483648, -3)}, ',')\n\
+          out[#out + 1] = table.concat({up(1, 500, r)}, ',')\n\
+        end\n\
+        print(#out, out[1], out[2], out[3], out[4], out[5], out[6], out[#out])\n";
+    let (out, _) = same_with_and_without_jit(code);
+    assert!(out.starts_with("180\t"), "{out}");
+}

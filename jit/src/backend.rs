@@ -695,6 +695,7 @@ fn check(trace: &Trace) -> Result<Shape, CompileError> {
             Ins::AddI { a, b, .. }
             | Ins::SubI { a, b, .. }
             | Ins::MulI { a, b, .. }
+            | Ins::StepI(a, b)
             | Ins::BAnd(a, b)
             | Ins::BOr(a, b)
             | Ins::BXor(a, b)
@@ -1513,6 +1514,10 @@ impl<'a, 't> Translator<'a, 't> {
                 self.guard_false(of, snap);
                 r
             }
+            Ins::StepI(a, b) => self
+                .b
+                .ins()
+                .iadd(self.vals[a as usize], self.vals[b as usize]),
             Ins::SubI { a, b, snap } => {
                 let (r, of) = self
                     .b

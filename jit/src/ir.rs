@@ -448,6 +448,10 @@ pub enum Ins {
         b: Ref,
         snap: SnapId,
     },
+    /// A narrowed `for` loop's index step `index + step`, which cannot overflow: the
+    /// loop runs only while the index has not passed `stop`, and an `AddI` of `stop +
+    /// step` before it checked that the farthest step fits. No check of its own.
+    StepI(Ref, Ref),
     /// Double to integer, leaving through `snap` unless the double is exactly an i32
     /// (and not -0).
     NumToInt {
@@ -578,6 +582,7 @@ impl Ins {
             | TabLen { .. } => Some(Ty::Num),
             KInt(_)
             | AddI { .. }
+            | StepI(..)
             | SubI { .. }
             | MulI { .. }
             | NumToInt { .. }
@@ -709,7 +714,9 @@ impl Ins {
             | BSar(a, b)
             | BRol(a, b)
             | BRor(a, b) => vec![a, b],
-            AddI { a, b, .. } | SubI { a, b, .. } | MulI { a, b, .. } => vec![a, b],
+            AddI { a, b, .. } | SubI { a, b, .. } | MulI { a, b, .. } | StepI(a, b) => {
+                vec![a, b]
+            }
             NumToInt { a, .. } => vec![a],
             Guard { a, b, .. } => vec![a, b],
             Phi { init, next, .. } => vec![init, next],

@@ -2634,11 +2634,24 @@ impl Recorder {
                 self.as_int(step, pc)?,
             );
             let snap = self.snap(pc);
-            self.emit(Ins::AddI {
-                a: i,
-                b: step,
-                snap,
-            })
+            let farthest = stop_v + step_v;
+            if (f64::from(i32::MIN)..=f64::from(i32::MAX)).contains(&farthest) {
+                // The index never passes stop, so no step goes beyond stop + step: one
+                // check of that (invariant, so made once before the loop) replaces a
+                // check per iteration.
+                self.emit(Ins::AddI {
+                    a: stop,
+                    b: step,
+                    snap,
+                });
+                self.emit(Ins::StepI(i, step))
+            } else {
+                self.emit(Ins::AddI {
+                    a: i,
+                    b: step,
+                    snap,
+                })
+            }
         } else {
             self.emit(Ins::AddN(i, step))
         };
@@ -3100,7 +3113,7 @@ impl Recorder {
         let index = |r: Ref| r == pa || r == pv;
         // The body steps the index by the invariant step...
         match self.ins[na as usize] {
-            Ins::AddI { a, b, .. } if index(a) && b == f.step => {}
+            Ins::AddI { a, b, .. } | Ins::StepI(a, b) if index(a) && b == f.step => {}
             _ => return,
         }
         // ...whose sign the pre-roll guards, and goes on only while it has not passed stop.
