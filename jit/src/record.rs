@@ -1476,14 +1476,7 @@ impl Recorder {
                     return Err("NYI: store to a constant location".into());
                 }
                 let cn = c_num(ct).ok_or_else(|| unsupported_c_type(ct))?;
-                let v = self.read(val, pc)?;
-                let v = match self.ty(v) {
-                    Ty::Num | Ty::Int => v,
-                    // As the number 1 or 0.
-                    Ty::True => self.emit(Ins::KInt(1)),
-                    Ty::False => self.emit(Ins::KInt(0)),
-                    _ => return Err("NYI: store of a non-number to cdata".into()),
-                };
+                let v = self.c_number_operand(val, pc, "NYI: store of a non-number to cdata")?;
                 self.emit(Ins::XStore {
                     ptr,
                     off,
@@ -2194,6 +2187,18 @@ impl Recorder {
         self.write(slot, k);
     }
 
+    /// Slot `slot` as the value of a C number (a store or a C argument): a number as it
+    /// is, a boolean as 1 or 0 (as the interpreter converts them); else abort with `nyi`.
+    fn c_number_operand(&mut self, slot: u32, pc: *const u32, nyi: &str) -> Result<Ref, Abort> {
+        let r = self.read(slot, pc)?;
+        Ok(match self.ty(r) {
+            Ty::Num | Ty::Int => r,
+            Ty::True => self.emit(Ins::KInt(1)),
+            Ty::False => self.emit(Ins::KInt(0)),
+            _ => return Err(nyi.into()),
+        })
+    }
+
     /// The value in `slot` as a C argument of type `pty`, with how it is passed; any
     /// conversion the recorded value does not make as the interpreter would aborts.
     fn c_argument(
@@ -2206,14 +2211,7 @@ impl Recorder {
         let v = self.value(slot);
         let (_, p) = raw_type(cts, pty);
         if let Some(cn) = c_scalar(cts, p) {
-            let r = self.read(slot, pc)?;
-            let x = match self.ty(r) {
-                Ty::Num | Ty::Int => r,
-                // As the number 1 or 0.
-                Ty::True => self.emit(Ins::KInt(1)),
-                Ty::False => self.emit(Ins::KInt(0)),
-                _ => return Err("NYI: C argument conversion".into()),
-            };
+            let x = self.c_number_operand(slot, pc, "NYI: C argument conversion")?;
             return Ok((x, CArg::Num(cn)));
         }
         if p.kind != Kind::Ptr || p.is_ref() {

@@ -27,6 +27,22 @@ impl B {
         });
         (self.t.snaps.len() - 1) as SnapId
     }
+    /// Ends the trace with a loop that leaves at once (`k != k` is false for a number
+    /// `k`) through a snapshot of `slots`, which it returns: the results of the
+    /// instructions before it, written back for the test to read.
+    fn leave_after_loop(&mut self, k: Ref, slots: &[(u16, Ref)]) -> SnapId {
+        self.push(Ins::Loop);
+        self.t.loop_snap = self.snap(&[]);
+        let out = self.snap(slots);
+        self.push(Ins::Guard {
+            cmp: Cmp::Ne,
+            ty: Ty::Num,
+            a: k,
+            b: k,
+            snap: out,
+        });
+        out
+    }
     /// Patches a phi's `next` once the body defining it has been built.
     fn set_next(&mut self, phi: Ref, to: Ref) {
         if let Ins::Phi { next, .. } = &mut self.t.ins[phi as usize] {
@@ -425,16 +441,7 @@ fn math_trace() -> (Trace, SnapId) {
     let a = b.push(Ins::AbsN(x));
     let d = b.push(Ins::DivN(x, y));
     let k = b.push(Ins::KNum(0.0));
-    b.push(Ins::Loop);
-    b.t.loop_snap = b.snap(&[]);
-    let out = b.snap(&[(2, m), (3, p), (4, f), (5, s), (6, a), (7, d)]);
-    b.push(Ins::Guard {
-        cmp: Cmp::Ne,
-        ty: Ty::Num,
-        a: k,
-        b: k,
-        snap: out,
-    });
+    let out = b.leave_after_loop(k, &[(2, m), (3, p), (4, f), (5, s), (6, a), (7, d)]);
     (b.t, out)
 }
 
@@ -567,17 +574,8 @@ fn bit_trace() -> (Trace, SnapId) {
         b.push(Ins::BRor(x, y)),
     ];
     let k = b.push(Ins::KNum(0.0));
-    b.push(Ins::Loop);
-    b.t.loop_snap = b.snap(&[]);
     let slots: Vec<(u16, Ref)> = (2..).zip(ops).collect();
-    let out = b.snap(&slots);
-    b.push(Ins::Guard {
-        cmp: Cmp::Ne,
-        ty: Ty::Num,
-        a: k,
-        b: k,
-        snap: out,
-    });
+    let out = b.leave_after_loop(k, &slots);
     (b.t, out)
 }
 
@@ -669,16 +667,7 @@ fn new_table_trace(template: u64) -> (Trace, [SnapId; 3]) {
         snap: before_dup,
     });
     let k = b.push(Ins::KNum(0.0));
-    b.push(Ins::Loop);
-    b.t.loop_snap = b.snap(&[]);
-    let out = b.snap(&[(0, t), (1, d)]);
-    b.push(Ins::Guard {
-        cmp: Cmp::Ne,
-        ty: Ty::Num,
-        a: k,
-        b: k,
-        snap: out,
-    });
+    let out = b.leave_after_loop(k, &[(0, t), (1, d)]);
     (b.t, [before_new, before_dup, out])
 }
 
@@ -865,16 +854,7 @@ fn c_memory_trace(buf: u64) -> (Trace, SnapId) {
         ));
     }
     let k = b.push(Ins::KNum(0.0));
-    b.push(Ins::Loop);
-    b.t.loop_snap = b.snap(&[]);
-    let out = b.snap(&loads);
-    b.push(Ins::Guard {
-        cmp: Cmp::Ne,
-        ty: Ty::Num,
-        a: k,
-        b: k,
-        snap: out,
-    });
+    let out = b.leave_after_loop(k, &loads);
     (b.t, out)
 }
 

@@ -223,3 +223,26 @@ fn cdata_values_survive_gc_stress() {
     "#;
     assert_eq!(eval_in(&mut st, code), "24000LL 1275LL");
 }
+
+#[test]
+fn the_c_call_function_rejects_what_is_not_a_c_function() {
+    // A callback can reach the function that makes C calls (debug.getinfo of the
+    // frame below it) and call it with anything: errors, not crashes.
+    let got = eval(
+        "ffi.cdef'void qsort(void *, size_t, size_t, int (*)(const void *, const void *));'
+         local caller
+         local a = ffi.new('int[2]', 2, 1)
+         ffi.C.qsort(a, 2, 4, function() caller = debug.getinfo(2, 'f').func return 0 end)
+         local r = {}
+         for _, v in ipairs({ 1, ffi.new('int8_t', 1), ffi.new('int[4]') }) do
+           local ok, err = pcall(caller, v)
+           r[#r + 1] = tostring(ok)
+         end
+         local ok, err = pcall(caller)
+         return table.concat(r, ',') .. ' ' .. tostring(ok) .. ' ' .. err",
+    );
+    assert_eq!(
+        got,
+        "false,false,false false bad argument #1 to '?' (cdata expected, got no value)"
+    );
+}

@@ -50,11 +50,10 @@ impl CallStubs {
             return Ok(stub.clone());
         }
         let plan = plan_call(cts, func, varargs).map_err(|e| e.to_string())?;
-        if self.compiler.is_none() {
-            self.compiler = Some(StubCompiler::host().map_err(|e| e.to_string())?);
-        }
-        let compiler = self.compiler.as_mut().expect("made above");
-        let code = compiler.compile_call(&plan).map_err(|e| e.to_string())?;
+        let code = self
+            .compiler()?
+            .compile_call(&plan)
+            .map_err(|e| e.to_string())?;
         let stub = Rc::new(Stub { plan, code });
         if varargs.is_empty() {
             self.fixed.insert(func, stub.clone());
@@ -64,7 +63,7 @@ impl CallStubs {
         Ok(stub)
     }
 
-    /// The compiler of callback entries (shared with the stubs).
+    /// The compiler of call stubs and callback entries (made on first use).
     pub(crate) fn compiler(&mut self) -> Result<&mut StubCompiler, String> {
         if self.compiler.is_none() {
             self.compiler = Some(StubCompiler::host().map_err(|e| e.to_string())?);
@@ -77,22 +76,26 @@ impl CallStubs {
 /// (`ffi.C.abs`, holding its address) or a pointer to a function.
 pub fn callee(cts: &CTypeTable, f: TValue) -> Option<(CTypeId, usize)> {
     let (raw, ct) = raw_type(cts, cdata_type(f));
-    // SAFETY: both kinds hold an address in the first 8 bytes of their payload.
+    let func = match ct.kind {
+        Kind::Func(_) => raw,
+        Kind::Ptr if ct.is_ptr() && cts.get(cts.raw(ct.child)).is_func() => cts.raw(ct.child),
+        _ => return None,
+    };
+    // SAFETY: both kinds hold an address in the first 8 bytes of their payload (other
+    // cdata may have smaller payloads, so they are not read).
     let addr = unsafe { read_pointer(cdata_payload(f), 8) };
-    match ct.kind {
-        Kind::Func(_) => Some((raw, addr)),
-        Kind::Ptr if ct.is_ptr() => {
-            let target = cts.raw(ct.child);
-            cts.get(target).is_func().then_some((target, addr))
-        }
-        _ => None,
-    }
+    Some((func, addr))
 }
 
 /// The native function a call of a C function cdata runs, with the cdata as argument 1
 /// and the C arguments after it.
 pub fn call_c(st: &mut State) -> LuaResult<u32> {
+    // Lua code can get hold of this function (`debug.getinfo` of its frame) and call it
+    // with anything.
     let f = st.arg(1);
+    if !f.is_cdata() {
+        return Err(st.type_error(1, "cdata"));
+    }
     let Some((func, addr)) = callee(&st.ffi.ctypes, f) else {
         return Err(st.rt_error("bad callback"));
     };

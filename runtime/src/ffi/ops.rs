@@ -285,9 +285,6 @@ fn index_metamethod(st: &State, o: TValue, mm: MetaMethod) -> TValue {
 
 /// `o[key]` for a cdata `o`.
 pub(crate) fn index(st: &mut State, o: TValue, key: TValue) -> LuaResult<Got> {
-    if let Some(method) = callback_method(st, o, key) {
-        return Ok(Got::Value(method));
-    }
     match element(&st.ffi.ctypes, o, key) {
         // SAFETY: the element lies in memory the cdata leads to (trusted, as in luajit).
         Ok(Elem::Obj { ty, ptr, .. }) => Ok(Got::Value(unsafe { c_to_lua(st, ty, ptr)? })),
@@ -303,6 +300,11 @@ pub(crate) fn index(st: &mut State, o: TValue, key: TValue) -> LuaResult<Got> {
         })),
         Ok(Elem::Const(v)) => Ok(Got::Value(v)),
         Err(msg) => {
+            // A function pointer has no members: `free` and `set` are looked up only
+            // here, off the path of ordinary member reads.
+            if let Some(method) = callback_method(st, o, key) {
+                return Ok(Got::Value(method));
+            }
             let mm = index_metamethod(st, o, MetaMethod::Index);
             if mm.is_nil() {
                 return Err(st.rt_error(&msg));
