@@ -951,8 +951,9 @@ fn ffi_vla_fill_and_sum_loops_compile() {
 
 #[test]
 fn ffi_loops_the_recorder_refuses_still_give_the_interpreters_answers() {
-    // 64-bit integers (their values box), pointers read from C memory, bitfields,
-    // enums, complex numbers, arithmetic and comparisons on cdata, ctype objects.
+    // Pointers read from C memory, bitfields, enums, complex numbers, arithmetic and
+    // comparisons on cdata other than 64-bit integers, ctype objects (and 64-bit integers
+    // in C memory, which compile now).
     let code = "local ffi = require('ffi')\n\
         ffi.cdef[[ typedef struct { unsigned a : 3, b : 5; } bits; \
           typedef enum { RED, GREEN = 5 } colour; ]]\n\
@@ -994,6 +995,79 @@ fn ffi_loops_the_recorder_refuses_still_give_the_interpreters_answers() {
         out,
         "450LL\t540LL\n99ULL\n700\n4\t26\n0\t5\n700\n5550\n100\n5050\n"
     );
+}
+
+/// 64-bit integer cdata of both signednesses against numbers of every kind (fractions,
+/// out of range, NaN) and each other: arithmetic (division and modulo by zero and by -1,
+/// negative powers), comparisons both ways round, values carried round the loop and a
+/// type change from `int64_t` to `uint64_t` in it; then `int64_t`/`uint64_t` arrays
+/// converted to and from numbers and other C types.
+const INT64_LOOPS: &str = "local ffi = require('ffi')\n\
+    local vals = { 0, 1, -1, 7, -7, 3.7, -3.7, 2^31, -2^31 - 1, 2^53, 2^63, -2^63, 2^64, \
+      1e300, -1e300, 0/0, 5, -2 }\n\
+    local ks = { 0LL, 1LL, -1LL, 3LL, -3LL, 5LL, 0x7fffffffffffffffLL, -0x7fffffffffffffffLL - 1, \
+      0ULL, 1ULL, 3ULL, 5ULL, 0xffffffffffffffffULL, 0x8000000000000000ULL }\n\
+    for j = 1, #ks do\n\
+      local k = ks[j]\n\
+      local acc, lt, le, eq, ne = k, 0, 0, 0, 0\n\
+      local parts = {}\n\
+      for i = 1, #vals do\n\
+        local v = vals[i]\n\
+        local x = k + v\n\
+        local y = v - k\n\
+        local z = k * v\n\
+        local q = k / v\n\
+        local m = k % v\n\
+        local n = -x\n\
+        local p = x ^ 3 + k ^ -1 + (k - 2) ^ i\n\
+        acc = acc * 31 + x - y + z + q + m + n + p + i\n\
+        if x < v then lt = lt + 1 end\n\
+        if v <= k then le = le + 1 end\n\
+        if x == v then eq = eq + 1 end\n\
+        if z ~= k then ne = ne + 1 end\n\
+        if q == 3 then eq = eq + 10 end\n\
+        if m == 5LL then eq = eq + 100 end\n\
+        if k > 2LL then lt = lt + 10 end\n\
+      end\n\
+      print(j, tostring(acc), lt, le, eq, ne)\n\
+    end\n\
+    local a = 0LL\n\
+    for i = 1, 100 do a = a + (i == 50 and 1ULL or 1) * i end\n\
+    print(tostring(a))\n\
+    local i64, u64 = ffi.new('int64_t[8]'), ffi.new('uint64_t[8]')\n\
+    local d, i32, u8 = ffi.new('double[8]'), ffi.new('int32_t[8]'), ffi.new('uint8_t[8]')\n\
+    for i = 0, 99 do\n\
+      local s = i % 8\n\
+      i64[s] = i64[s] * -3 + i - 1e10\n\
+      u64[s] = u64[s] + i64[s] + vals[i % #vals + 1]\n\
+      d[s] = u64[s]\n\
+      i32[s] = i64[s]\n\
+      u8[s] = u64[s] + d[s]\n\
+    end\n\
+    for s = 0, 7 do print(tostring(i64[s]), tostring(u64[s]), d[s], i32[s], u8[s]) end\n";
+
+#[test]
+fn int64_cdata_arithmetic_and_comparisons_match_the_interpreter() {
+    let (out, traces) = same_with_and_without_jit(INT64_LOOPS);
+    assert!(traces >= 3, "only {traces} traces");
+    assert_eq!(out.lines().count(), 14 + 1 + 8, "{out}");
+}
+
+#[test]
+fn c_calls_with_64_bit_integers_compile() {
+    let code = "local ffi = require('ffi')\n\
+        ffi.cdef[[ long long llabs(long long); size_t strlen(const char *); ]]\n\
+        local C = ffi.C\n\
+        local words = { 'a', 'bb', 'ccc', '', 'dddd' }\n\
+        local n, m = 0, 0LL\n\
+        for i = 1, 200 do\n\
+          n = n + C.strlen(words[i % 5 + 1])\n\
+          m = m + C.llabs(5000000000LL - i * 1e8)\n\
+        end\n\
+        print(tostring(n), tostring(m))\n";
+    let (out, traces) = same_with_and_without_jit(code);
+    assert_eq!(out, "400ULL\t1255000000000LL\n");
+    assert!(traces >= 1, "no trace");
 }
 
 #[test]

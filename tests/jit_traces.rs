@@ -970,7 +970,7 @@ fn jdump_lists_inlined_calls_as_luajit_does() {
 // ---- FFI accesses ----------------------------------------------------------------------
 
 #[test]
-fn jv_shows_ffi_array_loops_compiled_and_int64_ones_aborted() {
+fn jv_shows_ffi_array_loops_compiled_int64_ones_included() {
     let script = "local ffi = require('ffi')\n\
                   local a = ffi.new('double[?]', 1000)\n\
                   for i = 0, 999 do a[i] = i end\n\
@@ -982,17 +982,56 @@ fn jv_shows_ffi_array_loops_compiled_and_int64_ones_aborted() {
                   print(tostring(b[3]))\n";
     let (out, err) = moonjet("ffi", &["-jv"], "ffi.lua", script, false);
     assert_eq!(out, "499500\n199LL\n");
-    let lines: Vec<&str> = err.lines().collect();
     assert_eq!(
-        lines[..2],
-        ["[TRACE   1 ffi.lua:3 loop]", "[TRACE   2 ffi.lua:5 loop]"]
+        err.lines().collect::<Vec<_>>(),
+        [
+            "[TRACE   1 ffi.lua:3 loop]",
+            "[TRACE   2 ffi.lua:5 loop]",
+            "[TRACE   3 ffi.lua:8 loop]"
+        ]
     );
-    assert!(lines.len() > 2, "{err}");
-    for l in &lines[2..] {
-        assert_eq!(
-            *l,
-            "[TRACE --- ffi.lua:8 -- NYI: 64-bit integer in C memory]"
+}
+
+#[test]
+fn int64_arithmetic_stays_unboxed_round_the_loop() {
+    // acc and u are int64_t / uint64_t cdata: each iteration's arithmetic would box a
+    // new cdata in the interpreter. The trace loads each box once, before the loop,
+    // carries the integers round it in registers (64-bit phis) and boxes only where it
+    // leaves.
+    let script = "local acc, u = 0LL, 1ULL\n\
+                  for i = 1, 1000 do\n\
+                  \x20 acc = acc + i * 3 - 7LL\n\
+                  \x20 u = u * 6364136223846793005ULL + acc\n\
+                  end\n\
+                  print(acc, u)\n";
+    let (plain, _) = moonjet("int64plain", &["-joff"], "int64.lua", script, false);
+    assert_eq!(plain.lines().count(), 1, "{plain}");
+    let (out, err) = moonjet("int64", &["-jv"], "int64.lua", script, false);
+    assert_eq!(out, plain);
+    assert_eq!(err, "[TRACE   1 int64.lua:2 loop]\n");
+    let (dump, _) = moonjet("int64dump", &["-jdump=i"], "int64.lua", script, false);
+    assert!(dump.ends_with(&plain), "{dump}");
+    let ir = section(&dump, "---- TRACE 1 IR");
+    let loop_at = ir
+        .iter()
+        .position(|l| l.ends_with(" ------ LOOP ------------"))
+        .unwrap_or_else(|| panic!("no LOOP line in {ir:#?}"));
+    let (pre, body) = ir.split_at(loop_at);
+    // Before the loop: each box's type guarded and its value loaded.
+    assert_eq!(
+        pre.iter().filter(|l| l.contains("cdata.int64")).count(),
+        2,
+        "{ir:#?}"
+    );
+    // In the loop: no cdata at all, the values carried as 64-bit integers.
+    for l in body {
+        assert!(
+            !l.contains("cdt") && !l.contains("cdata."),
+            "{l} in {ir:#?}"
         );
+    }
+    for want in [" i64 PHI ", " u64 PHI ", " i64 ADD ", " u64 MUL "] {
+        assert!(body.iter().any(|l| l.contains(want)), "{want:?} in {ir:#?}");
     }
 }
 

@@ -546,15 +546,38 @@ impl Heap {
     pub fn new_cdata(&mut self, ctypeid: u16, size: usize) -> GcResult<*mut GcCdata> {
         let size32 = u32::try_from(size).map_err(|_| MemoryError)?;
         let o = self.alloc_object(GcCdata::alloc_size(size), gct::CDATA)?;
+        // SAFETY: a fresh cdata block of that size.
+        unsafe { Ok(self.init_cdata(o, ctypeid, size32)) }
+    }
+
+    /// As `new_cdata` but never collects, and past the memory limit: for a compiled
+    /// trace boxing a 64-bit integer as it leaves, which holds values in registers the
+    /// collector cannot see and has no way left to fail. (The box is a few words; the
+    /// interpreter's next allocation meets the limit.) Fails only if the system is out
+    /// of memory.
+    pub fn new_cdata_at_exit(&mut self, ctypeid: u16, size: usize) -> GcResult<*mut GcCdata> {
+        let size32 = u32::try_from(size).map_err(|_| MemoryError)?;
+        let limit = std::mem::replace(&mut self.limit, usize::MAX);
+        let o = self.alloc_object_no_gc(GcCdata::alloc_size(size), gct::CDATA);
+        self.limit = limit;
+        // SAFETY: a fresh cdata block of that size.
+        unsafe { Ok(self.init_cdata(o?, ctypeid, size32)) }
+    }
+
+    /// Fills in a fresh cdata object and links it.
+    ///
+    /// # Safety
+    /// `o` is a fresh, unlinked block of `GcCdata::alloc_size(size)` bytes.
+    unsafe fn init_cdata(&mut self, o: *mut GcHeader, ctypeid: u16, size: u32) -> *mut GcCdata {
         let c = o.cast::<GcCdata>();
-        // SAFETY: fresh block of header + `size` bytes.
+        // SAFETY: caller promise: a fresh block of header + `size` bytes.
         unsafe {
             (*c).ctypeid = ctypeid;
-            (*c).size = size32;
-            std::ptr::write_bytes(GcCdata::payload(c), 0, size);
+            (*c).size = size;
+            std::ptr::write_bytes(GcCdata::payload(c), 0, size as usize);
             self.link_root(o);
         }
-        Ok(c)
+        c
     }
 
     /// Set a userdata's metatable (with its write barrier).

@@ -37,7 +37,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::OnceLock;
 use target_lexicon::Triple;
 
-use crate::ir::{CArg, CNum, Cmp, Field, Ins, Ref, SnapId, Trace, Ty, MAX_C_ARGS};
+use crate::ir::{CArg, CNum, Cmp, Field, Ins, Op64, Ref, SnapId, Trace, Ty, MAX_C_ARGS};
 use crate::shims::{self, TraceCtx};
 use moonjet_ffi::code::{cranelift_flags, ExecMemory};
 use moonjet_gc::object::offsets;
@@ -665,7 +665,8 @@ fn check(trace: &Trace) -> Result<Shape, CompileError> {
         let tab = |t: Ty| t == Ty::Tab;
         // C memory is addressed from a raw pointer or from a cdata object's address.
         let c_base = |t: Ty| t == Ty::Ptr || t == Ty::Cdata;
-        let number = |t: Ty| t == Ty::Num || t == Ty::Int;
+        // What C number conversions take: a Lua number or a 64-bit integer.
+        let c_source = |t: Ty| matches!(t, Ty::Num | Ty::Int | Ty::I64 | Ty::U64);
         // Loaded values are Lua values other than narrowed integers.
         let loadable = |t: Ty| t.is_lua() && t != Ty::Int;
         match *op {
@@ -674,6 +675,21 @@ fn check(trace: &Trace) -> Result<Shape, CompileError> {
             }
             Ins::KGc { ty, .. } if !ty.is_gc() => return bad("KGC of a non-GC type"),
             Ins::KPri(ty) if !ty.is_pri() => return bad("KPRI of a non-primitive type"),
+            Ins::K64 { ty, .. } if !ty.is_int64() => return bad("KINT64 of another type"),
+            Ins::To64 { a, ty } => {
+                if !ty.is_int64() {
+                    return bad("conversion to a type other than a 64-bit integer");
+                }
+                want(a, c_source)?;
+            }
+            Ins::Arith64 { a, b, ty, .. } => {
+                if !ty.is_int64() {
+                    return bad("64-bit arithmetic of another type");
+                }
+                if ty_of(a) != Some(ty) || ty_of(b) != Some(ty) {
+                    return bad("operand of the wrong type");
+                }
+            }
             Ins::AddN(a, b)
             | Ins::SubN(a, b)
             | Ins::MulN(a, b)
@@ -716,7 +732,7 @@ fn check(trace: &Trace) -> Result<Shape, CompileError> {
                     Some(t) if ty == Ty::Ptr => t == Ty::Ptr || t.is_gc(),
                     t => t == Some(ty),
                 };
-                if !matches!(ty, Ty::Num | Ty::Int | Ty::Ptr)
+                if !matches!(ty, Ty::Num | Ty::Int | Ty::Ptr | Ty::I64 | Ty::U64)
                     || !fits(a)
                     || !fits(b)
                     || (cmp == Cmp::ULt && ty == Ty::Num)
@@ -746,7 +762,7 @@ fn check(trace: &Trace) -> Result<Shape, CompileError> {
             Ins::XLoad { ptr: p, .. } => want(p, c_base)?,
             Ins::XStore { ptr: p, val, .. } => {
                 want(p, c_base)?;
-                want(val, number)?;
+                want(val, c_source)?;
             }
             Ins::TabWrite { tab: t } | Ins::TabLen { tab: t } => want(t, tab)?,
             Ins::TabGetInt {
@@ -790,7 +806,7 @@ fn check(trace: &Trace) -> Result<Shape, CompileError> {
                 }
                 for (&a, &k) in args.iter().zip(&kinds).take(usize::from(nargs)) {
                     match k {
-                        CArg::Num(_) => want(a, number)?,
+                        CArg::Num(_) => want(a, c_source)?,
                         CArg::Ptr => want(a, ptr)?,
                     }
                 }
@@ -819,7 +835,11 @@ fn check(trace: &Trace) -> Result<Shape, CompileError> {
     Ok(Shape {
         loop_start,
         phis_end,
-        allocates: ins.iter().any(Ins::allocates),
+        // (An unboxed 64-bit integer written to a slot each iteration is boxed there.)
+        allocates: ins.iter().any(|i| {
+            i.allocates()
+                || matches!(*i, Ins::SStore { val, .. } if ty_of(val).is_some_and(Ty::is_int64))
+        }),
     })
 }
 
@@ -1255,6 +1275,11 @@ impl<'a, 't> Translator<'a, 't> {
                 let itype = ty.itype().unwrap_or_default();
                 self.b.ins().bor_imm_u(v, tag_of(itype) as i64)
             }
+            Some(ty @ (Ty::I64 | Ty::U64)) => {
+                let unsigned = self.b.ins().iconst(I32, i64::from(ty == Ty::U64));
+                let heap = self.heap;
+                self.call_for(shims::box_int64 as *const (), &[heap, unsigned, v], I64)
+            }
             // nil/false/true hold their boxed bits already.
             _ => v,
         }
@@ -1335,6 +1360,12 @@ impl<'a, 't> Translator<'a, 't> {
             Ins::KInt(x) => self.b.ins().iconst(I32, i64::from(x)),
             Ins::KGc { addr, .. } | Ins::KPtr(addr) => self.b.ins().iconst(I64, addr as i64),
             Ins::KPri(ty) => self.b.ins().iconst(I64, pri_bits(ty) as i64),
+            Ins::K64 { bits, .. } => self.b.ins().iconst(I64, bits as i64),
+            Ins::To64 { a, ty } => self.int64_of(a, ty),
+            Ins::Arith64 { op, a, b, ty } => {
+                let (x, y) = (self.vals[a as usize], self.vals[b as usize]);
+                self.arith64(op, x, y, ty == Ty::U64)
+            }
             Ins::CurFunc => {
                 let bits = self.b.ins().load(I64, fl, self.base, -16);
                 self.b.ins().band_imm_u(bits, PAYLOAD_MASK as i64)
@@ -1359,7 +1390,9 @@ impl<'a, 't> Translator<'a, 't> {
                             .ins()
                             .uload16(I32, fl, o, offsets::CDATA_CTYPEID as i32)
                     }
-                    Field::CdataPtr => self.b.ins().load(I64, fl, o, offsets::CDATA_PAYLOAD as i32),
+                    Field::CdataPtr | Field::CdataI64 | Field::CdataU64 => {
+                        self.b.ins().load(I64, fl, o, offsets::CDATA_PAYLOAD as i32)
+                    }
                 }
             }
             Ins::UvRef { func, idx } => {
@@ -1618,6 +1651,17 @@ impl<'a, 't> Translator<'a, 't> {
                         };
                         self.b.ins().fcmp(cc, a, b)
                     }
+                    Ty::U64 => {
+                        let cc = match cmp {
+                            Cmp::Lt | Cmp::ULt => IntCC::UnsignedLessThan,
+                            Cmp::Le => IntCC::UnsignedLessThanOrEqual,
+                            Cmp::Gt => IntCC::UnsignedGreaterThan,
+                            Cmp::Ge => IntCC::UnsignedGreaterThanOrEqual,
+                            Cmp::Eq => IntCC::Equal,
+                            Cmp::Ne => IntCC::NotEqual,
+                        };
+                        self.b.ins().icmp(cc, a, b)
+                    }
                     _ => {
                         let cc = match cmp {
                             Cmp::Lt => IntCC::SignedLessThan,
@@ -1720,6 +1764,7 @@ impl<'a, 't> Translator<'a, 't> {
                 self.b.ins().fpromote(F64, x)
             }
             CNum::F64 => ins.load(F64, fl, p, off),
+            CNum::I64 | CNum::U64 => ins.load(I64, fl, p, off),
         }
     }
 
@@ -1740,12 +1785,32 @@ impl<'a, 't> Translator<'a, 't> {
     /// Number `val` (a Num or an Int) converted to C number type `ct` as
     /// `moonjet_runtime::ffi::conv` stores a Lua number (`store_num`): `bool` is `x != 0`
     /// (true for NaN; an I8), floats round, integers up to 32 bits go through a 32-bit
-    /// truncation and wrap (an I32 whose low bits are the value), `uint32_t` through a
-    /// 64-bit one. An Int value is a double that is an i32 exactly, so for the integer
-    /// types its own low bits are the result.
+    /// truncation and wrap (an I32 whose low bits are the value), `uint32_t` and the
+    /// 64-bit types through a 64-bit one (`uint64_t`'s as `num::trunc_u64`). An Int
+    /// value is a double that is an i32 exactly, so for the integer types its own low
+    /// bits (sign-extended) are the result. A 64-bit integer value (I64 / U64) converts
+    /// as C converts it: truncated to a narrower integer, rounded to a float.
     fn c_number(&mut self, val: Ref, ct: CNum) -> Value {
         let mut v = self.vals[val as usize];
-        let is_int = self.trace.ins[val as usize].ty() == Some(Ty::Int);
+        let src = self.trace.ins[val as usize].ty();
+        if let Some(ty @ (Ty::I64 | Ty::U64)) = src {
+            let ins = self.b.ins();
+            let unsigned = ty == Ty::U64;
+            return match ct {
+                CNum::Bool => ins.icmp_imm_u(IntCC::NotEqual, v, 0),
+                CNum::F32 | CNum::F64 => {
+                    let fty = if ct == CNum::F32 { F32 } else { F64 };
+                    if unsigned {
+                        ins.fcvt_from_uint(fty, v)
+                    } else {
+                        ins.fcvt_from_sint(fty, v)
+                    }
+                }
+                CNum::I64 | CNum::U64 => v,
+                _ => ins.ireduce(I32, v),
+            };
+        }
+        let is_int = src == Some(Ty::Int);
         if ct.is_float() && self.needs_canon[val as usize] {
             // The interpreter's number would be the canonical NaN: its bits go to memory
             // (narrowed, for a float).
@@ -1762,12 +1827,82 @@ impl<'a, 't> Translator<'a, 't> {
             CNum::F32 => self.b.ins().fdemote(F32, v),
             CNum::F64 if is_int => self.b.ins().fcvt_from_sint(F64, v),
             CNum::F64 => v,
+            CNum::I64 | CNum::U64 if is_int => self.b.ins().sextend(I64, v),
+            CNum::I64 => self.trunc_to_int(v, I64),
+            CNum::U64 => {
+                // `trunc_u64`: what does not fit an int64_t goes round through 2^64.
+                let k = self.trunc_to_int(v, I64);
+                let two64 = self
+                    .b
+                    .ins()
+                    .f64const(Ieee64::with_float(18446744073709551616.0));
+                let shifted = self.b.ins().fsub(v, two64);
+                let wrapped = self.trunc_to_int(shifted, I64);
+                let negative = self.b.ins().icmp_imm_u(IntCC::SignedLessThan, k, 0);
+                self.b.ins().select(negative, wrapped, k)
+            }
             _ if is_int => v,
             CNum::U32 => {
                 let wide = self.trunc_to_int(v, I64);
                 self.b.ins().ireduce(I32, wide)
             }
             _ => self.trunc_to_int(v, I32),
+        }
+    }
+
+    /// `Ins::To64`: value `a` as a 64-bit integer of type `ty`.
+    fn int64_of(&mut self, a: Ref, ty: Ty) -> Value {
+        self.c_number(a, if ty == Ty::U64 { CNum::U64 } else { CNum::I64 })
+    }
+
+    /// `Ins::Arith64` on `x` and `y` (64-bit integers, unsigned or not) as the
+    /// interpreter computes it (`moonjet_runtime::ffi::ops::arith_i64`). Cranelift's
+    /// divisions trap on a zero divisor and on `INT64_MIN / -1`, so those divide by 1
+    /// and the result is picked afterwards.
+    fn arith64(&mut self, op: Op64, x: Value, y: Value, unsigned: bool) -> Value {
+        const MIN: i64 = i64::MIN;
+        match op {
+            Op64::Add => self.b.ins().iadd(x, y),
+            Op64::Sub => self.b.ins().isub(x, y),
+            Op64::Mul => self.b.ins().imul(x, y),
+            Op64::Neg => self.b.ins().ineg(x),
+            Op64::Pow => {
+                let shim = if unsigned {
+                    shims::pow_u64 as *const ()
+                } else {
+                    shims::pow_i64 as *const ()
+                };
+                self.call_for(shim, &[x, y], I64)
+            }
+            Op64::Div | Op64::Mod => {
+                let zero = self.b.ins().icmp_imm_u(IntCC::Equal, y, 0);
+                let special = if unsigned {
+                    zero
+                } else {
+                    let x_min = self.b.ins().icmp_imm_u(IntCC::Equal, x, MIN);
+                    let y_m1 = self.b.ins().icmp_imm_u(IntCC::Equal, y, -1);
+                    let overflow = self.b.ins().band(x_min, y_m1);
+                    self.b.ins().bor(zero, overflow)
+                };
+                let one = self.b.ins().iconst(I64, 1);
+                let safe_y = self.b.ins().select(special, one, y);
+                let q = match (op, unsigned) {
+                    (Op64::Div, true) => self.b.ins().udiv(x, safe_y),
+                    (Op64::Div, false) => self.b.ins().sdiv(x, safe_y),
+                    (_, true) => self.b.ins().urem(x, safe_y),
+                    (_, false) => self.b.ins().srem(x, safe_y),
+                };
+                let min = self.b.ins().iconst(I64, MIN);
+                // Modulo by -1 is 0 (and so is INT64_MIN % -1): only a zero divisor
+                // gives INT64_MIN.
+                let fallback = if op == Op64::Mod && !unsigned {
+                    let zero_val = self.b.ins().iconst(I64, 0);
+                    self.b.ins().select(zero, min, zero_val)
+                } else {
+                    min
+                };
+                self.b.ins().select(special, fallback, q)
+            }
         }
     }
 
@@ -1815,6 +1950,7 @@ impl<'a, 't> Translator<'a, 't> {
                         CNum::I32 | CNum::U32 => (v, AbiParam::new(I32)),
                         CNum::F32 => (v, AbiParam::new(F32)),
                         CNum::F64 => (v, AbiParam::new(F64)),
+                        CNum::I64 | CNum::U64 => (v, AbiParam::new(I64)),
                     }
                 }
             };
@@ -1828,6 +1964,7 @@ impl<'a, 't> Translator<'a, 't> {
                 CNum::I32 | CNum::U32 => I32,
                 CNum::F32 => F32,
                 CNum::F64 => F64,
+                CNum::I64 | CNum::U64 => I64,
             };
             sig.returns.push(AbiParam::new(ty));
         }
@@ -1857,7 +1994,7 @@ impl<'a, 't> Translator<'a, 't> {
             (Some(ct), Some(x)) => Some(match ct {
                 CNum::I8 | CNum::I16 => self.b.ins().sextend(I32, x),
                 CNum::U8 | CNum::U16 | CNum::Bool => self.b.ins().uextend(I32, x),
-                CNum::I32 | CNum::F64 => x,
+                CNum::I32 | CNum::F64 | CNum::I64 | CNum::U64 => x,
                 CNum::U32 => {
                     let wide = self.b.ins().uextend(I64, x);
                     self.b.ins().fcvt_from_uint(F64, wide)

@@ -43,6 +43,11 @@ pub enum Ty {
     /// A raw address or bit pattern (an array part, a node, an upvalue's slot); never a
     /// Lua value, so never stored to a slot.
     Ptr,
+    /// The value of an `int64_t` / `uint64_t` cdata, unboxed: a 64-bit integer a trace
+    /// keeps in a register. Written to a slot (as a trace leaves), it becomes a new
+    /// cdata of its type, as the interpreter's arithmetic would have made.
+    I64,
+    U64,
 }
 
 impl Ty {
@@ -58,7 +63,7 @@ impl Ty {
             Ty::Func => itype::FUNC,
             Ty::Cdata => itype::CDATA,
             Ty::Udata => itype::UDATA,
-            Ty::Num | Ty::Int | Ty::Ptr => return None,
+            Ty::Num | Ty::Int | Ty::Ptr | Ty::I64 | Ty::U64 => return None,
         })
     }
 
@@ -108,6 +113,11 @@ impl Ty {
         matches!(self, Ty::Str | Ty::Tab | Ty::Func | Ty::Cdata | Ty::Udata)
     }
 
+    /// An unboxed 64-bit integer cdata value.
+    pub fn is_int64(self) -> bool {
+        matches!(self, Ty::I64 | Ty::U64)
+    }
+
     /// Whether a value of this type can be written to a Lua slot.
     pub fn is_lua(self) -> bool {
         self != Ty::Ptr
@@ -127,6 +137,8 @@ impl Ty {
             Ty::Cdata => "cdt",
             Ty::Udata => "udt",
             Ty::Ptr => "p64",
+            Ty::I64 => "i64",
+            Ty::U64 => "u64",
         }
     }
 }
@@ -142,6 +154,20 @@ pub enum Cmp {
     Ne,
     /// Unsigned less-than (integers and pointers): array bounds.
     ULt,
+}
+
+/// The arithmetic of 64-bit integer cdata (`Ins::Arith64`), wrapping as in C. Division
+/// and modulo follow the interpreter (`moonjet_runtime::ffi::ops::arith_i64`): by zero,
+/// and the overflowing `INT64_MIN / -1`, they give `0x8000000000000000`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Op64 {
+    Add,
+    Sub,
+    Mul,
+    Div,
+    Mod,
+    Pow,
+    Neg,
 }
 
 /// Fields of objects a trace reads directly.
@@ -168,6 +194,9 @@ pub enum Field {
     /// The address a pointer or reference cdata holds in its payload (Ptr). A cdata's
     /// payload is never written after it is made, so the load is pure.
     CdataPtr,
+    /// The value an `int64_t` / `uint64_t` cdata holds (I64 / U64; pure, as above).
+    CdataI64,
+    CdataU64,
 }
 
 impl Field {
@@ -178,6 +207,8 @@ impl Field {
             Field::StrLen => Ty::Num,
             Field::FuncEnv => Ty::Tab,
             Field::CdataPtr => Ty::Ptr,
+            Field::CdataI64 => Ty::I64,
+            Field::CdataU64 => Ty::U64,
         }
     }
 
@@ -192,7 +223,7 @@ impl Field {
             Field::FuncEnv => Ty::Func,
             Field::UpvalV => Ty::Ptr,
             Field::StrLen => Ty::Str,
-            Field::CdataCtype | Field::CdataPtr => Ty::Cdata,
+            Field::CdataCtype | Field::CdataPtr | Field::CdataI64 | Field::CdataU64 => Ty::Cdata,
         }
     }
 
@@ -217,6 +248,7 @@ impl Field {
             Field::StrLen => "str.len",
             Field::CdataCtype => "cdata.ctypeid",
             Field::CdataPtr => "cdata.ptr",
+            Field::CdataI64 | Field::CdataU64 => "cdata.int64",
         }
     }
 }
@@ -234,6 +266,8 @@ pub enum CNum {
     F64,
     /// A one-byte `bool`.
     Bool,
+    I64,
+    U64,
 }
 
 impl CNum {
@@ -243,16 +277,19 @@ impl CNum {
             CNum::I8 | CNum::U8 | CNum::Bool => 1,
             CNum::I16 | CNum::U16 => 2,
             CNum::I32 | CNum::U32 | CNum::F32 => 4,
-            CNum::F64 => 8,
+            CNum::F64 | CNum::I64 | CNum::U64 => 8,
         }
     }
 
     /// The IR type a load gives: Int for the integers an i32 holds (and a `bool`'s byte,
-    /// which the recorder compares with 0), Num for `uint32_t` and the floats.
+    /// which the recorder compares with 0), Num for `uint32_t` and the floats, the
+    /// unboxed 64-bit integer types for `int64_t` and `uint64_t`.
     pub fn load_ty(self) -> Ty {
         match self {
             CNum::I8 | CNum::U8 | CNum::I16 | CNum::U16 | CNum::I32 | CNum::Bool => Ty::Int,
             CNum::U32 | CNum::F32 | CNum::F64 => Ty::Num,
+            CNum::I64 => Ty::I64,
+            CNum::U64 => Ty::U64,
         }
     }
 
@@ -264,7 +301,13 @@ impl CNum {
     /// conversion changes it; a NaN's bits do not matter until it is boxed or stored,
     /// which canonicalise it).
     pub fn loads_back(self, ty: Ty) -> bool {
-        matches!((self, ty), (CNum::F64, Ty::Num) | (CNum::I32, Ty::Int))
+        matches!(
+            (self, ty),
+            (CNum::F64, Ty::Num)
+                | (CNum::I32, Ty::Int)
+                | (CNum::I64, Ty::I64)
+                | (CNum::U64, Ty::U64)
+        )
     }
 
     /// The name `-jdump` gives it (luajit's IR type names).
@@ -279,6 +322,8 @@ impl CNum {
             CNum::F32 => "flt",
             CNum::F64 => "num",
             CNum::Bool => "bool",
+            CNum::I64 => "i64",
+            CNum::U64 => "u64",
         }
     }
 }
@@ -286,7 +331,8 @@ impl CNum {
 /// How a compiled C call passes one argument.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum CArg {
-    /// A C number, from a Num or Int value converted as [`Ins::XStore`] converts it.
+    /// A C number, from a Num, Int or 64-bit integer value converted as [`Ins::XStore`]
+    /// converts it.
     Num(CNum),
     /// An address (a Ptr value).
     Ptr,
@@ -316,6 +362,11 @@ pub enum Ins {
     KPri(Ty),
     /// A raw bit pattern (Ptr): a node key to compare with, or null.
     KPtr(u64),
+    /// A 64-bit integer constant of type `ty` (I64 or U64): an `123LL` literal.
+    K64 {
+        bits: u64,
+        ty: Ty,
+    },
     /// The function of the trace's frame (slot -2 of the frame, always a function).
     CurFunc,
     /// The address of the trace's stack slot `slot` (Ptr): where an open upvalue on it
@@ -368,8 +419,9 @@ pub enum Ins {
         off: i32,
         ct: CNum,
     },
-    /// Store number `val` (a Num, or an Int) to the C number of type `ct` at `ptr + off`,
-    /// converted as the FFI converts a Lua number to that type (luajit's XSTORE).
+    /// Store number `val` (a Num, an Int or a 64-bit integer) to the C number of type
+    /// `ct` at `ptr + off`, converted as the FFI converts a Lua number (or an integer
+    /// cdata) to that type (luajit's XSTORE).
     XStore {
         ptr: Ref,
         off: i32,
@@ -460,6 +512,21 @@ pub enum Ins {
     },
     /// Integer to double.
     IntToNum(Ref),
+    /// A value as a 64-bit integer of type `ty` (I64 or U64), as the FFI's arithmetic
+    /// converts its operands: a Num truncated (`moonjet_runtime::num::trunc_i64` /
+    /// `trunc_u64`), an Int sign-extended, a 64-bit integer's bits kept.
+    To64 {
+        a: Ref,
+        ty: Ty,
+    },
+    /// 64-bit integer arithmetic on two values of type `ty` (I64 or U64; `Neg` ignores
+    /// `b`).
+    Arith64 {
+        op: Op64,
+        a: Ref,
+        b: Ref,
+        ty: Ty,
+    },
     /// `bit.tobit`: a double to the 32-bit integer the bit library makes of it (modulo
     /// 2^32, rounding to nearest as adding 2^52+2^51 does; never leaves).
     ToBit(Ref),
@@ -487,9 +554,9 @@ pub enum Ins {
         tpl: Ref,
         snap: SnapId,
     },
-    /// Continue if `a cmp b` holds (both of type `ty`: Num, Int or Ptr), else leave
-    /// through `snap`. For doubles the comparison is IEEE (false when either is NaN, so
-    /// `Ne` holds on NaN).
+    /// Continue if `a cmp b` holds (both of type `ty`: Num, Int, Ptr, or I64 / U64
+    /// compared signed / unsigned), else leave through `snap`. For doubles the
+    /// comparison is IEEE (false when either is NaN, so `Ne` holds on NaN).
     Guard {
         cmp: Cmp,
         ty: Ty,
@@ -563,6 +630,9 @@ impl Ins {
             | TabGetInt { ty, .. }
             | KGc { ty, .. }
             | KPri(ty)
+            | K64 { ty, .. }
+            | To64 { ty, .. }
+            | Arith64 { ty, .. }
             | Phi { ty, .. } => Some(ty),
             KNum(_)
             | AddN(..)
@@ -655,6 +725,7 @@ impl Ins {
             | KGc { .. }
             | KPri(_)
             | KPtr(_)
+            | K64 { .. }
             | CurFunc
             | SlotAddr { .. }
             | Loop
@@ -717,7 +788,8 @@ impl Ins {
             AddI { a, b, .. } | SubI { a, b, .. } | MulI { a, b, .. } | StepI(a, b) => {
                 vec![a, b]
             }
-            NumToInt { a, .. } => vec![a],
+            NumToInt { a, .. } | To64 { a, .. } => vec![a],
+            Arith64 { a, b, .. } => vec![a, b],
             Guard { a, b, .. } => vec![a, b],
             Phi { init, next, .. } => vec![init, next],
             SStore { val, .. } => vec![val],
@@ -775,8 +847,8 @@ impl Ins {
 }
 
 /// What the interpreter needs when the trace leaves through a guard: the slots to write
-/// (each boxed by its IR type; `Ty::Int` values are converted to doubles) and where to
-/// resume.
+/// (each boxed by its IR type; `Ty::Int` values are converted to doubles, 64-bit
+/// integers become new cdata) and where to resume.
 #[derive(Clone, Debug, PartialEq, Default)]
 pub struct Snapshot {
     /// (stack slot, value) pairs, slots relative to the trace's base.
@@ -921,6 +993,15 @@ fn describe(ins: &Ins) -> String {
         Ins::KGc { addr, .. } => format!("KGC    {addr:#x}"),
         Ins::KPri(t) => format!("KPRI   {}", t.name()),
         Ins::KPtr(p) => format!("KPTR   {p:#x}"),
+        Ins::K64 { bits, ty } => match ty {
+            Ty::U64 => format!("KINT64 {bits}ULL"),
+            _ => format!("KINT64 {}LL", bits as i64),
+        },
+        Ins::To64 { a, .. } => format!("CONV   {}", r(a)),
+        Ins::Arith64 { op, a, b, .. } => match op {
+            Op64::Neg => format!("NEG    {}", r(a)),
+            _ => format!("{:<6} {}  {}", format!("{op:?}").to_uppercase(), r(a), r(b)),
+        },
         Ins::CurFunc => "CURFN".into(),
         Ins::SlotAddr { slot } => format!("SADDR  #{slot}"),
         Ins::FLoad { obj, field } => format!("FLOAD  {}  {}", r(obj), field.name()),

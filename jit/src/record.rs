@@ -44,13 +44,13 @@
 //! the body are replaced by checks of the index's range before `LOOP` (`abc`,
 //! [`Recorder::eliminate_bounds_checks`]).
 
-use crate::ir::{CArg, CNum, Cmp, Field, Ins, Ref, SnapId, Snapshot, Trace, Ty, MAX_C_ARGS};
+use crate::ir::{CArg, CNum, Cmp, Field, Ins, Op64, Ref, SnapId, Snapshot, Trace, Ty, MAX_C_ARGS};
 use moonjet_ffi::{CType, CTypeId, CTypeTable, Flags, Kind};
 use moonjet_gc::object::{offsets, GcFunc, GcProto, GcStr, GcTab};
 use moonjet_gc::TValue;
 use moonjet_runtime::bc::{self, Mode, Op};
 use moonjet_runtime::ffi::ops::{self as cdata_ops, Route, Target};
-use moonjet_runtime::ffi::{cdata_type, is_const, is_int64, raw_type, FfiState};
+use moonjet_runtime::ffi::{cdata_type, is_const, raw_type, FfiState};
 use moonjet_runtime::libs::{bit, builtin_id};
 use std::collections::{BTreeMap, HashMap, HashSet};
 
@@ -825,6 +825,35 @@ impl Recorder {
                 Ins::KInt(k) => Some(self.emit(Ins::KNum(f64::from(k)))),
                 _ => None,
             },
+            // A cdata the loop keeps unboxed (its slot's value from the previous
+            // iteration): its type and value are known.
+            Ins::FLoad {
+                obj,
+                field: Field::CdataCtype,
+            } if self.ty(obj).is_int64() => {
+                let id = if self.ty(obj) == Ty::U64 {
+                    CTypeId::UINT64
+                } else {
+                    CTypeId::INT64
+                };
+                Some(self.emit(Ins::KInt(i32::from(id.0))))
+            }
+            Ins::FLoad {
+                obj,
+                field: field @ (Field::CdataI64 | Field::CdataU64),
+            } if self.ty(obj) == field.ty() => Some(obj),
+            Ins::To64 { a, ty } => {
+                let bits = match self.ins[a as usize] {
+                    _ if self.ty(a) == ty => return Some(a),
+                    // An integer's double converts back to the integer.
+                    Ins::IntToNum(x) => return Some(self.emit(Ins::To64 { a: x, ty })),
+                    Ins::K64 { bits, .. } => bits,
+                    Ins::KInt(k) => i64::from(k) as u64,
+                    Ins::KNum(x) => int64_bits(TValue::from_f64(x), ty)?,
+                    _ => return None,
+                };
+                Some(self.emit(Ins::K64 { bits, ty }))
+            }
             Ins::ToBit(a) => match self.ins[a as usize] {
                 // An i32 is its own value modulo 2^32.
                 Ins::IntToNum(x) => Some(x),
@@ -869,6 +898,32 @@ impl Recorder {
             },
             _ => None,
         }
+    }
+
+    /// Whether guard `g` on two integer constants holds (`None`: not such a guard).
+    fn constant_guard(&self, g: &Ins) -> Option<bool> {
+        let Ins::Guard {
+            cmp,
+            ty: Ty::Int,
+            a,
+            b,
+            ..
+        } = *g
+        else {
+            return None;
+        };
+        let (Ins::KInt(x), Ins::KInt(y)) = (self.ins[a as usize], self.ins[b as usize]) else {
+            return None;
+        };
+        Some(match cmp {
+            Cmp::Lt => x < y,
+            Cmp::Le => x <= y,
+            Cmp::Gt => x > y,
+            Cmp::Ge => x >= y,
+            Cmp::Eq => x == y,
+            Cmp::Ne => x != y,
+            Cmp::ULt => (x as u32) < (y as u32),
+        })
     }
 
     fn knum(&mut self, x: f64) -> Ref {
@@ -1217,6 +1272,7 @@ impl Recorder {
         val: Ref,
         pc: *const u32,
     ) -> Result<(), Abort> {
+        not_unboxed_int64(self.ty(val))?;
         let (ptr, idx, off, old) = match key {
             Key::Int(kr, k) => match self.array_slot(t, tv, kr, k, pc) {
                 Some((arr, i)) => {
@@ -1517,12 +1573,10 @@ impl Recorder {
             }
             None => {
                 let o = self.read(obj, pc)?;
-                let have = self.emit(Ins::FLoad {
-                    obj: o,
-                    field: Field::CdataCtype,
-                });
-                let want = self.emit(Ins::KInt(i32::from(id.0)));
-                self.guard(Cmp::Eq, Ty::Int, have, want, pc);
+                if self.ty(o) != Ty::Cdata {
+                    return Err("NYI: indexing an unboxed 64-bit integer".into());
+                }
+                self.guard_ctype(o, id, pc);
                 if route.through_ref {
                     (self.cdata_ptr(o, pc), 0)
                 } else {
@@ -1570,6 +1624,127 @@ impl Recorder {
         let null = self.emit(Ins::KPtr(0));
         self.guard(Cmp::Ne, Ty::Ptr, p, null, pc);
         p
+    }
+
+    /// Guards that cdata `o` is of C type `id`.
+    fn guard_ctype(&mut self, o: Ref, id: CTypeId, pc: *const u32) {
+        let have = self.emit(Ins::FLoad {
+            obj: o,
+            field: Field::CdataCtype,
+        });
+        let want = self.emit(Ins::KInt(i32::from(id.0)));
+        self.guard(Cmp::Eq, Ty::Int, have, want, pc);
+    }
+
+    // ---- 64-bit integer cdata ---------------------------------------------------------
+
+    /// The operands of arithmetic instruction `op` (operands `b`, `c`), left and right.
+    fn arith_sources(&self, op: Op, b: u32, c: u32) -> (Src, Src) {
+        use Op::*;
+        match op {
+            ADDVN | SUBVN | MULVN | DIVVN | MODVN => (Src::Slot(b), Src::Num(kn(self.cur_pt(), c))),
+            ADDNV | SUBNV | MULNV | DIVNV | MODNV => (Src::Num(kn(self.cur_pt(), c)), Src::Slot(b)),
+            _ => (Src::Slot(b), Src::Slot(c)),
+        }
+    }
+
+    fn src_value(&self, s: Src) -> TValue {
+        match s {
+            Src::Slot(slot) => self.value(slot),
+            Src::Num(x) => TValue::from_f64(x),
+        }
+    }
+
+    /// The type of a 64-bit integer operation on `x` and `y`, as the interpreter's FFI
+    /// arithmetic decides it (`uint64_t` if either operand is one): `None` unless one is
+    /// an `int64_t`/`uint64_t` cdata and the other one too or a number. (Other cdata
+    /// arithmetic is not recorded.)
+    fn int64_pair(&self, x: Src, y: Src) -> Option<Ty> {
+        let (xv, yv) = (self.src_value(x), self.src_value(y));
+        let (tx, ty) = (int64_ty(xv), int64_ty(yv));
+        if (tx.is_none() && !xv.is_number()) || (ty.is_none() && !yv.is_number()) {
+            return None;
+        }
+        match (tx, ty) {
+            (None, None) => None,
+            (Some(Ty::U64), _) | (_, Some(Ty::U64)) => Some(Ty::U64),
+            _ => Some(Ty::I64),
+        }
+    }
+
+    /// Operand `s` as a 64-bit integer of type `ty` (I64 or U64): an `int64_t` /
+    /// `uint64_t` cdata unboxed (its type guarded) or kept unboxed already, a number
+    /// converted as the interpreter converts it.
+    fn int64_operand(&mut self, s: Src, ty: Ty, pc: *const u32) -> Result<Ref, Abort> {
+        let r = match s {
+            Src::Num(x) => self.knum(x),
+            Src::Slot(slot) => self.read(slot, pc)?,
+        };
+        let r = match self.ty(r) {
+            Ty::Cdata => {
+                let Src::Slot(slot) = s else {
+                    return Err("NYI: cdata operand".into());
+                };
+                let have = int64_ty(self.value(slot)).ok_or("NYI: arithmetic on cdata")?;
+                let (id, field) = if have == Ty::U64 {
+                    (CTypeId::UINT64, Field::CdataU64)
+                } else {
+                    (CTypeId::INT64, Field::CdataI64)
+                };
+                self.guard_ctype(r, id, pc);
+                self.emit(Ins::FLoad { obj: r, field })
+            }
+            Ty::Num | Ty::Int | Ty::I64 | Ty::U64 => r,
+            _ => return Err("NYI: arithmetic on cdata".into()),
+        };
+        Ok(if self.ty(r) == ty {
+            r
+        } else {
+            self.emit(Ins::To64 { a: r, ty })
+        })
+    }
+
+    /// 64-bit integer cdata arithmetic `x op y` (`y` ignored for `Neg`), unboxed.
+    fn arith64(&mut self, op: Op64, x: Src, y: Src, pc: *const u32) -> Result<Ref, Abort> {
+        let ty = self.int64_pair(x, y).ok_or("NYI: arithmetic on cdata")?;
+        let a = self.int64_operand(x, ty, pc)?;
+        let b = if op == Op64::Neg {
+            a
+        } else {
+            self.int64_operand(y, ty, pc)?
+        };
+        Ok(self.emit(Ins::Arith64 { op, a, b, ty }))
+    }
+
+    /// A comparison of `x` and `y` with a 64-bit integer cdata: `decide` gives, for the
+    /// runtime operands' values (as i128, exact for both signednesses), whether the
+    /// comparison holds and the guard for each outcome.
+    fn compare64(
+        &mut self,
+        x: Src,
+        y: Src,
+        pc: *const u32,
+        decide: impl Fn(i128, i128) -> (bool, Cmp, Cmp),
+    ) -> Result<(), Abort> {
+        let ty = self.int64_pair(x, y).ok_or("NYI: comparison of cdata")?;
+        let wide = |v: TValue| -> Option<i128> {
+            let bits = int64_bits(v, ty)?;
+            Some(if ty == Ty::U64 {
+                i128::from(bits)
+            } else {
+                i128::from(bits as i64)
+            })
+        };
+        let (xv, yv) = (self.src_value(x), self.src_value(y));
+        let (Some(xw), Some(yw)) = (wide(xv), wide(yv)) else {
+            return Err("NYI: comparison of cdata".into());
+        };
+        let (holds, if_true, if_false) = decide(xw, yw);
+        let a = self.int64_operand(x, ty, pc)?;
+        let b = self.int64_operand(y, ty, pc)?;
+        let cmp = if holds { if_true } else { if_false };
+        self.guard(cmp, ty, a, b, pc);
+        Ok(())
     }
 
     /// Whether slot `slot` of the current frame is dead after the instruction at `pc`:
@@ -1748,6 +1923,59 @@ impl Recorder {
                 }
             }
             ADDVV | SUBVV | MULVV | DIVVV | MODVV | ADDVN | SUBVN | MULVN | DIVVN | MODVN
+            | ADDNV | SUBNV | MULNV | DIVNV | MODNV | POW
+                if self.value(b).is_cdata()
+                    || (op.modes().2 == Mode::Var && self.value(c).is_cdata()) =>
+            {
+                let (l, r) = self.arith_sources(op, b, c);
+                let op64 = match op {
+                    ADDVV | ADDVN | ADDNV => Op64::Add,
+                    SUBVV | SUBVN | SUBNV => Op64::Sub,
+                    MULVV | MULVN | MULNV => Op64::Mul,
+                    DIVVV | DIVVN | DIVNV => Op64::Div,
+                    MODVV | MODVN | MODNV => Op64::Mod,
+                    _ => Op64::Pow,
+                };
+                let v = self.arith64(op64, l, r, pc)?;
+                self.write(a, v);
+            }
+            UNM if self.value(d).is_cdata() => {
+                let v = self.arith64(Op64::Neg, Src::Slot(d), Src::Slot(d), pc)?;
+                self.write(a, v);
+            }
+            KCDATA => {
+                let v = kgc(self.cur_pt(), d);
+                let ty = int64_ty(v).ok_or("NYI: cdata constant")?;
+                let bits = int64_bits(v, ty).ok_or("NYI: cdata constant")?;
+                let k = self.emit(Ins::K64 { bits, ty });
+                self.write(a, k);
+            }
+            ISLT | ISGE | ISLE | ISGT if self.value(a).is_cdata() || self.value(d).is_cdata() => {
+                let holds = self.compare64(Src::Slot(a), Src::Slot(d), pc, |x, y| match op {
+                    ISLT | ISGE => (x < y, Cmp::Lt, Cmp::Ge),
+                    _ => (x <= y, Cmp::Le, Cmp::Gt),
+                });
+                holds?;
+            }
+            ISEQV | ISNEV | ISEQN | ISNEN
+                if self.value(a).is_cdata()
+                    && (op == ISEQN
+                        || op == ISNEN
+                        || self.value(d).is_number()
+                        || int64_ty(self.value(d)).is_some()) =>
+            {
+                let y = match op {
+                    ISEQV | ISNEV => Src::Slot(d),
+                    _ => Src::Num(kn(self.cur_pt(), d)),
+                };
+                self.compare64(Src::Slot(a), y, pc, |x, y| (x == y, Cmp::Eq, Cmp::Ne))?;
+            }
+            ISEQV | ISNEV if self.value(d).is_cdata() && self.value(a).is_number() => {
+                self.compare64(Src::Slot(a), Src::Slot(d), pc, |x, y| {
+                    (x == y, Cmp::Eq, Cmp::Ne)
+                })?;
+            }
+            ADDVV | SUBVV | MULVV | DIVVV | MODVV | ADDVN | SUBVN | MULVN | DIVVN | MODVN
             | ADDNV | SUBNV | MULNV | DIVNV | MODNV | POW => {
                 let x = self.read_num(b, pc)?;
                 let (l, r) = match op {
@@ -1871,6 +2099,7 @@ impl Recorder {
                         return Ok(Step::Continue);
                     }
                 };
+                not_unboxed_int64(self.ty(val))?;
                 self.emit(Ins::Store {
                     ptr,
                     idx: None,
@@ -1978,7 +2207,7 @@ impl Recorder {
             // Userdata may have `__eq`.
             return Err("NYI: comparison of userdata".into());
         }
-        if tx == Ty::Cdata || ty == Ty::Cdata {
+        if tx == Ty::Cdata || ty == Ty::Cdata || tx.is_int64() || ty.is_int64() {
             // Equal by value (numbers, pointers), or by `__eq`.
             return Err("NYI: comparison of cdata".into());
         }
@@ -2187,12 +2416,17 @@ impl Recorder {
         self.write(slot, k);
     }
 
-    /// Slot `slot` as the value of a C number (a store or a C argument): a number as it
-    /// is, a boolean as 1 or 0 (as the interpreter converts them); else abort with `nyi`.
+    /// Slot `slot` as the value of a C number (a store or a C argument): a number or a
+    /// 64-bit integer cdata's value as it is, a boolean as 1 or 0 (as the interpreter
+    /// converts them); else abort with `nyi`.
     fn c_number_operand(&mut self, slot: u32, pc: *const u32, nyi: &str) -> Result<Ref, Abort> {
         let r = self.read(slot, pc)?;
         Ok(match self.ty(r) {
-            Ty::Num | Ty::Int => r,
+            Ty::Num | Ty::Int | Ty::I64 | Ty::U64 => r,
+            Ty::Cdata => match int64_ty(self.value(slot)) {
+                Some(ty) => self.int64_operand(Src::Slot(slot), ty, pc)?,
+                None => return Err(nyi.into()),
+            },
             Ty::True => self.emit(Ins::KInt(1)),
             Ty::False => self.emit(Ins::KInt(0)),
             _ => return Err(nyi.into()),
@@ -2241,12 +2475,7 @@ impl Recorder {
             Ty::Cdata => {
                 let id = cdata_type(v);
                 let (_, ct) = raw_type(cts, id);
-                let have = self.emit(Ins::FLoad {
-                    obj: r,
-                    field: Field::CdataCtype,
-                });
-                let want = self.emit(Ins::KInt(i32::from(id.0)));
-                self.guard(Cmp::Eq, Ty::Int, have, want, pc);
+                self.guard_ctype(r, id, pc);
                 if ct.kind == Kind::Ptr && !ct.is_ref() && ct.size == 8 {
                     self.emit(Ins::FLoad {
                         obj: r,
@@ -2949,7 +3178,9 @@ impl Recorder {
                     None => i as Ref, // unchanged by the loop: the pre-roll's value
                     Some(&p) => {
                         let pty = self.ty(p);
-                        if pty == ty {
+                        if pty == ty || (ty == Ty::Cdata && pty.is_int64()) {
+                            // (An int64 cdata the loop keeps unboxed: the loads of its
+                            // type and value fold to what the phi carries.)
                             p
                         } else if ty == Ty::Num && pty == Ty::Int {
                             self.emit(Ins::IntToNum(p))
@@ -2997,6 +3228,11 @@ impl Recorder {
                 *s = body;
             }
             if let Ins::Guard { .. } = new {
+                match self.constant_guard(&new) {
+                    Some(true) => continue,
+                    Some(false) => return Err("NYI: type instability".into()),
+                    None => {}
+                }
                 if self.opts.cse && self.cse.contains_key(&cse_key(&new)) {
                     continue; // checked already: same operands, same outcome
                 }
@@ -3463,6 +3699,8 @@ fn c_num(ct: &CType) -> Option<CNum> {
             (2, true) => CNum::U16,
             (4, false) => CNum::I32,
             (4, true) => CNum::U32,
+            (8, false) => CNum::I64,
+            (8, true) => CNum::U64,
             _ => return None,
         }
     })
@@ -3477,10 +3715,54 @@ fn c_scalar(cts: &CTypeTable, ct: &CType) -> Option<CNum> {
     c_num(ct)
 }
 
+/// Where an operand of a 64-bit integer operation comes from: a slot, or a number
+/// constant of the instruction.
+#[derive(Clone, Copy)]
+enum Src {
+    Slot(u32),
+    Num(f64),
+}
+
+/// A 64-bit integer the trace keeps unboxed is boxed only where the trace leaves; a
+/// store to a table or upvalue would box it in the loop (an allocation, and a barrier),
+/// which is not recorded yet.
+fn not_unboxed_int64(ty: Ty) -> Result<(), Abort> {
+    if ty.is_int64() {
+        return Err("NYI: store of a 64-bit integer cdata".into());
+    }
+    Ok(())
+}
+
+/// The unboxed type of an `int64_t` (I64) or `uint64_t` (U64) cdata value.
+fn int64_ty(v: TValue) -> Option<Ty> {
+    if !v.is_cdata() {
+        return None;
+    }
+    match cdata_type(v) {
+        CTypeId::INT64 => Some(Ty::I64),
+        CTypeId::UINT64 => Some(Ty::U64),
+        _ => None,
+    }
+}
+
+/// Runtime value `v` (a number, or an `int64_t`/`uint64_t` cdata) as the 64 bits an
+/// operation of type `ty` sees, as the interpreter converts it.
+fn int64_bits(v: TValue, ty: Ty) -> Option<u64> {
+    if v.is_number() {
+        return Some(if ty == Ty::U64 {
+            moonjet_runtime::num::trunc_u64(v.num())
+        } else {
+            moonjet_runtime::num::trunc_i64(v.num()) as u64
+        });
+    }
+    int64_ty(v)?;
+    // SAFETY: a live int64_t/uint64_t cdata has an 8-byte payload.
+    Some(unsafe { moonjet_runtime::ffi::cdata_payload(v).cast::<u64>().read() })
+}
+
 /// Why a C call with an argument or result (`what`) of type `ct` is not recorded.
 fn c_call_nyi(what: &str, ct: &CType) -> String {
     let kind = match ct.kind {
-        Kind::Num if is_int64(ct) => "64-bit integer",
         Kind::Ptr if ct.is_ref() => "reference",
         Kind::Ptr => "pointer",
         Kind::Array if ct.is_complex() => "complex",
@@ -3493,7 +3775,6 @@ fn c_call_nyi(what: &str, ct: &CType) -> String {
 /// Why an FFI access to a C object of type `ct` is not recorded.
 fn unsupported_c_type(ct: &CType) -> &'static str {
     match ct.kind {
-        Kind::Num if is_int64(ct) => "NYI: 64-bit integer in C memory",
         Kind::Ptr => "NYI: pointer in C memory",
         Kind::Enum => "NYI: enum in C memory",
         Kind::Array if ct.is_complex() => "NYI: complex number",

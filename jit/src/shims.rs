@@ -235,3 +235,39 @@ pub unsafe extern "C" fn tab_dup(heap: *mut Heap, tpl: *mut GcTab) -> *mut GcTab
     // SAFETY: caller promise; the trace keeps the template alive (a constant it embeds).
     unsafe { table::dup_no_gc(&mut *heap, tpl) }.unwrap_or(std::ptr::null_mut())
 }
+
+/// The Lua value of a new `int64_t` (or, if `unsigned`, `uint64_t`) cdata holding
+/// `bits`: a 64-bit integer the trace kept unboxed, written to a slot as it leaves.
+/// Never collects (see `Heap::new_cdata_at_exit`).
+///
+/// # Safety
+/// `heap` is the live heap of the state running the trace.
+pub unsafe extern "C" fn box_int64(heap: *mut Heap, unsigned: u32, bits: u64) -> u64 {
+    let id = if unsigned != 0 {
+        moonjet_ffi::CTypeId::UINT64
+    } else {
+        moonjet_ffi::CTypeId::INT64
+    };
+    // SAFETY: caller promise.
+    let c = match unsafe { (*heap).new_cdata_at_exit(id.0, 8) } {
+        Ok(c) => c,
+        // The system allocator failed: as Rust does when an allocation fails.
+        Err(_) => std::alloc::handle_alloc_error(std::alloc::Layout::new::<[u64; 3]>()),
+    };
+    // SAFETY: a fresh cdata with an 8-byte, 8-aligned payload.
+    unsafe {
+        moonjet_gc::object::GcCdata::payload(c)
+            .cast::<u64>()
+            .write(bits)
+    };
+    TValue::from_gc(c.cast(), moonjet_gc::value::itype::CDATA).0
+}
+
+/// `x ^ k` for 64-bit integer cdata, as the interpreter computes it.
+pub extern "C" fn pow_i64(x: u64, k: u64) -> u64 {
+    moonjet_runtime::ffi::ops::pow_i64(x as i64, k as i64) as u64
+}
+
+pub extern "C" fn pow_u64(x: u64, k: u64) -> u64 {
+    moonjet_runtime::ffi::ops::pow_u64(x, k)
+}
