@@ -1071,6 +1071,55 @@ fn c_calls_with_64_bit_integers_compile() {
 }
 
 #[test]
+fn pointer_arithmetic_and_comparisons_match_the_interpreter() {
+    // Pointers walked through arrays by `p + 1`, `1 + p`, `p - n` and int64 steps,
+    // compared with `<`, `<=`, `==`, `~=` and `== nil`, read and written through; loops
+    // that leave in the middle (the pointer is made where they leave), pointers of two
+    // types meeting one loop, and a pointer stored to a table (not compiled).
+    let code = "local ffi = require('ffi')\n\
+        ffi.cdef[[ typedef struct { int32_t a; double b; } pr; ]]\n\
+        local buf = ffi.new('int32_t[64]')\n\
+        for i = 0, 63 do buf[i] = i * i - 100 end\n\
+        local p, e = ffi.cast('int32_t *', buf), ffi.cast('int32_t *', buf) + 64\n\
+        local s, n = 0, 0\n\
+        while p < e do s = s + p[0] p = 1 + p n = n + 1 end\n\
+        print(s, n, p == e, p - e)\n\
+        local q = e - 1\n\
+        local t = 0\n\
+        while q >= buf + 0 do t = t + q[0] * 2 q[0] = q[0] + 1 q = q - 1 end\n\
+        print(t, buf[0], buf[63])\n\
+        local r = ffi.cast('int32_t *', buf)\n\
+        for i = 1, 40 do r = r + 1LL if r[0] > 300 then break end end\n\
+        print(r[0], r - ffi.cast('int32_t *', buf))\n\
+        local prs = ffi.new('pr[10]')\n\
+        local pp = ffi.cast('pr *', prs)\n\
+        for i = 1, 10 do pp.a = i pp.b = i / 4 pp = pp + 1 end\n\
+        local sum = 0\n\
+        pp = pp - 10\n\
+        for i = 1, 10 do sum = sum + pp[0].a * pp.b if pp ~= prs + 9 then pp = pp + 1 end end\n\
+        print(sum)\n\
+        local nn = 0\n\
+        local chain = { ffi.cast('int32_t *', buf), ffi.cast('int32_t *', nil) }\n\
+        for i = 1, 60 do if chain[i % 2 + 1] == nil then nn = nn + 1 end end\n\
+        print(nn)\n\
+        local bytes = ffi.cast('uint8_t *', buf)\n\
+        local w = ffi.cast('int32_t *', buf)\n\
+        local acc = 0\n\
+        for i = 1, 80 do\n\
+          local c = (i > 40) and bytes or w\n\
+          acc = acc + (c + i % 7)[0]\n\
+        end\n\
+        print(acc)\n\
+        local keep = {}\n\
+        local k = ffi.cast('int32_t *', buf)\n\
+        for i = 1, 30 do k = k + 1 keep[i] = k end\n\
+        print(keep[30][0], keep[1] == keep[1] + 0)\n";
+    let (out, traces) = same_with_and_without_jit(code);
+    assert!(traces >= 5, "only {traces} traces");
+    assert_eq!(out.lines().count(), 7, "{out}");
+}
+
+#[test]
 fn ffi_loops_meeting_another_cdata_type_leave_through_the_type_guard() {
     let code = "local ffi = require('ffi')\n\
         ffi.cdef[[ typedef struct { int32_t x; double y; } A; typedef struct { double y; int32_t x; } B; ]]\n\

@@ -1036,6 +1036,56 @@ fn int64_arithmetic_stays_unboxed_round_the_loop() {
 }
 
 #[test]
+fn pointer_walks_stay_unboxed_round_the_loop() {
+    // `p = p + 1` would make a pointer cdata each iteration in the interpreter; the
+    // trace carries the address in a register (a pointer phi) and makes the cdata only
+    // where it leaves (CNEWI is never used but by snapshots).
+    let script = "local ffi = require('ffi')\n\
+                  local buf = ffi.new('int32_t[1000]')\n\
+                  for i = 0, 999 do buf[i] = i end\n\
+                  local p = ffi.cast('int32_t *', buf)\n\
+                  local e = p + 1000\n\
+                  local s = 0\n\
+                  while p < e do s = s + p[0] p = p + 1 end\n\
+                  print(s, p == e)\n";
+    let (out, err) = moonjet("ptrwalk", &["-jv"], "ptr.lua", script, false);
+    assert_eq!(out, "499500\ttrue\n");
+    assert_eq!(
+        err,
+        "[TRACE   1 ptr.lua:3 loop]\n[TRACE   2 ptr.lua:7 loop]\n"
+    );
+    let (dump, _) = moonjet("ptrwalkdump", &["-jdump=i"], "ptr.lua", script, false);
+    let ir = section(&dump, "---- TRACE 2 IR");
+    let loop_at = ir
+        .iter()
+        .position(|l| l.ends_with(" ------ LOOP ------------"))
+        .unwrap_or_else(|| panic!("no LOOP line in {ir:#?}"));
+    let body = &ir[loop_at..];
+    assert!(body.iter().any(|l| l.contains(" p64 PHI ")), "{ir:#?}");
+    for l in body {
+        assert!(
+            !l.contains("SLOAD") && !l.contains("cdata."),
+            "{l} in {ir:#?}"
+        );
+    }
+    // The sunk cdata's ref is named by no instruction.
+    let sunk: Vec<&str> = body
+        .iter()
+        .filter(|l| l.contains(" CNEWI "))
+        .map(|l| &l[..4])
+        .collect();
+    assert!(!sunk.is_empty(), "{ir:#?}");
+    for r in sunk {
+        assert!(
+            !body
+                .iter()
+                .any(|l| !l.starts_with(r) && l.contains(&format!(" {r}"))),
+            "{r} used in {ir:#?}"
+        );
+    }
+}
+
+#[test]
 fn jdump_shows_c_loads_and_stores() {
     let script = "local ffi = require('ffi')\n\
                   ffi.cdef('typedef struct { double x; uint8_t n; } pt;')\n\

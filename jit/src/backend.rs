@@ -591,6 +591,12 @@ fn check(trace: &Trace) -> Result<Shape, CompileError> {
         });
     }
     let ty_of = |r: Ref| ins.get(r as usize).and_then(Ins::ty);
+    // A sunk pointer cdata stands for its address, available where that is.
+    let defined_before = |r: Ref, at: usize| match ins.get(r as usize) {
+        Some(Ins::PtrCdata { addr, .. }) => (*addr as usize) < at && (r as usize) < ins.len(),
+        _ => (r as usize) < at,
+    };
+    let sunk = |r: Ref| matches!(ins.get(r as usize), Some(Ins::PtrCdata { .. }));
     // A snapshot used at `at` may name any Lua value defined before `at`.
     let snap_ok = |snap: SnapId, at: usize| -> Result<(), CompileError> {
         let s = trace
@@ -601,7 +607,7 @@ fn check(trace: &Trace) -> Result<Shape, CompileError> {
                 why: "no such snapshot",
             })?;
         for &(_, r) in &s.slots {
-            if (r as usize) >= at || !ty_of(r).is_some_and(Ty::is_lua) {
+            if !defined_before(r, at) || !ty_of(r).is_some_and(Ty::is_lua) {
                 return Err(CompileError::BadSnap {
                     snap,
                     why: "names a value not available at its exit",
@@ -626,7 +632,8 @@ fn check(trace: &Trace) -> Result<Shape, CompileError> {
             if i <= loop_start || i >= phis_end {
                 return bad("PHI not right after LOOP");
             }
-            if (init as usize) >= loop_start || ty_of(init) != Some(ty) {
+            if (init as usize) >= loop_start || ty_of(init) != Some(ty) || sunk(init) || sunk(next)
+            {
                 return bad("PHI init not defined before LOOP, or of the wrong type");
             }
             // `next` is used on the back edge, after the whole body.
@@ -638,6 +645,10 @@ fn check(trace: &Trace) -> Result<Shape, CompileError> {
         for r in op.operands() {
             if (r as usize) >= i || ty_of(r).is_none() {
                 return bad("operand undefined or defined later");
+            }
+            // Only snapshots (and slot stores) may name a sunk cdata: it is no object.
+            if sunk(r) && !matches!(op, Ins::SStore { .. }) {
+                return bad("use of a sunk pointer cdata");
             }
         }
         if let Some(snap) = op.snap() {
@@ -682,6 +693,11 @@ fn check(trace: &Trace) -> Result<Shape, CompileError> {
                 }
                 want(a, c_source)?;
             }
+            Ins::PtrAdd { ptr: p, delta } => {
+                want(p, ptr)?;
+                want(delta, |t| t == Ty::I64)?;
+            }
+            Ins::PtrCdata { addr, .. } => want(addr, ptr)?,
             Ins::Arith64 { a, b, ty, .. } => {
                 if !ty.is_int64() {
                     return bad("64-bit arithmetic of another type");
@@ -838,7 +854,8 @@ fn check(trace: &Trace) -> Result<Shape, CompileError> {
         // (An unboxed 64-bit integer written to a slot each iteration is boxed there.)
         allocates: ins.iter().any(|i| {
             i.allocates()
-                || matches!(*i, Ins::SStore { val, .. } if ty_of(val).is_some_and(Ty::is_int64))
+                || matches!(*i, Ins::SStore { val, .. }
+                    if ty_of(val).is_some_and(Ty::is_int64) || sunk(val))
         }),
     })
 }
@@ -1264,6 +1281,12 @@ impl<'a, 't> Translator<'a, 't> {
 
     /// Value `r` as a Lua value's 64 bits (for a store: a double stays a double).
     fn boxed(&mut self, r: Ref) -> Value {
+        if let Ins::PtrCdata { ctype, addr } = self.trace.ins[r as usize] {
+            // Made now, from the address (which is available wherever the cdata is).
+            let ctype = self.b.ins().iconst(I32, i64::from(ctype));
+            let (heap, addr) = (self.heap, self.vals[addr as usize]);
+            return self.call_for(shims::box_pointer as *const (), &[heap, ctype, addr], I64);
+        }
         let v = self.vals[r as usize];
         match self.trace.ins[r as usize].ty() {
             Some(Ty::Int) => self.b.ins().fcvt_from_sint(F64, v),
@@ -1362,6 +1385,12 @@ impl<'a, 't> Translator<'a, 't> {
             Ins::KPri(ty) => self.b.ins().iconst(I64, pri_bits(ty) as i64),
             Ins::K64 { bits, .. } => self.b.ins().iconst(I64, bits as i64),
             Ins::To64 { a, ty } => self.int64_of(a, ty),
+            Ins::PtrAdd { ptr, delta } => self
+                .b
+                .ins()
+                .iadd(self.vals[ptr as usize], self.vals[delta as usize]),
+            // Nothing to compute: exits box it from the address.
+            Ins::PtrCdata { addr, .. } => self.vals[addr as usize],
             Ins::Arith64 { op, a, b, ty } => {
                 let (x, y) = (self.vals[a as usize], self.vals[b as usize]);
                 self.arith64(op, x, y, ty == Ty::U64)
@@ -1651,7 +1680,8 @@ impl<'a, 't> Translator<'a, 't> {
                         };
                         self.b.ins().fcmp(cc, a, b)
                     }
-                    Ty::U64 => {
+                    // (Addresses compare unsigned, as C compares pointers.)
+                    Ty::U64 | Ty::Ptr => {
                         let cc = match cmp {
                             Cmp::Lt | Cmp::ULt => IntCC::UnsignedLessThan,
                             Cmp::Le => IntCC::UnsignedLessThanOrEqual,

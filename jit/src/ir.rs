@@ -519,6 +519,20 @@ pub enum Ins {
         a: Ref,
         ty: Ty,
     },
+    /// Address `ptr` (a Ptr) moved by `delta` bytes (an I64), wrapping: pointer
+    /// arithmetic.
+    PtrAdd {
+        ptr: Ref,
+        delta: Ref,
+    },
+    /// A pointer cdata of C type `ctype` holding address `addr` (a Ptr), as pointer
+    /// arithmetic makes one: never made in the trace ("sunk"), which uses the address;
+    /// only where the trace leaves, a slot naming it gets a new cdata. Its only other
+    /// uses are the loads of its type and address, which fold away.
+    PtrCdata {
+        ctype: u16,
+        addr: Ref,
+    },
     /// 64-bit integer arithmetic on two values of type `ty` (I64 or U64; `Neg` ignores
     /// `b`).
     Arith64 {
@@ -674,6 +688,8 @@ impl Ins {
                 Some(Ty::Ptr)
             }
             CurFunc => Some(Ty::Func),
+            PtrAdd { .. } => Some(Ty::Ptr),
+            PtrCdata { .. } => Some(Ty::Cdata),
             FLoad { field, .. } => Some(field.ty()),
             Guard { .. }
             | Loop
@@ -789,6 +805,8 @@ impl Ins {
                 vec![a, b]
             }
             NumToInt { a, .. } | To64 { a, .. } => vec![a],
+            PtrAdd { ptr, delta } => vec![ptr, delta],
+            PtrCdata { addr, .. } => vec![addr],
             Arith64 { a, b, .. } => vec![a, b],
             Guard { a, b, .. } => vec![a, b],
             Phi { init, next, .. } => vec![init, next],
@@ -998,6 +1016,8 @@ fn describe(ins: &Ins) -> String {
             _ => format!("KINT64 {}LL", bits as i64),
         },
         Ins::To64 { a, .. } => format!("CONV   {}", r(a)),
+        Ins::PtrAdd { ptr, delta } => format!("ADD    {}  {}", r(ptr), r(delta)),
+        Ins::PtrCdata { ctype, addr } => format!("CNEWI  +{ctype}  {}", r(addr)),
         Ins::Arith64 { op, a, b, .. } => match op {
             Op64::Neg => format!("NEG    {}", r(a)),
             _ => format!("{:<6} {}  {}", format!("{op:?}").to_uppercase(), r(a), r(b)),

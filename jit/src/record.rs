@@ -50,7 +50,7 @@ use moonjet_gc::object::{offsets, GcFunc, GcProto, GcStr, GcTab};
 use moonjet_gc::TValue;
 use moonjet_runtime::bc::{self, Mode, Op};
 use moonjet_runtime::ffi::ops::{self as cdata_ops, Route, Target};
-use moonjet_runtime::ffi::{cdata_type, is_const, raw_type, FfiState};
+use moonjet_runtime::ffi::{cdata_type, conv, is_const, raw_type, FfiState};
 use moonjet_runtime::libs::{bit, builtin_id};
 use std::collections::{BTreeMap, HashMap, HashSet};
 
@@ -630,7 +630,7 @@ impl Recorder {
 
     /// Emit `i` after folding and CSE.
     fn emit(&mut self, i: Ins) -> Ref {
-        if self.opts.fold {
+        if self.opts.fold || self.reads_unboxed(&i) {
             if let Some(r) = self.fold(&i) {
                 return r;
             }
@@ -842,6 +842,29 @@ impl Recorder {
                 obj,
                 field: field @ (Field::CdataI64 | Field::CdataU64),
             } if self.ty(obj) == field.ty() => Some(obj),
+            Ins::FLoad { obj, field } => match (self.ins[obj as usize], field) {
+                (Ins::PtrCdata { ctype, .. }, Field::CdataCtype) => {
+                    Some(self.emit(Ins::KInt(i32::from(ctype))))
+                }
+                (Ins::PtrCdata { addr, .. }, Field::CdataPtr) => Some(addr),
+                _ => None,
+            },
+            Ins::Arith64 { op, a, b, ty } => {
+                let k64 = |s: &Self, r: Ref| match s.ins[r as usize] {
+                    Ins::K64 { bits, .. } => Some(bits),
+                    _ => None,
+                };
+                let (x, y) = (k64(self, a)?, k64(self, b)?);
+                let bits = match op {
+                    Op64::Add => x.wrapping_add(y),
+                    Op64::Sub => x.wrapping_sub(y),
+                    Op64::Mul => x.wrapping_mul(y),
+                    Op64::Neg => x.wrapping_neg(),
+                    // (Folded by the interpreter's rules only where they are this simple.)
+                    Op64::Div | Op64::Mod | Op64::Pow => return None,
+                };
+                Some(self.emit(Ins::K64 { bits, ty }))
+            }
             Ins::To64 { a, ty } => {
                 let bits = match self.ins[a as usize] {
                     _ if self.ty(a) == ty => return Some(a),
@@ -898,6 +921,23 @@ impl Recorder {
             },
             _ => None,
         }
+    }
+
+    /// A 64-bit integer or a pointer cdata the trace keeps unboxed is boxed only where the
+    /// trace leaves; a store of `val` to a table or upvalue would box it in the loop (an
+    /// allocation, and a barrier), which is not recorded yet.
+    fn boxed_only_at_exits(&self, val: Ref) -> Result<(), Abort> {
+        if self.ty(val).is_int64() || matches!(self.ins[val as usize], Ins::PtrCdata { .. }) {
+            return Err("NYI: store of an unboxed cdata".into());
+        }
+        Ok(())
+    }
+
+    /// Whether `i` reads the type or value of a cdata the trace keeps unboxed (a 64-bit
+    /// integer, or a sunk pointer cdata): such a load always folds (it is no object).
+    fn reads_unboxed(&self, i: &Ins) -> bool {
+        matches!(*i, Ins::FLoad { obj, .. }
+            if self.ty(obj).is_int64() || matches!(self.ins[obj as usize], Ins::PtrCdata { .. }))
     }
 
     /// Whether guard `g` on two integer constants holds (`None`: not such a guard).
@@ -1082,6 +1122,16 @@ impl Recorder {
     }
 
     fn guard(&mut self, cmp: Cmp, ty: Ty, a: Ref, b: Ref, pc: *const u32) {
+        let g = Ins::Guard {
+            cmp,
+            ty,
+            a,
+            b,
+            snap: 0,
+        };
+        if self.constant_guard(&g) == Some(true) {
+            return;
+        }
         let snap = self.snap(pc);
         self.emit(Ins::Guard {
             cmp,
@@ -1272,7 +1322,7 @@ impl Recorder {
         val: Ref,
         pc: *const u32,
     ) -> Result<(), Abort> {
-        not_unboxed_int64(self.ty(val))?;
+        self.boxed_only_at_exits(val)?;
         let (ptr, idx, off, old) = match key {
             Key::Int(kr, k) => match self.array_slot(t, tv, kr, k, pc) {
                 Some((arr, i)) => {
@@ -1716,6 +1766,119 @@ impl Recorder {
         Ok(self.emit(Ins::Arith64 { op, a, b, ty }))
     }
 
+    /// A comparison of `x` and `y`, one a cdata: 64-bit integers (and numbers) by value,
+    /// pointers by address (an equality test of any two, an ordering of two to
+    /// compatible types, as the interpreter allows); anything else aborts.
+    fn compare_cdata(
+        &mut self,
+        x: Src,
+        y: Src,
+        pc: *const u32,
+        cts: &CTypeTable,
+        decide: impl Fn(i128, i128) -> (bool, Cmp, Cmp),
+    ) -> Result<(), Abort> {
+        if self.int64_pair(x, y).is_some() {
+            return self.compare64(x, y, pc, decide);
+        }
+        let (Src::Slot(xs), Src::Slot(ys)) = (x, y) else {
+            return Err("NYI: comparison of cdata".into());
+        };
+        let (xa, xt, xbits) = self.pointer_operand(xs, pc, cts)?;
+        let (ya, yt, ybits) = self.pointer_operand(ys, pc, cts)?;
+        let (holds, if_true, if_false) = decide(i128::from(xbits), i128::from(ybits));
+        let ordered = !matches!(if_true, Cmp::Eq | Cmp::Ne);
+        if ordered && !conv::compatible_targets(cts, xt, yt, conv::Quals::Ignore, true) {
+            return Err("NYI: comparison of cdata".into());
+        }
+        let cmp = if holds { if_true } else { if_false };
+        self.guard(cmp, Ty::Ptr, xa, ya, pc);
+        Ok(())
+    }
+
+    /// The pointer cdata in `slot` (a C pointer of 8 bytes, not a reference): the
+    /// address it holds (its type guarded), the type it points to, and its runtime
+    /// address.
+    fn pointer_operand(
+        &mut self,
+        slot: u32,
+        pc: *const u32,
+        cts: &CTypeTable,
+    ) -> Result<(Ref, CTypeId, u64), Abort> {
+        let v = self.value(slot);
+        let ct = match v.is_cdata() {
+            true => raw_type(cts, cdata_type(v)).1,
+            false => return Err("NYI: arithmetic on cdata".into()),
+        };
+        if ct.kind != Kind::Ptr || ct.is_ref() || ct.size != 8 {
+            return Err("NYI: arithmetic on cdata".into());
+        }
+        let r = self.read(slot, pc)?;
+        if self.ty(r) != Ty::Cdata {
+            return Err("NYI: arithmetic on cdata".into());
+        }
+        self.guard_ctype(r, cdata_type(v), pc);
+        let addr = self.emit(Ins::FLoad {
+            obj: r,
+            field: Field::CdataPtr,
+        });
+        // SAFETY: a live pointer cdata's 8-byte payload holds its address.
+        let bits = unsafe { moonjet_runtime::ffi::cdata_payload(v).cast::<u64>().read() };
+        Ok((addr, ct.child, bits))
+    }
+
+    /// Pointer arithmetic `p + n`, `n + p` or `p - n` (`n` a number or 64-bit integer):
+    /// a pointer of `p`'s type moved by `n` elements, wrapping, kept sunk (made only
+    /// where the trace leaves).
+    fn pointer_arith(
+        &mut self,
+        op: Op64,
+        l: Src,
+        r: Src,
+        pc: *const u32,
+        cts: &CTypeTable,
+    ) -> Result<Ref, Abort> {
+        let (p, n) = match (op, l, r) {
+            (Op64::Add | Op64::Sub, Src::Slot(p), n) if self.value(p).is_cdata() => (p, n),
+            (Op64::Add, n, Src::Slot(p)) if self.value(p).is_cdata() => (p, n),
+            _ => return Err("NYI: arithmetic on cdata".into()),
+        };
+        let nv = self.src_value(n);
+        if !nv.is_number() && int64_ty(nv).is_none() {
+            return Err("NYI: pointer difference".into());
+        }
+        let (addr, _, _) = self.pointer_operand(p, pc, cts)?;
+        let ptr_ty = cdata_type(self.value(p));
+        let (raw, ct) = raw_type(cts, ptr_ty);
+        let size = cts
+            .sizeof(ct.child)
+            .filter(|&s| s > 0)
+            .ok_or("NYI: arithmetic on a pointer to an incomplete type")?;
+        let count = self.int64_operand(n, Ty::I64, pc)?;
+        let size = self.emit(Ins::K64 {
+            bits: u64::from(size),
+            ty: Ty::I64,
+        });
+        let mut delta = self.emit(Ins::Arith64 {
+            op: Op64::Mul,
+            a: count,
+            b: size,
+            ty: Ty::I64,
+        });
+        if op == Op64::Sub {
+            delta = self.emit(Ins::Arith64 {
+                op: Op64::Neg,
+                a: delta,
+                b: delta,
+                ty: Ty::I64,
+            });
+        }
+        let moved = self.emit(Ins::PtrAdd { ptr: addr, delta });
+        Ok(self.emit(Ins::PtrCdata {
+            ctype: raw.0,
+            addr: moved,
+        }))
+    }
+
     /// A comparison of `x` and `y` with a 64-bit integer cdata: `decide` gives, for the
     /// runtime operands' values (as i128, exact for both signednesses), whether the
     /// comparison holds and the guard for each outcome.
@@ -1936,7 +2099,11 @@ impl Recorder {
                     MODVV | MODVN | MODNV => Op64::Mod,
                     _ => Op64::Pow,
                 };
-                let v = self.arith64(op64, l, r, pc)?;
+                let v = if self.int64_pair(l, r).is_some() {
+                    self.arith64(op64, l, r, pc)?
+                } else {
+                    self.pointer_arith(op64, l, r, pc, cts)?
+                };
                 self.write(a, v);
             }
             UNM if self.value(d).is_cdata() => {
@@ -1951,10 +2118,11 @@ impl Recorder {
                 self.write(a, k);
             }
             ISLT | ISGE | ISLE | ISGT if self.value(a).is_cdata() || self.value(d).is_cdata() => {
-                let holds = self.compare64(Src::Slot(a), Src::Slot(d), pc, |x, y| match op {
-                    ISLT | ISGE => (x < y, Cmp::Lt, Cmp::Ge),
-                    _ => (x <= y, Cmp::Le, Cmp::Gt),
-                });
+                let holds =
+                    self.compare_cdata(Src::Slot(a), Src::Slot(d), pc, cts, |x, y| match op {
+                        ISLT | ISGE => (x < y, Cmp::Lt, Cmp::Ge),
+                        _ => (x <= y, Cmp::Le, Cmp::Gt),
+                    });
                 holds?;
             }
             ISEQV | ISNEV | ISEQN | ISNEN
@@ -1962,13 +2130,21 @@ impl Recorder {
                     && (op == ISEQN
                         || op == ISNEN
                         || self.value(d).is_number()
-                        || int64_ty(self.value(d)).is_some()) =>
+                        || self.value(d).is_cdata()) =>
             {
                 let y = match op {
                     ISEQV | ISNEV => Src::Slot(d),
                     _ => Src::Num(kn(self.cur_pt(), d)),
                 };
-                self.compare64(Src::Slot(a), y, pc, |x, y| (x == y, Cmp::Eq, Cmp::Ne))?;
+                let eq = |x, y| (x == y, Cmp::Eq, Cmp::Ne);
+                self.compare_cdata(Src::Slot(a), y, pc, cts, eq)?;
+            }
+            ISEQP | ISNEP if self.value(a).is_cdata() && pri_ty(d) == Ty::Nil => {
+                // `p == nil`: whether a pointer is NULL.
+                let (addr, _, bits) = self.pointer_operand(a, pc, cts)?;
+                let null = self.emit(Ins::KPtr(0));
+                let cmp = if bits == 0 { Cmp::Eq } else { Cmp::Ne };
+                self.guard(cmp, Ty::Ptr, addr, null, pc);
             }
             ISEQV | ISNEV if self.value(d).is_cdata() && self.value(a).is_number() => {
                 self.compare64(Src::Slot(a), Src::Slot(d), pc, |x, y| {
@@ -2099,7 +2275,7 @@ impl Recorder {
                         return Ok(Step::Continue);
                     }
                 };
-                not_unboxed_int64(self.ty(val))?;
+                self.boxed_only_at_exits(val)?;
                 self.emit(Ins::Store {
                     ptr,
                     idx: None,
@@ -3136,7 +3312,19 @@ impl Recorder {
         // A phi for every slot the iteration changes: its value at the top of each
         // iteration after the first.
         let mut phis: BTreeMap<u16, Ref> = BTreeMap::new();
+        // A pointer cdata made by arithmetic stays sunk round the loop: a phi carries its
+        // address, and the slot's value is a sunk cdata of it (made after all phis).
+        let mut sunk: Vec<(u16, u16, Ref)> = Vec::new();
         for (&slot, &r) in &written {
+            if let Ins::PtrCdata { ctype, addr } = self.ins[r as usize] {
+                let p = self.push(Ins::Phi {
+                    ty: Ty::Ptr,
+                    init: addr,
+                    next: 0,
+                });
+                sunk.push((slot, ctype, p));
+                continue;
+            }
             let ty = self.ty(r);
             let p = self.push(Ins::Phi {
                 ty,
@@ -3156,6 +3344,10 @@ impl Recorder {
                 next: store_val,
             });
             mem_phis.insert(load, (p, store_val));
+        }
+        for &(slot, ctype, addr) in &sunk {
+            let c = self.push(Ins::PtrCdata { ctype, addr });
+            phis.insert(slot, c);
         }
         let loop_snap = self.snaps.len() as SnapId;
         self.snaps.push(Snapshot {
@@ -3247,6 +3439,22 @@ impl Recorder {
         }
         for (&slot, &p) in &phis {
             let next = map[written[&slot] as usize];
+            if let Ins::PtrCdata { ctype, addr: phi } = self.ins[p as usize] {
+                let Ins::PtrCdata {
+                    ctype: next_ctype,
+                    addr: next_addr,
+                } = self.ins[next as usize]
+                else {
+                    return Err("NYI: type instability".into());
+                };
+                if next_ctype != ctype {
+                    return Err("NYI: type instability".into());
+                }
+                if let Ins::Phi { next: n, .. } = &mut self.ins[phi as usize] {
+                    *n = next_addr;
+                }
+                continue;
+            }
             if self.ty(next) != self.ty(p) {
                 return Err("NYI: type instability".into());
             }
@@ -3721,16 +3929,6 @@ fn c_scalar(cts: &CTypeTable, ct: &CType) -> Option<CNum> {
 enum Src {
     Slot(u32),
     Num(f64),
-}
-
-/// A 64-bit integer the trace keeps unboxed is boxed only where the trace leaves; a
-/// store to a table or upvalue would box it in the loop (an allocation, and a barrier),
-/// which is not recorded yet.
-fn not_unboxed_int64(ty: Ty) -> Result<(), Abort> {
-    if ty.is_int64() {
-        return Err("NYI: store of a 64-bit integer cdata".into());
-    }
-    Ok(())
 }
 
 /// The unboxed type of an `int64_t` (I64) or `uint64_t` (U64) cdata value.

@@ -236,20 +236,15 @@ pub unsafe extern "C" fn tab_dup(heap: *mut Heap, tpl: *mut GcTab) -> *mut GcTab
     unsafe { table::dup_no_gc(&mut *heap, tpl) }.unwrap_or(std::ptr::null_mut())
 }
 
-/// The Lua value of a new `int64_t` (or, if `unsigned`, `uint64_t`) cdata holding
-/// `bits`: a 64-bit integer the trace kept unboxed, written to a slot as it leaves.
-/// Never collects (see `Heap::new_cdata_at_exit`).
+/// The Lua value of a new cdata of C type `ctype` whose 8-byte payload is `bits`: a
+/// value the trace kept unboxed, written to a slot as it leaves. Never collects (see
+/// `Heap::new_cdata_at_exit`).
 ///
 /// # Safety
-/// `heap` is the live heap of the state running the trace.
-pub unsafe extern "C" fn box_int64(heap: *mut Heap, unsigned: u32, bits: u64) -> u64 {
-    let id = if unsigned != 0 {
-        moonjet_ffi::CTypeId::UINT64
-    } else {
-        moonjet_ffi::CTypeId::INT64
-    };
+/// `heap` is the live heap of the state running the trace; `ctype` a type of 8 bytes.
+unsafe fn box_at_exit(heap: *mut Heap, ctype: u16, bits: u64) -> u64 {
     // SAFETY: caller promise.
-    let c = match unsafe { (*heap).new_cdata_at_exit(id.0, 8) } {
+    let c = match unsafe { (*heap).new_cdata_at_exit(ctype, 8) } {
         Ok(c) => c,
         // The system allocator failed: as Rust does when an allocation fails.
         Err(_) => std::alloc::handle_alloc_error(std::alloc::Layout::new::<[u64; 3]>()),
@@ -261,6 +256,29 @@ pub unsafe extern "C" fn box_int64(heap: *mut Heap, unsigned: u32, bits: u64) ->
             .write(bits)
     };
     TValue::from_gc(c.cast(), moonjet_gc::value::itype::CDATA).0
+}
+
+/// A new `int64_t` (or, if `unsigned`, `uint64_t`) cdata holding `bits`.
+///
+/// # Safety
+/// As for [`box_at_exit`].
+pub unsafe extern "C" fn box_int64(heap: *mut Heap, unsigned: u32, bits: u64) -> u64 {
+    let id = if unsigned != 0 {
+        moonjet_ffi::CTypeId::UINT64
+    } else {
+        moonjet_ffi::CTypeId::INT64
+    };
+    // SAFETY: caller promise.
+    unsafe { box_at_exit(heap, id.0, bits) }
+}
+
+/// A new pointer cdata of C type `ctype` holding `addr` (made by pointer arithmetic).
+///
+/// # Safety
+/// As for [`box_at_exit`]; `ctype` is a pointer type.
+pub unsafe extern "C" fn box_pointer(heap: *mut Heap, ctype: u32, addr: u64) -> u64 {
+    // SAFETY: caller promise.
+    unsafe { box_at_exit(heap, ctype as u16, addr) }
 }
 
 /// `x ^ k` for 64-bit integer cdata, as the interpreter computes it.
