@@ -1403,6 +1403,58 @@ fn c_calls_that_call_back_into_lua_leave_the_trace_and_raise_callback_errors() {
 }
 
 #[test]
+fn c_calls_in_wrapper_functions_compile_and_leave_after_callbacks() {
+    // `local function f(x) return C.f(x) end` called from a loop: the C call is a tail
+    // call of an inlined function, recorded with the state after the call in the
+    // loop's own frame. A callback during it (which fails once, inside pcall) makes the
+    // trace leave there; wrappers keeping no result, bool results, a non-tail C call in
+    // a wrapper (not compiled) and a wrapper called from a wrapper (neither).
+    let code = format!(
+        "local ffi = require('ffi')\n\
+        ffi.cdef[[ typedef int (*int_fn)(int); int apply_n(int_fn f, int n); \
+          void save_fn(int_fn f); int call_saved(int x); int abs(int); \
+          bool is_even(int x); ]]\n\
+        local lib = ffi.load({lib:?})\n\
+        local function iabs(x) return lib.abs(x) end\n\
+        local function saved(x) return lib.call_saved(x) end\n\
+        local function even(x) return lib.is_even(x) end\n\
+        local function save(f) return lib.save_fn(f) end\n\
+        local function plus1(x) local y = lib.abs(x) return y + 1 end\n\
+        local function outer(x) return iabs(x) + 1 end\n\
+        local seen, fail_at = 0, -1\n\
+        local cb = ffi.cast('int_fn', function(x)\n\
+          seen = seen + 1\n\
+          if x == fail_at then error('callback failed at ' .. x) end\n\
+          return x * 3\n\
+        end)\n\
+        save(cb)\n\
+        local s, e = 0, 0\n\
+        for i = 1, 200 do\n\
+          s = s + iabs(100 - i)\n\
+          if even(i) then e = e + 1 end\n\
+          if i % 50 == 0 then save(cb) end\n\
+        end\n\
+        print(s, e)\n\
+        local t, n = 0, 0\n\
+        for i = 1, 100 do t = t + saved(i) end\n\
+        print(t, seen)\n\
+        fail_at = 60\n\
+        local ok, err = pcall(function() for i = 1, 100 do n = n + 1 t = t + saved(i) end end)\n\
+        print(ok, err, n, t, seen)\n\
+        local u = 0\n\
+        for i = 1, 100 do u = u + plus1(-i) + outer(-i) end\n\
+        print(u)\n",
+        lib = ffi_test_library()
+    );
+    let (out, traces) = same_with_and_without_jit(&code);
+    assert_eq!(
+        out,
+        "10000\t100\n15150\t100\nfalse\tprog:13: callback failed at 60\t60\t20460\t160\n10300\n"
+    );
+    assert!(traces >= 3, "{traces}");
+}
+
+#[test]
 fn c_calls_with_bool_arguments_and_results() {
     // A bool result is guarded to be the boolean the recording saw; the other one leaves
     // (and grows a side trace). Arguments from booleans and numbers.

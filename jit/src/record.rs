@@ -2325,6 +2325,10 @@ impl Recorder {
                 let nargs = c.checked_sub(1).ok_or("bad CALL")?;
                 self.record_call(a, b, nargs, pc)?;
             }
+            CALLT if self.frames.len() == 1 && self.value(a).is_cdata() => {
+                let nargs = d.checked_sub(1).ok_or("bad CALLT")?;
+                self.record_c_tail_call(a, nargs, pc, cts)?;
+            }
             CALLT if !self.frames.is_empty() => {
                 let nargs = d.checked_sub(1).ok_or("bad CALLT")?;
                 self.inline_tail_call(a, nargs, pc)?;
@@ -2455,11 +2459,10 @@ impl Recorder {
         Ok(())
     }
 
-    /// `CALL a b c` (`nargs` = c - 1) of the C function cdata in slot `a`: guarded by
-    /// identity (a constant from `C.name` needs none), it becomes a direct call
-    /// ([`Ins::CCall`]) for signatures of scalars: integers up to 32 bits, enums,
-    /// `bool` and floating-point arguments from numbers (and booleans), pointers from
-    /// nil, strings and pointer or array cdata; a number or `bool` result, or none.
+    /// A call of the C function in slot `a` with `nargs` arguments, keeping `b - 1`
+    /// results (0 or 1), from the trace's own frame: a direct machine call
+    /// ([`Ins::CCall`]) for signatures of scalars: integers, enums, `bool`, floats,
+    /// doubles, and pointers as arguments.
     fn record_c_call(
         &mut self,
         a: u32,
@@ -2472,12 +2475,64 @@ impl Recorder {
             // Leaving after the call would resume inside a frame only the trace has.
             return Err("NYI: C call in an inlined call".into());
         }
+        if !matches!(b, 1 | 2) {
+            return Err("NYI: C call in this form".into());
+        }
+        let (call, ret) = self.c_call(a, nargs, pc, cts)?;
+        if b == 2 {
+            self.c_result(a, call, ret);
+        }
+        // SAFETY: the instruction after the CALL, in the same bytecode.
+        self.c_call_done(call, unsafe { pc.add(1) });
+        Ok(())
+    }
+
+    /// `return C.f(...)` (`CALLT` of a C function) in a Lua function inlined into the
+    /// trace's own frame: the call, then the inlined function's return with its result,
+    /// so that the state after the call (where a callback makes the trace leave) is one
+    /// of the trace's own frame, the caller's, with the result in place.
+    fn record_c_tail_call(
+        &mut self,
+        a: u32,
+        nargs: u32,
+        pc: *const u32,
+        cts: &CTypeTable,
+    ) -> Result<(), Abort> {
+        let (results, ret_pc) = match self.frames.last() {
+            Some(f) if f.results <= 1 => (f.results, f.ret_pc),
+            _ => return Err("NYI: C call in an inlined call".into()),
+        };
+        // (Guards before the call leave before the inlined call: the interpreter makes it
+        // again, nothing having happened yet.)
+        let (call, ret) = self.c_call(a, nargs, pc, cts)?;
+        let Some(frame) = self.frames.pop() else {
+            return Err("NYI: C call in an inlined call".into());
+        };
+        self.call_snap = None;
+        self.forget_slots_from(self.frame_off() + frame.call_a);
+        if results == 1 {
+            self.c_result(frame.call_a, call, ret);
+        }
+        self.c_call_done(call, ret_pc);
+        Ok(())
+    }
+
+    /// The checks and the [`Ins::CCall`] of the C function in slot `a` (arguments from
+    /// `a + 2`), guards leaving through the state before `pc`: the call and its result
+    /// type. Its exit after a callback is set by [`Self::c_call_done`].
+    fn c_call(
+        &mut self,
+        a: u32,
+        nargs: u32,
+        pc: *const u32,
+        cts: &CTypeTable,
+    ) -> Result<(Ref, Option<CNum>), Abort> {
         if self.recursive {
             // Its trace may run inside native recursive calls (`Ins::CallSelf`), whose
             // callers would not see the stack move if a callback moved it.
             return Err("NYI: C call in a recursive function's trace".into());
         }
-        if self.pinned_snap.is_some() || self.pending_pin.is_some() || !matches!(b, 1 | 2) {
+        if self.pinned_snap.is_some() || self.pending_pin.is_some() {
             return Err("NYI: C call in this form".into());
         }
         let fv = self.value(a);
@@ -2519,15 +2574,6 @@ impl Recorder {
             args[i] = arg;
             kinds[i] = kind;
         }
-        // The frame's variables a callback may reach, through upvalues (all of them: in
-        // the loop body, the snapshot after the call names every slot the iteration
-        // changes, also those changed later in it).
-        let (pt, at) = (self.cur_pt(), self.pc_index(pc) as usize);
-        // SAFETY: the running prototype is live.
-        let framesize = u32::from(unsafe { (*pt).framesize }).min(64);
-        let captured = (0..framesize)
-            .filter(|&s| may_be_captured(pt, at, s))
-            .fold(0u64, |m, s| m | 1 << s);
         let func = self.emit(Ins::KPtr(addr as u64));
         let call = self.emit(Ins::CCall {
             func,
@@ -2535,33 +2581,50 @@ impl Recorder {
             kinds,
             nargs: nargs as u8,
             ret,
-            captured,
+            captured: 0,
             after: 0,
         });
-        if b == 2 {
-            let v = match ret {
-                Some(_) => call,
-                None => self.emit(Ins::KPri(Ty::Nil)),
-            };
-            self.write(a, v);
-            if ret == Some(CNum::Bool) {
-                // The slot holds the byte until the next instruction shows which
-                // boolean it is (the exit after a callback boxes the byte itself).
-                self.bool_result = Some((a, call));
-            }
+        Ok((call, ret))
+    }
+
+    /// C call `call` (returning `ret`) gives its result to `slot`.
+    fn c_result(&mut self, slot: u32, call: Ref, ret: Option<CNum>) {
+        let v = match ret {
+            Some(_) => call,
+            None => self.emit(Ins::KPri(Ty::Nil)),
+        };
+        self.write(slot, v);
+        if ret == Some(CNum::Bool) {
+            // The slot holds the byte until the next instruction shows which boolean it
+            // is (the exit after a callback boxes the byte itself).
+            self.bool_result = Some((slot, call));
         }
-        // The state after the call, with its result: where the trace leaves if a
-        // callback ran.
-        // SAFETY: the instruction after the CALL, in the same bytecode.
-        let after = self.snap(unsafe { pc.add(1) });
+    }
+
+    /// C call `call` is recorded, and the trace's own frame goes on at `next`: its
+    /// state there (with the call's result) is where the trace leaves if a callback ran,
+    /// and the recording goes on there (callbacks run interpreted meanwhile).
+    fn c_call_done(&mut self, call: Ref, next: *const u32) {
+        // The frame's variables a callback may reach, through upvalues (all of them: in
+        // the loop body, the snapshot after the call names every slot the iteration
+        // changes, also those changed later in it).
+        let (pt, at) = (self.cur_pt(), self.pc_index(next) as usize);
+        // SAFETY: the running prototype is live.
+        let framesize = u32::from(unsafe { (*pt).framesize }).min(64);
+        let captured = (0..framesize)
+            .filter(|&s| may_be_captured(pt, at, s))
+            .fold(0u64, |m, s| m | 1 << s);
+        let after = self.snap(next);
         self.call_exits.push(after);
-        if let Some(Ins::CCall { after: s, .. }) = self.ins.get_mut(call as usize) {
-            *s = after;
+        if let Some(Ins::CCall {
+            after: s,
+            captured: c,
+            ..
+        }) = self.ins.get_mut(call as usize)
+        {
+            (*s, *c) = (after, captured);
         }
-        // Callbacks the call makes run interpreted; the recording goes on after it.
-        // SAFETY: as above.
-        self.awaiting = Some(unsafe { pc.add(1) });
-        Ok(())
+        self.awaiting = Some(next);
     }
 
     /// The `bool` a C call (`call`, its byte) returned to `slot`, now that the
@@ -2827,6 +2890,8 @@ impl Recorder {
             closure,
             call_a: a,
             results: b - 1,
+            // SAFETY: the instruction after the CALL, in the caller's bytecode.
+            ret_pc: unsafe { pc.add(1) },
         });
         // Missing parameters are nil; extra arguments are not the callee's business.
         for i in nargs..numparams {
@@ -3864,6 +3929,8 @@ struct Frame {
     /// The call's slot in the caller's frame, and the results it takes.
     call_a: u32,
     results: u32,
+    /// Where the caller goes on when the call returns.
+    ret_pc: *const u32,
 }
 
 /// Where an upvalue's value is, as recorded.
