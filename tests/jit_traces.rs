@@ -997,6 +997,25 @@ fn jv_shows_ffi_array_loops_compiled_and_int64_ones_aborted() {
 }
 
 #[test]
+fn a_for_loop_carries_its_index_in_one_phi() {
+    // The hidden index and the visible loop variable hold the same value at the end of
+    // each iteration: one phi carries both (as luajit's one register does).
+    let script = "local ffi = require('ffi')\n\
+                  local a = ffi.new('double[?]', 1000)\n\
+                  for i = 0, 999 do a[i] = i * 0.5 end\n\
+                  local s = 0\n\
+                  for i = 0, 999 do s = s + a[i] end\n\
+                  print(s)\n";
+    let (out, _) = moonjet("onephi", &["-jdump=i"], "onephi.lua", script, false);
+    assert!(out.ends_with("\n249750\n"), "{out}");
+    for trace in ["1", "2"] {
+        let ir = section(&out, &format!("---- TRACE {trace} IR"));
+        let index_phis = ir.iter().filter(|l| l.contains(" int PHI ")).count();
+        assert_eq!(index_phis, 1, "{ir:#?}");
+    }
+}
+
+#[test]
 fn jdump_shows_c_loads_and_stores() {
     let script = "local ffi = require('ffi')\n\
                   ffi.cdef('typedef struct { double x; uint8_t n; } pt;')\n\

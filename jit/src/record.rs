@@ -2905,14 +2905,19 @@ impl Recorder {
         let written = std::mem::take(&mut self.written);
         self.ins.push(Ins::Loop);
         // A phi for every slot the iteration changes: its value at the top of each
-        // iteration after the first.
+        // iteration after the first. Slots the iteration leaves holding the same value
+        // (a `for` loop's hidden index and its visible copy) hold the same value at the
+        // top of every iteration too, so they share one phi: one register carries it.
         let mut phis: BTreeMap<u16, Ref> = BTreeMap::new();
+        let mut phi_of_value: HashMap<Ref, Ref> = HashMap::new();
         for (&slot, &r) in &written {
             let ty = self.ty(r);
-            let p = self.push(Ins::Phi {
-                ty,
-                init: r,
-                next: 0,
+            let p = *phi_of_value.entry(r).or_insert_with(|| {
+                self.push(Ins::Phi {
+                    ty,
+                    init: r,
+                    next: 0,
+                })
             });
             phis.insert(slot, p);
         }
