@@ -42,7 +42,7 @@ use crate::shims::{self, TraceCtx};
 use moonjet_ffi::code::{cranelift_flags, ExecMemory};
 use moonjet_gc::object::offsets;
 use moonjet_gc::value::{
-    tag_of, top_of, CANONICAL_NAN as CANON_NAN, ITYPE_SHIFT, PAYLOAD_MASK, TOP_NUMBER_LIMIT,
+    tag_of, top_of, CANONICAL_NAN as CANON_NAN, ITYPE_SHIFT, TOP_NUMBER_LIMIT,
 };
 use moonjet_runtime::vm::state::STACK_EXTRA;
 
@@ -1297,9 +1297,19 @@ impl<'a, 't> Translator<'a, 't> {
                     .ins()
                     .icmp_imm_u(IntCC::Equal, top, top_of(itype) as i64);
                 self.guard_true(ok, snap);
-                self.b.ins().band_imm_u(bits, PAYLOAD_MASK as i64)
+                self.payload(bits)
             }
         }
+    }
+
+    /// The payload (an object's address) of a boxed GC value's `bits`. Not an `and`
+    /// with a constant: Cranelift computes those again in every block that uses them, so
+    /// a loop would mask the address of an object it uses throughout (an array it
+    /// indexes) on every iteration. Shifts it keeps, once, before the loop.
+    fn payload(&mut self, bits: Value) -> Value {
+        let tag_bits = 64 - i64::from(ITYPE_SHIFT);
+        let tag_low = self.b.ins().rotl_imm_u(bits, tag_bits);
+        self.b.ins().ushr_imm_u(tag_low, tag_bits)
     }
 
     /// The address `ptr + 8*idx + off`.
@@ -1337,7 +1347,7 @@ impl<'a, 't> Translator<'a, 't> {
             Ins::KPri(ty) => self.b.ins().iconst(I64, pri_bits(ty) as i64),
             Ins::CurFunc => {
                 let bits = self.b.ins().load(I64, fl, self.base, -16);
-                self.b.ins().band_imm_u(bits, PAYLOAD_MASK as i64)
+                self.payload(bits)
             }
             Ins::SlotAddr { slot } => self.b.ins().iadd_imm_u(self.base, i64::from(slot) * 8),
             Ins::FLoad { obj, field } => {
