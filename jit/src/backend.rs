@@ -852,8 +852,9 @@ struct Translator<'a, 't> {
     heap: Value,
     /// The Cranelift value of each instruction (reserved for guards and `Loop`).
     vals: Vec<Value>,
-    /// Whether a Num value may be a non-canonical NaN (arithmetic results); loaded
-    /// numbers, constants and converted integers are stored back as they are.
+    /// Whether a Num value may be a NaN no Lua value holds (from C memory or a C
+    /// function, or from arithmetic that may make one); loaded numbers, constants,
+    /// converted integers and `+ - * /` of those are stored back as they are.
     needs_canon: Vec<bool>,
     /// Exit blocks to fill once the body is done: (block, snapshot, position of the exit).
     exits: Vec<(Block, SnapId)>,
@@ -1679,13 +1680,17 @@ impl<'a, 't> Translator<'a, 't> {
             Ins::Loop | Ins::Phi { .. } => return,
         };
         self.vals[i] = val;
-        self.needs_canon[i] = matches!(
-            op,
-            Ins::AddN(..)
-                | Ins::SubN(..)
-                | Ins::MulN(..)
-                | Ins::DivN(..)
-                | Ins::ModN(..)
+        self.needs_canon[i] = match *op {
+            // As the interpreter's `TValue::from_arith`: the hardware passes an operand's
+            // NaN on (a Lua value's NaN is quiet: unchanged) or makes its default NaN,
+            // which reads as a number. So no canonicalisation in a loop storing sums
+            // to a `double[]`.
+            Ins::AddN(a, b) | Ins::SubN(a, b) | Ins::MulN(a, b) | Ins::DivN(a, b) => {
+                self.needs_canon[a as usize] || self.needs_canon[b as usize]
+            }
+            _ => matches!(
+                op,
+                Ins::ModN(..)
                 | Ins::PowN(..)
                 | Ins::NegN(_)
                 | Ins::FloorN(_)
@@ -1703,7 +1708,8 @@ impl<'a, 't> Translator<'a, 't> {
                     ret: Some(CNum::F32 | CNum::F64),
                     ..
                 }
-        );
+            ),
+        };
     }
 
     /// Flags for C memory: any alignment, and a bad pointer faults as in C.

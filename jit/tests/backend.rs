@@ -404,7 +404,10 @@ fn nan_canonicalised_on_exit() {
         "a loaded number is stored back unchanged"
     );
     assert_eq!(slots[2], CANON_NAN);
-    assert_eq!(slots[3], CANON_NAN);
+    assert_eq!(
+        slots[3], odd_nan,
+        "a sum passes a value's (quiet) NaN on, as the interpreter's does"
+    );
     assert_eq!(slots[4], CANON_NAN);
     // Non-NaN results are stored as they are.
     let mut slots = [num(-2.5), 0, 0, 0, 0];
@@ -418,6 +421,36 @@ fn nan_canonicalised_on_exit() {
     };
     assert_eq!(run(&b.t, &mut slots), out);
     assert_eq!(slots[1..], [num(-2.5), num(2.5), num(-5.0), num(-0.0)]);
+}
+
+#[test]
+fn arithmetic_on_c_memory_nans_canonicalised() {
+    // A signalling NaN in C memory, which arithmetic quietens into nil's bits.
+    let signalling = 0xFFF7_FFFF_FFFF_FFFFu64;
+    let mut cell = signalling;
+    let mut stored = 0u64;
+    let mut b = B::default();
+    let at = b.push(Ins::KPtr(&mut cell as *mut u64 as u64));
+    let to = b.push(Ins::KPtr(&mut stored as *mut u64 as u64));
+    let x = b.push(Ins::XLoad {
+        ptr: at,
+        off: 0,
+        ct: CNum::F64,
+    });
+    let one = b.push(Ins::KNum(1.0));
+    let sum = b.push(Ins::AddN(x, one));
+    let twice = b.push(Ins::MulN(sum, one));
+    b.push(Ins::XStore {
+        ptr: to,
+        off: 0,
+        ct: CNum::F64,
+        val: twice,
+    });
+    let out = b.leave_after_loop(one, &[(0, sum), (1, twice)]);
+    let mut slots = [0u64; 2];
+    assert_eq!(run(&b.t, &mut slots), out);
+    assert_eq!(slots, [CANON_NAN, CANON_NAN]);
+    assert_eq!(stored, CANON_NAN);
 }
 
 /// ModN, PowN, FloorN, SqrtN, AbsN and DivN of slots 0 and 1, written to slots 2..8.
