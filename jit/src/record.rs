@@ -2673,9 +2673,19 @@ impl Recorder {
             // on after the loop. The exit resumes there (as luajit's loop exits do), so a
             // side trace from it starts after the loop.
             self.write(a, next);
+            // The visible index is the interpreter's old one on the way out, but when the
+            // code after the loop does not read it (the usual case) the exit may as well
+            // hold the new one: then only one value of the index is live at the exit,
+            // and the loop need not keep the old one beside it.
+            let visible_dead_after_loop = self.dead_after(pc, a + 3);
+            if visible_dead_after_loop {
+                self.write(a + 3, next);
+            }
             // SAFETY: a FORL is never the last instruction of a prototype.
             self.guard(end, ty, next, stop, unsafe { pc.add(1) });
-            self.write(a + 3, next);
+            if !visible_dead_after_loop {
+                self.write(a + 3, next);
+            }
         } else {
             self.guard(end, ty, next, stop, pc);
             self.write(a, next);
