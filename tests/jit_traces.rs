@@ -1085,6 +1085,55 @@ fn pointer_walks_stay_unboxed_round_the_loop() {
     }
 }
 
+/// A `double[?]` filled, then summed, by two `for` loops (traces 1 and 2).
+const DOUBLE_ARRAY_SCRIPT: &str = "local ffi = require('ffi')\n\
+                                   local a = ffi.new('double[?]', 1000)\n\
+                                   for i = 0, 999 do a[i] = i * 0.5 end\n\
+                                   local s = 0\n\
+                                   for i = 0, 999 do s = s + a[i] end\n\
+                                   print(s)\n";
+
+#[test]
+fn a_for_loop_carries_its_index_in_one_phi() {
+    // The hidden index and the visible loop variable hold the same value at the end of
+    // each iteration: one phi carries both (as luajit's one register does).
+    let (out, _) = moonjet("onephi", &["-jdump=i"], "a.lua", DOUBLE_ARRAY_SCRIPT, false);
+    assert!(out.ends_with("\n249750\n"), "{out}");
+    for trace in ["1", "2"] {
+        let ir = section(&out, &format!("---- TRACE {trace} IR"));
+        let index_phis = ir.iter().filter(|l| l.contains(" int PHI ")).count();
+        assert_eq!(index_phis, 1, "{ir:#?}");
+    }
+}
+
+#[test]
+fn a_for_loop_leaves_with_its_stepped_index_only() {
+    // The visible variable is dead after the loop, so the loop's exit writes the stepped
+    // index to it too (the interpreter would leave the old one there): the old index is
+    // not kept alive beside the new one for the exit.
+    let (out, _) = moonjet(
+        "oneidx",
+        &["-jdump=is"],
+        "a.lua",
+        DOUBLE_ARRAY_SCRIPT,
+        false,
+    );
+    assert!(out.ends_with("\n249750\n"), "{out}");
+    for trace in ["1", "2"] {
+        let ir = section(&out, &format!("---- TRACE {trace} IR"));
+        let refs = |op: &str| -> Vec<&str> {
+            ir.iter()
+                .filter(|l| l.contains(op))
+                .map(|l| &l[..4])
+                .collect()
+        };
+        let (phi, stepped) = (refs(" int PHI "), refs(" int STEPI "));
+        let exit = ir.iter().rev().find(|l| l.contains(" SNAP ")).unwrap();
+        assert!(!exit.contains(phi[0]), "{ir:#?}");
+        assert_eq!(exit.matches(stepped[1]).count(), 2, "{ir:#?}");
+    }
+}
+
 #[test]
 fn jdump_shows_c_loads_and_stores() {
     let script = "local ffi = require('ffi')\n\

@@ -42,7 +42,7 @@ use crate::shims::{self, TraceCtx};
 use moonjet_ffi::code::{cranelift_flags, ExecMemory};
 use moonjet_gc::object::offsets;
 use moonjet_gc::value::{
-    tag_of, top_of, CANONICAL_NAN as CANON_NAN, ITYPE_SHIFT, PAYLOAD_MASK, TOP_NUMBER_LIMIT,
+    tag_of, top_of, CANONICAL_NAN as CANON_NAN, ITYPE_SHIFT, TOP_NUMBER_LIMIT,
 };
 use moonjet_runtime::vm::state::STACK_EXTRA;
 
@@ -889,8 +889,9 @@ struct Translator<'a, 't> {
     heap: Value,
     /// The Cranelift value of each instruction (reserved for guards and `Loop`).
     vals: Vec<Value>,
-    /// Whether a Num value may be a non-canonical NaN (arithmetic results); loaded
-    /// numbers, constants and converted integers are stored back as they are.
+    /// Whether a Num value may be a NaN no Lua value holds (from C memory or a C
+    /// function, or from arithmetic that may make one); loaded numbers, constants,
+    /// converted integers and `+ - * /` of those are stored back as they are.
     needs_canon: Vec<bool>,
     /// Exit blocks to fill once the body is done: (block, snapshot, position of the exit).
     exits: Vec<(Block, SnapId)>,
@@ -1345,9 +1346,19 @@ impl<'a, 't> Translator<'a, 't> {
                     .ins()
                     .icmp_imm_u(IntCC::Equal, top, top_of(itype) as i64);
                 self.guard_true(ok, snap);
-                self.b.ins().band_imm_u(bits, PAYLOAD_MASK as i64)
+                self.payload(bits)
             }
         }
+    }
+
+    /// The payload (an object's address) of a boxed GC value's `bits`. Not an `and`
+    /// with a constant: Cranelift computes those again in every block that uses them, so
+    /// a loop would mask the address of an object it uses throughout (an array it
+    /// indexes) on every iteration. Shifts it keeps, once, before the loop.
+    fn payload(&mut self, bits: Value) -> Value {
+        let tag_bits = 64 - i64::from(ITYPE_SHIFT);
+        let tag_low = self.b.ins().rotl_imm_u(bits, tag_bits);
+        self.b.ins().ushr_imm_u(tag_low, tag_bits)
     }
 
     /// The address `ptr + 8*idx + off`.
@@ -1397,7 +1408,7 @@ impl<'a, 't> Translator<'a, 't> {
             }
             Ins::CurFunc => {
                 let bits = self.b.ins().load(I64, fl, self.base, -16);
-                self.b.ins().band_imm_u(bits, PAYLOAD_MASK as i64)
+                self.payload(bits)
             }
             Ins::SlotAddr { slot } => self.b.ins().iadd_imm_u(self.base, i64::from(slot) * 8),
             Ins::FLoad { obj, field } => {
@@ -1743,13 +1754,17 @@ impl<'a, 't> Translator<'a, 't> {
             Ins::Loop | Ins::Phi { .. } => return,
         };
         self.vals[i] = val;
-        self.needs_canon[i] = matches!(
-            op,
-            Ins::AddN(..)
-                | Ins::SubN(..)
-                | Ins::MulN(..)
-                | Ins::DivN(..)
-                | Ins::ModN(..)
+        self.needs_canon[i] = match *op {
+            // As the interpreter's `TValue::from_arith`: the hardware passes an operand's
+            // NaN on (a Lua value's NaN is quiet: unchanged) or makes its default NaN,
+            // which reads as a number. So no canonicalisation in a loop storing sums
+            // to a `double[]`.
+            Ins::AddN(a, b) | Ins::SubN(a, b) | Ins::MulN(a, b) | Ins::DivN(a, b) => {
+                self.needs_canon[a as usize] || self.needs_canon[b as usize]
+            }
+            _ => matches!(
+                op,
+                Ins::ModN(..)
                 | Ins::PowN(..)
                 | Ins::NegN(_)
                 | Ins::FloorN(_)
@@ -1767,7 +1782,8 @@ impl<'a, 't> Translator<'a, 't> {
                     ret: Some(CNum::F32 | CNum::F64),
                     ..
                 }
-        );
+            ),
+        };
     }
 
     /// Flags for C memory: any alignment, and a bad pointer faults as in C.

@@ -3143,9 +3143,19 @@ impl Recorder {
             // on after the loop. The exit resumes there (as luajit's loop exits do), so a
             // side trace from it starts after the loop.
             self.write(a, next);
+            // The visible index is the interpreter's old one on the way out, but when the
+            // code after the loop does not read it (the usual case) the exit may as well
+            // hold the new one: then only one value of the index is live at the exit,
+            // and the loop need not keep the old one beside it.
+            let visible_dead_after_loop = self.dead_after(pc, a + 3);
+            if visible_dead_after_loop {
+                self.write(a + 3, next);
+            }
             // SAFETY: a FORL is never the last instruction of a prototype.
             self.guard(end, ty, next, stop, unsafe { pc.add(1) });
-            self.write(a + 3, next);
+            if !visible_dead_after_loop {
+                self.write(a + 3, next);
+            }
         } else {
             self.guard(end, ty, next, stop, pc);
             self.write(a, next);
@@ -3375,8 +3385,11 @@ impl Recorder {
         let written = std::mem::take(&mut self.written);
         self.ins.push(Ins::Loop);
         // A phi for every slot the iteration changes: its value at the top of each
-        // iteration after the first.
+        // iteration after the first. Slots the iteration leaves holding the same value
+        // (a `for` loop's hidden index and its visible copy) hold the same value at the
+        // top of every iteration too, so they share one phi: one register carries it.
         let mut phis: BTreeMap<u16, Ref> = BTreeMap::new();
+        let mut phi_of_value: HashMap<Ref, Ref> = HashMap::new();
         // A pointer cdata made by arithmetic stays sunk round the loop: a phi carries its
         // address, and the slot's value is a sunk cdata of it (made after all phis).
         let mut sunk: Vec<(u16, u16, Ref)> = Vec::new();
@@ -3391,10 +3404,12 @@ impl Recorder {
                 continue;
             }
             let ty = self.ty(r);
-            let p = self.push(Ins::Phi {
-                ty,
-                init: r,
-                next: 0,
+            let p = *phi_of_value.entry(r).or_insert_with(|| {
+                self.push(Ins::Phi {
+                    ty,
+                    init: r,
+                    next: 0,
+                })
             });
             phis.insert(slot, p);
         }
