@@ -1054,6 +1054,22 @@ fn int64_cdata_arithmetic_and_comparisons_match_the_interpreter() {
 }
 
 #[test]
+fn boxes_made_where_traces_leave_are_collected() {
+    // Every other iteration leaves the loop's trace for a side trace, boxing the int64
+    // accumulator as it leaves: a million boxes, which the collector must get to run
+    // on (exits that box count as allocating), so the heap stays small.
+    let code = "local acc, hi = 0LL, 0\n\
+        for i = 1, 1000000 do\n\
+          acc = acc + i\n\
+          if i % 2 == 0 then hi = hi + 1 end\n\
+        end\n\
+        print(tostring(acc), hi, collectgarbage('count') < 8192)\n";
+    let (out, traces) = run_with(code, Some(""));
+    assert_eq!(out, "500000500000LL\t500000\ttrue\n");
+    assert!(traces >= 2, "{traces}");
+}
+
+#[test]
 fn c_calls_with_64_bit_integers_compile() {
     let code = "local ffi = require('ffi')\n\
         ffi.cdef[[ long long llabs(long long); size_t strlen(const char *); ]]\n\

@@ -1090,8 +1090,9 @@ impl<'a, 't> Translator<'a, 't> {
     /// Leave through `snap`, whose slots are written already.
     fn leave_stored(&mut self, snap: SnapId) {
         let (ptr, fl) = (self.ptr, Self::flags());
+        let boxes = self.boxes_on_leaving(snap);
         if let (Some(result), true) = (self.trace.ret, Some(snap) == self.trace.link_snap) {
-            self.return_if_called(result);
+            self.return_if_called(result, boxes);
         }
         let cell = self
             .b
@@ -1100,7 +1101,7 @@ impl<'a, 't> Translator<'a, 't> {
         // Not trusted-readonly: the engine links exits while the code lives.
         let target = self.b.ins().load(ptr, MemFlagsData::new(), cell, 0);
         let linked = self.b.ins().icmp_imm_u(IntCC::NotEqual, target, 0);
-        let undisturbed = self.undisturbed();
+        let undisturbed = self.undisturbed(boxes);
         let go = self.b.ins().band(linked, undisturbed);
         let jump = self.b.create_block();
         let back = self.b.create_block();
@@ -1212,23 +1213,33 @@ impl<'a, 't> Translator<'a, 't> {
 
     /// Non-zero when neither an interrupt nor a GC step is waiting: trace code may go on
     /// to more trace code instead of returning to the engine, which serves those.
-    fn undisturbed(&mut self) -> Value {
+    fn undisturbed(&mut self, boxed_here: bool) -> Value {
         let flag = self
             .b
             .ins()
             .uload8(I32, MemFlagsData::new(), self.interrupt, 0);
         let quiet = self.b.ins().icmp_imm_u(IntCC::Equal, flag, 0);
-        match self.gc_calm() {
+        match self.gc_calm(boxed_here) {
             Some(calm) => self.b.ins().band(quiet, calm),
             None => quiet,
         }
     }
 
+    /// Whether leaving through `snap` makes new objects: the cdata of 64-bit integers
+    /// and pointers the trace kept unboxed.
+    fn boxes_on_leaving(&self, snap: SnapId) -> bool {
+        self.trace.snaps[snap as usize].slots.iter().any(|&(_, r)| {
+            let i = &self.trace.ins[r as usize];
+            matches!(i, Ins::PtrCdata { .. }) || i.ty().is_some_and(Ty::is_int64)
+        })
+    }
+
     /// Non-zero when no GC step is due; `None` for a trace that allocates nothing (and
-    /// calls nothing that may): the debt cannot have grown since the trace before it
-    /// checked, when it went on to this one.
-    fn gc_calm(&mut self) -> Option<Value> {
-        if !self.shape.allocates {
+    /// calls nothing that may), unless `boxed_here` (the exit itself made objects): the
+    /// debt cannot have grown since the trace before it checked, when it went on to
+    /// this one.
+    fn gc_calm(&mut self, boxed_here: bool) -> Option<Value> {
+        if !self.shape.allocates && !boxed_here {
             return None;
         }
         let (ptr, fl) = (self.ptr, Self::flags());
@@ -1247,12 +1258,12 @@ impl<'a, 't> Translator<'a, 't> {
     /// is due, put the first result (slot `result`, or nil) in the frame's
     /// function slot, where the caller's call expects it, and return [`shims::RETURNED`].
     /// Otherwise go on to leave: the interpreter makes the return.
-    fn return_if_called(&mut self, result: Option<u16>) {
+    fn return_if_called(&mut self, result: Option<u16>, boxed_here: bool) {
         let fl = Self::flags();
         let depth = self.b.ins().load(I32, fl, self.ctx, shims::CTX_DEPTH);
         let nested = self.b.ins().icmp_imm_u(IntCC::NotEqual, depth, 0);
         // (An interrupt is seen by the caller: at its next call, exit or loop header.)
-        let go = match self.gc_calm() {
+        let go = match self.gc_calm(boxed_here) {
             Some(calm) => self.b.ins().band(nested, calm),
             None => nested,
         };
