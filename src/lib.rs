@@ -31,6 +31,9 @@ mod conv;
 mod error;
 mod lua;
 mod raw;
+mod scope;
+#[cfg(feature = "serde")]
+mod serde;
 mod userdata;
 mod value;
 
@@ -38,6 +41,7 @@ pub use chunk::{AsChunk, Chunk, ChunkMode};
 pub use conv::{FromLua, FromLuaMulti, IntoLua, IntoLuaMulti};
 pub use error::{Error, ExternalError, ExternalResult, Result};
 pub use lua::{Lua, LuaOptions, RegistryKey, StdLib};
+pub use scope::Scope;
 pub use userdata::{AnyUserData, MetaMethod, UserData, UserDataFields, UserDataMethods};
 /// mlua's name for [`LuaString`].
 pub use value::LuaString as String;

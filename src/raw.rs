@@ -99,6 +99,15 @@ impl Owned for Rc<Callback> {
 
 /// A Lua function running `func`.
 pub(crate) fn create_callback(lua: &Lua, func: CallbackFn) -> Result<Function> {
+    create_callback_with_owner(lua, func).map(|(f, _)| f)
+}
+
+/// A Lua function running `func`, and the userdata owning `func` (for a scope to
+/// destroy it).
+pub(crate) fn create_callback_with_owner(
+    lua: &Lua,
+    func: CallbackFn,
+) -> Result<(Function, ValueRef)> {
     let cb = Rc::new(Callback {
         func,
         lua: lua.0.weak.clone(),
@@ -112,9 +121,9 @@ pub(crate) fn create_callback(lua: &Lua, func: CallbackFn) -> Result<Function> {
             return Err(lua.take_error());
         }
         st.set_upvalue_of_top(0, ud);
-        // SAFETY: the function was just pushed.
+        // SAFETY: the function was just pushed (above the userdata).
         let f = unsafe { *st.top().sub(1) };
-        Ok(Function(ValueRef::new(lua, f)))
+        Ok((Function(ValueRef::new(lua, f)), ValueRef::new(lua, ud)))
     })();
     set_stack_offset(lua.st(), start);
     r

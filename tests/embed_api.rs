@@ -853,3 +853,109 @@ fn jit_compiles_the_interrupted_loop() {
     let _ = std::fs::remove_file(&path);
     assert!(dump.contains("TRACE 1"), "no trace was compiled: {dump}");
 }
+
+// ---- scope ----------------------------------------------------------------------------------
+
+#[test]
+fn scope_functions_borrow_locals_and_die_with_the_scope() {
+    let lua = Lua::new();
+    let mut total = 0i64;
+    let label = String::from("sum");
+    let r: String = lua
+        .scope(|scope| {
+            let add = scope.create_function_mut(|_, n: i64| {
+                total += n;
+                Ok(())
+            })?;
+            let name = scope.create_function(|_, ()| Ok(label.clone()))?;
+            lua.globals().set("add", add)?;
+            lua.globals().set("name", name)?;
+            lua.load("for i = 1, 10 do add(i) end return name()").eval()
+        })
+        .unwrap();
+    assert_eq!(total, 55);
+    assert_eq!(r, "sum");
+    let e = lua.load("add(1)").exec().unwrap_err();
+    assert!(e.to_string().contains("scope"), "{e}");
+    lua.gc_collect().unwrap();
+    assert_eq!(total, 55);
+    // Scoped userdata are destroyed at the end too.
+    let drops = Rc::new(Cell::new(0));
+    lua.scope(|scope| {
+        let ud = scope.create_userdata(Dropper(drops.clone()))?;
+        lua.globals().set("scoped_ud", ud)
+    })
+    .unwrap();
+    assert_eq!(drops.get(), 1);
+    // An error inside the scope still destroys what it made.
+    let r: moonjet::Result<()> = lua.scope(|scope| {
+        let f = scope.create_function(|_, ()| Ok(total))?;
+        lua.globals().set("leaked", f)?;
+        Err(Error::runtime("early"))
+    });
+    assert!(r.is_err());
+    assert!(lua.load("leaked()").exec().is_err());
+}
+
+// ---- serde ----------------------------------------------------------------------------------
+
+#[cfg(feature = "serde")]
+#[test]
+fn serde_round_trip() {
+    use serde::{Deserialize, Serialize};
+    #[derive(Serialize, Deserialize, Debug, PartialEq)]
+    enum Mode {
+        Fast,
+        Limited(u32),
+        Custom { level: u8 },
+    }
+    #[derive(Serialize, Deserialize, Debug, PartialEq)]
+    struct Config {
+        name: String,
+        ports: Vec<u16>,
+        ratio: f64,
+        tags: BTreeMap<String, bool>,
+        parent: Option<Box<Config>>,
+        modes: Vec<Mode>,
+    }
+    let lua = Lua::new();
+    let cfg = Config {
+        name: "svc".into(),
+        ports: vec![80, 443],
+        ratio: 0.25,
+        tags: [("a".to_string(), true)].into_iter().collect(),
+        parent: Some(Box::new(Config {
+            name: "root".into(),
+            ports: vec![],
+            ratio: 1.0,
+            tags: BTreeMap::new(),
+            parent: None,
+            modes: vec![],
+        })),
+        modes: vec![Mode::Fast, Mode::Limited(3), Mode::Custom { level: 2 }],
+    };
+    let v = lua.to_value(&cfg).unwrap();
+    lua.globals().set("cfg", v.clone()).unwrap();
+    assert_eq!(
+        lua.load(
+            "cfg.name .. cfg.ports[2] .. cfg.parent.name .. cfg.modes[1] .. cfg.modes[2].Limited"
+        )
+        .eval::<String>()
+        .unwrap(),
+        "svc443rootFast3"
+    );
+    let back: Config = lua.from_value(v).unwrap();
+    assert_eq!(back, cfg);
+    // From a table written in Lua.
+    let v: Value = lua
+        .load("{ name = 'lua', ports = {1}, ratio = 2, tags = {}, modes = {'Fast', {Custom = {level = 9}}} }")
+        .eval()
+        .unwrap();
+    let c: Config = lua.from_value(v).unwrap();
+    assert_eq!(c.ratio, 2.0);
+    assert_eq!(c.modes[1], Mode::Custom { level: 9 });
+    // Bad input is an error.
+    let v: Value = lua.load("{ name = 1 }").eval().unwrap();
+    assert!(lua.from_value::<Config>(v).is_err());
+    assert!(lua.to_value(&u64::MAX).is_err());
+}
