@@ -172,8 +172,7 @@ macro_rules! tuple_impls {
         impl<$($name: IntoLua,)* $last: IntoLuaMulti> IntoLuaMulti for ($($name,)* $last,) {
             fn into_lua_multi(self, lua: &Lua) -> Result<MultiValue> {
                 #[allow(unused_mut)]
-                let mut out = Vec::new();
-                $(out.push(self.$idx.into_lua(lua)?);)*
+                let mut out: Vec<Value> = vec![$(self.$idx.into_lua(lua)?,)*];
                 out.extend(self.$lidx.into_lua_multi(lua)?.into_vec());
                 Ok(MultiValue::from(out))
             }

@@ -26,6 +26,8 @@
 //! undefined behaviour. The layers beneath (`moonjet_gc`, `moonjet_runtime`, the JIT)
 //! are separate crates; see DESIGN.md.
 
+#![warn(missing_docs)]
+
 mod chunk;
 mod conv;
 mod error;

@@ -825,7 +825,8 @@ impl std::fmt::Debug for RegistryKey {
 /// Open the libraries of `libs` (`package` last, as it lists the others).
 fn open_libs(st: &mut State, libs: StdLib) -> moonjet_runtime::vm::LuaResult<()> {
     use moonjet_runtime::libs;
-    let openers: [(StdLib, fn(&mut State) -> moonjet_runtime::vm::LuaResult<()>); 11] = [
+    type Opener = fn(&mut State) -> moonjet_runtime::vm::LuaResult<()>;
+    let openers: [(StdLib, Opener); 11] = [
         (StdLib::BASE, libs::base::open),
         (StdLib::COROUTINE, libs::coroutine::open),
         (StdLib::STRING, libs::string::open),

@@ -17,7 +17,7 @@ use crate::value::{Function, ValueRef};
 use moonjet_gc::value::itype;
 use moonjet_gc::{GcThread, GcUdata, RootId, TValue};
 use moonjet_runtime::vm::{LuaResult, State};
-use std::any::Any;
+use std::any::{Any, TypeId};
 use std::ptr::NonNull;
 use std::rc::{Rc, Weak};
 
@@ -40,9 +40,18 @@ pub(crate) struct RustPayload {
     pub(crate) value: Option<NonNull<dyn Owned>>,
     /// Its slot in the slab.
     pub(crate) slot: usize,
+    /// The value's concrete type, so that a type check is one compare (no virtual call).
+    pub(crate) type_id: TypeId,
 }
 
 const PAYLOAD_LEN: usize = std::mem::size_of::<RustPayload>();
+
+// The payload sits right behind the userdata header in a 16-aligned block (gc/alloc.rs):
+// it is aligned for `RustPayload` (whose `TypeId` wants 16) if the header's size is.
+const _: () = assert!(
+    std::mem::align_of::<RustPayload>() <= 16
+        && std::mem::size_of::<GcUdata>().is_multiple_of(std::mem::align_of::<RustPayload>())
+);
 
 /// The Rust values a state's objects own, by slot.
 #[derive(Default)]
@@ -81,6 +90,8 @@ impl Slab {
 /// A Rust closure behind a Lua function: reads its arguments from the stack, pushes its
 /// results and returns their count.
 pub(crate) type CallbackFn = Box<dyn Fn(&Lua, StackArgs) -> Result<usize>>;
+/// A [`CallbackFn`] that may borrow for `'a` (a scope's).
+pub(crate) type ScopedCallbackFn<'a> = Box<dyn Fn(&Lua, StackArgs) -> Result<usize> + 'a>;
 
 pub(crate) struct Callback {
     func: CallbackFn,
@@ -144,8 +155,10 @@ pub(crate) fn new_owned_udata(
         .map_err(|_| Error::Memory)?;
     let v = TValue::from_gc(u.cast(), itype::UDATA);
     push(st, v)?;
+    let type_id = value.as_any().type_id();
     let (slot, ptr) = lua.0.owned_values.borrow_mut().insert(value);
-    // SAFETY: a fresh userdata with a payload of PAYLOAD_LEN (8-aligned) zeroed bytes.
+    // SAFETY: a fresh userdata with a payload of PAYLOAD_LEN zeroed bytes, aligned for
+    // `RustPayload` (see the assertion above).
     unsafe {
         (*u).udtype = udtype;
         GcUdata::payload(u)
@@ -153,6 +166,7 @@ pub(crate) fn new_owned_udata(
             .write(RustPayload {
                 value: Some(ptr),
                 slot,
+                type_id,
             });
         if let Some(mt) = mt {
             st.heap.set_udata_metatable(u, mt);
@@ -191,10 +205,11 @@ pub(crate) unsafe fn owned_ref<'a, T: 'static>(v: TValue, udtype: u8) -> Result<
         let Some(value) = (*p).value else {
             return Err(Error::UserDataDestructed);
         };
-        (*value.as_ptr())
-            .as_any()
-            .downcast_ref::<T>()
-            .ok_or(Error::UserDataTypeMismatch)
+        if (*p).type_id != TypeId::of::<T>() {
+            return Err(Error::UserDataTypeMismatch);
+        }
+        // The trait object was made from a `Box<T>`: its data pointer is the `T`.
+        Ok(&*value.as_ptr().cast::<T>())
     }
 }
 
@@ -275,7 +290,12 @@ fn finalize_owned(st: &mut State) -> LuaResult<u32> {
         return Ok(0);
     };
     let sp: *mut State = st;
-    let r = lua.with_callback_state(sp, || catch_panic(|| Ok(drop(value))));
+    let r = lua.with_callback_state(sp, || {
+        catch_panic(|| {
+            drop(value);
+            Ok(())
+        })
+    });
     match r {
         Ok(()) => Ok(0),
         // SAFETY: as in `call_callback`.

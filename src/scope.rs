@@ -3,7 +3,7 @@
 
 use crate::error::{Error, Result};
 use crate::lua::Lua;
-use crate::raw::{self, CallbackFn, UDTYPE_RUST_CALLBACK, UDTYPE_RUST_USERDATA};
+use crate::raw::{self, CallbackFn, ScopedCallbackFn, UDTYPE_RUST_CALLBACK, UDTYPE_RUST_USERDATA};
 use crate::value::{Function, ValueRef};
 use crate::{AnyUserData, FromLuaMulti, IntoLuaMulti, UserData};
 use std::cell::RefCell;
@@ -66,21 +66,16 @@ impl<'scope, 'env: 'scope> Scope<'scope, 'env> {
         R: IntoLuaMulti,
         F: Fn(&Lua, A) -> Result<R> + 'scope,
     {
-        let cb: Box<dyn Fn(&Lua, raw::StackArgs) -> Result<usize> + 'scope> =
-            Box::new(move |lua, args| {
-                let a = A::from_stack_multi(args, lua)?;
-                func(lua, a)?.push_into_stack_multi(lua)
-            });
+        let cb: ScopedCallbackFn<'scope> = Box::new(move |lua, args| {
+            let a = A::from_stack_multi(args, lua)?;
+            func(lua, a)?.push_into_stack_multi(lua)
+        });
         // SAFETY: only the lifetime is erased. The callback is destroyed when the scope
         // ends (`Drop`), before anything it borrows can go; a call after that finds no
         // callback (`raw`'s invariants), and one cannot be running then (a scope ends
         // only after its closure returned).
-        let cb: CallbackFn = unsafe {
-            std::mem::transmute::<
-                Box<dyn Fn(&Lua, raw::StackArgs) -> Result<usize> + 'scope>,
-                CallbackFn,
-            >(cb)
-        };
+        let cb: CallbackFn =
+            unsafe { std::mem::transmute::<ScopedCallbackFn<'scope>, CallbackFn>(cb) };
         let (f, owner) = raw::create_callback_with_owner(self.lua, cb)?;
         self.owned
             .owned

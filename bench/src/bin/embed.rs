@@ -44,8 +44,9 @@ macro_rules! suite {
             }
 
             pub fn run() -> Vec<(&'static str, f64)> {
-                let lua = Lua::new();
                 let mut out = Vec::new();
+                // A fresh state for each benchmark, so none inherits another's heap.
+                let lua = Lua::new();
 
                 // Rust function called from Lua.
                 let add = lua
@@ -65,6 +66,7 @@ macro_rules! suite {
                 ));
 
                 // Lua function called from Rust.
+                let lua = Lua::new();
                 let f: Function = lua
                     .load("return function(a, b) return a + b end")
                     .eval()
@@ -81,6 +83,7 @@ macro_rules! suite {
                 ));
 
                 // Table set and get from Rust (integer keys, then string keys).
+                let lua = Lua::new();
                 let t: Table = lua.create_table().unwrap();
                 out.push((
                     "table set+get from Rust (integer keys)",
@@ -112,6 +115,7 @@ macro_rules! suite {
                 ));
 
                 // Userdata method called from Lua.
+                let lua = Lua::new();
                 let c = lua.create_userdata(Counter { n: 0.0 }).unwrap();
                 lua.globals().set("counter", c).unwrap();
                 let ud_loop: Function = lua

@@ -201,7 +201,7 @@ impl State {
         let hook_root = heap.add_root(TValue::NIL);
         // SAFETY: fresh thread with START_STACK slots.
         unsafe { init_stack(main) };
-        let st = Box::new(State {
+        Box::new(State {
             heap,
             l: main,
             main,
@@ -231,8 +231,7 @@ impl State {
             jit: Default::default(),
             ffi: Default::default(),
             interrupt_handler: InterruptHandler::None,
-        });
-        st
+        })
     }
 
     pub fn set_type_metatable(&mut self, ti: usize, mt: *mut GcTab) {
