@@ -959,3 +959,47 @@ fn serde_round_trip() {
     assert!(lua.from_value::<Config>(v).is_err());
     assert!(lua.to_value(&u64::MAX).is_err());
 }
+
+#[test]
+fn callbacks_inside_coroutines() {
+    let lua = Lua::new();
+    let twice = lua
+        .create_function(|_, f: Function| Ok(f.call::<i32>(())? * 2))
+        .unwrap();
+    lua.globals().set("twice", twice).unwrap();
+    let r: Vec<i32> = lua
+        .load(
+            r#"
+            local out = {}
+            local co = coroutine.wrap(function()
+                out[#out + 1] = twice(function() return 21 end)
+                coroutine.yield()
+                out[#out + 1] = twice(function() return 5 end)
+            end)
+            co() co()
+            return out
+        "#,
+        )
+        .eval()
+        .unwrap();
+    assert_eq!(r, [42, 10]);
+    // Yielding through a Rust callback is refused with an error, not a crash.
+    let (ok, msg): (bool, String) = lua
+        .load("return coroutine.wrap(function() return pcall(twice, function() coroutine.yield() end) end)()")
+        .eval()
+        .unwrap();
+    assert!(!ok);
+    assert!(msg.contains("yield"), "{msg}");
+}
+
+#[test]
+fn deep_recursion_through_callbacks_is_an_error() {
+    let lua = Lua::new();
+    let f = lua
+        .create_function(|lua, n: u32| lua.load("return rec(...)").call::<u32>(n + 1))
+        .unwrap();
+    lua.globals().set("rec", f).unwrap();
+    let e = lua.load("rec(0)").exec().unwrap_err();
+    assert!(e.to_string().contains("overflow"), "{e}");
+    assert_eq!(lua.load("return 7").eval::<i32>().unwrap(), 7);
+}
