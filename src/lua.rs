@@ -184,6 +184,8 @@ pub(crate) struct LuaInner {
     ticker: RefCell<Option<Ticker>>,
     /// API calls into Lua in progress (the ticker runs only while one is).
     running: Cell<u32>,
+    /// The embedder's values, by type ([`Lua::set_app_data`]).
+    app_data: RefCell<HashMap<TypeId, Box<dyn std::any::Any>>>,
 }
 
 type InterruptCallback = Rc<dyn Fn(&Lua) -> Result<()>>;
@@ -302,6 +304,7 @@ impl Lua {
             interrupt: RefCell::new(None),
             ticker: RefCell::new(None),
             running: Cell::new(0),
+            app_data: RefCell::new(HashMap::new()),
         });
         let lua = Lua(inner);
         lua.helpers_attach();
@@ -542,6 +545,79 @@ impl Lua {
     pub fn named_registry_value<T: FromLua>(&self, name: &str) -> Result<T> {
         let reg = Table(ValueRef::new(self, TValue::from_tab(self.st().registry)));
         reg.raw_get(name)
+    }
+
+    // ---- application data -------------------------------------------------------------
+
+    /// Keep a value of the embedder's with the state, one per type (callbacks reach it
+    /// through their `&Lua`); returns the previous value of that type.
+    ///
+    /// ```
+    /// # let lua = moonjet::Lua::new();
+    /// struct Hits(u32);
+    /// lua.set_app_data(Hits(0));
+    /// let hit = lua.create_function(|lua, ()| {
+    ///     let mut h = lua.app_data_mut::<Hits>().unwrap();
+    ///     h.0 += 1;
+    ///     Ok(h.0)
+    /// }).unwrap();
+    /// hit.call::<u32>(()).unwrap();
+    /// assert_eq!(hit.call::<u32>(()).unwrap(), 2);
+    /// assert_eq!(lua.app_data_ref::<Hits>().unwrap().0, 2);
+    /// ```
+    ///
+    /// # Panics
+    /// If the value of that type is borrowed (as a `RefCell` would).
+    pub fn set_app_data<T: 'static>(&self, data: T) -> Option<T> {
+        let mut map = self.0.app_data.borrow_mut();
+        if let Some(cell) = map
+            .get(&TypeId::of::<T>())
+            .and_then(|b| b.downcast_ref::<RefCell<T>>())
+        {
+            // Replacing a borrowed value would free what the borrow points at.
+            let mut old = cell.borrow_mut();
+            return Some(std::mem::replace(&mut *old, data));
+        }
+        map.insert(TypeId::of::<T>(), Box::new(RefCell::new(data)))
+            .and_then(|old| old.downcast::<RefCell<T>>().ok())
+            .map(|cell| cell.into_inner())
+    }
+
+    /// The embedder's value of type `T`, borrowed (`None` if there is none, or if it is
+    /// borrowed mutably).
+    pub fn app_data_ref<T: 'static>(&self) -> Option<std::cell::Ref<'_, T>> {
+        let map = self.0.app_data.borrow();
+        let cell = map.get(&TypeId::of::<T>())?.downcast_ref::<RefCell<T>>()?;
+        // SAFETY: the cell is boxed, so it stays put while the map changes; only
+        // `remove_app_data` takes a box out, and not while its value is borrowed
+        // (`set_app_data` replaces the value inside the cell), so the cell outlives
+        // the guard.
+        let cell: &RefCell<T> = unsafe { &*(cell as *const RefCell<T>) };
+        drop(map);
+        cell.try_borrow().ok()
+    }
+
+    /// The embedder's value of type `T`, borrowed mutably (`None` if there is none, or if
+    /// it is borrowed).
+    pub fn app_data_mut<T: 'static>(&self) -> Option<std::cell::RefMut<'_, T>> {
+        let map = self.0.app_data.borrow();
+        let cell = map.get(&TypeId::of::<T>())?.downcast_ref::<RefCell<T>>()?;
+        // SAFETY: as in `app_data_ref`.
+        let cell: &RefCell<T> = unsafe { &*(cell as *const RefCell<T>) };
+        drop(map);
+        cell.try_borrow_mut().ok()
+    }
+
+    /// Take the embedder's value of type `T` out of the state (`None` if there is none
+    /// or it is borrowed).
+    pub fn remove_app_data<T: 'static>(&self) -> Option<T> {
+        let mut map = self.0.app_data.borrow_mut();
+        let id = TypeId::of::<T>();
+        let cell = map.get(&id)?.downcast_ref::<RefCell<T>>()?;
+        cell.try_borrow_mut().ok()?;
+        map.remove(&id)
+            .and_then(|old| old.downcast::<RefCell<T>>().ok())
+            .map(|cell| cell.into_inner())
     }
 
     // ---- memory and collector ----------------------------------------------------------

@@ -195,6 +195,18 @@ pub trait UserDataFields<T> {
     where
         M: FnMut(&Lua, &mut T, A) -> Result<()> + 'static,
         A: FromLua;
+
+    /// A constant field: `obj.name` is `value` for every userdata of the type.
+    fn add_field<V>(&mut self, name: impl ToString, value: V)
+    where
+        V: IntoLua + Clone + 'static;
+
+    /// A field read as `obj.name` through a function of the userdata (as an
+    /// [`AnyUserData`]), for fields that need more than `&T`.
+    fn add_field_function_get<F, R>(&mut self, name: impl ToString, function: F)
+    where
+        F: Fn(&Lua, AnyUserData) -> Result<R> + 'static,
+        R: IntoLua;
 }
 
 /// A userdata's value: borrow-checked at run time.
@@ -375,6 +387,25 @@ impl<T: 'static> UserDataFields<T> for Registry<T> {
     {
         self.setters
             .push((name.to_string(), method_mut_callback(method)));
+    }
+
+    fn add_field<V>(&mut self, name: impl ToString, value: V)
+    where
+        V: IntoLua + Clone + 'static,
+    {
+        self.getters.push((
+            name.to_string(),
+            function_callback(move |_, _: AnyUserData| Ok(value.clone())),
+        ));
+    }
+
+    fn add_field_function_get<F, R>(&mut self, name: impl ToString, function: F)
+    where
+        F: Fn(&Lua, AnyUserData) -> Result<R> + 'static,
+        R: IntoLua,
+    {
+        self.getters
+            .push((name.to_string(), function_callback(function)));
     }
 }
 

@@ -390,6 +390,46 @@ impl Table {
         self.raw_set(n as f64 + 1.0, value)
     }
 
+    /// Remove every field (raw), keeping the metatable.
+    pub fn clear(&self) -> Result<()> {
+        let keys: Vec<Value> = self
+            .pairs::<Value, Value>()
+            .map(|kv| kv.map(|(k, _)| k))
+            .collect::<Result<_>>()?;
+        for k in keys {
+            self.raw_set(k, Value::Nil)?;
+        }
+        Ok(())
+    }
+
+    /// Insert `value` at position `idx` of the sequence, shifting the items after it up
+    /// (raw; as `table.insert(t, idx, value)`).
+    pub fn raw_insert(&self, idx: i64, value: impl IntoLua) -> Result<()> {
+        let n = self.raw_len() as i64;
+        if idx < 1 || idx > n + 1 {
+            return Err(Error::runtime("index out of bounds"));
+        }
+        for i in (idx..=n).rev() {
+            let v: Value = self.raw_get(i)?;
+            self.raw_set(i + 1, v)?;
+        }
+        self.raw_set(idx, value)
+    }
+
+    /// Remove position `idx` of the sequence, shifting the items after it down (raw;
+    /// as `table.remove(t, idx)`).
+    pub fn raw_remove(&self, idx: i64) -> Result<()> {
+        let n = self.raw_len() as i64;
+        if idx < 1 || idx > n {
+            return Err(Error::runtime("index out of bounds"));
+        }
+        for i in idx..n {
+            let v: Value = self.raw_get(i + 1)?;
+            self.raw_set(i, v)?;
+        }
+        self.raw_set(n, Value::Nil)
+    }
+
     /// The metatable, if there is one.
     pub fn metatable(&self) -> Option<Table> {
         // SAFETY: rooted by this handle.

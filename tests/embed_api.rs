@@ -1003,3 +1003,56 @@ fn deep_recursion_through_callbacks_is_an_error() {
     assert!(e.to_string().contains("overflow"), "{e}");
     assert_eq!(lua.load("return 7").eval::<i32>().unwrap(), 7);
 }
+
+struct Item(u32);
+
+impl UserData for Item {
+    fn add_fields<F: UserDataFields<Self>>(fields: &mut F) {
+        fields.add_field("kind", "item");
+        fields.add_field_function_get(
+            "double",
+            |_, ud: AnyUserData| Ok(ud.borrow::<Item>()?.0 * 2),
+        );
+    }
+}
+
+#[test]
+fn constant_and_function_fields_app_data_and_table_helpers() {
+    let lua = Lua::new();
+    lua.globals().set("item", Item(21)).unwrap();
+    assert_eq!(
+        lua.load("item.kind .. item.double")
+            .eval::<String>()
+            .unwrap(),
+        "item42"
+    );
+    // App data, reached from a callback.
+    struct Config {
+        scale: i64,
+    }
+    assert!(lua.set_app_data(Config { scale: 3 }).is_none());
+    let scaled = lua
+        .create_function(|lua, x: i64| Ok(x * lua.app_data_ref::<Config>().unwrap().scale))
+        .unwrap();
+    assert_eq!(scaled.call::<i64>(5).unwrap(), 15);
+    {
+        let guard = lua.app_data_ref::<Config>().unwrap();
+        assert!(lua.app_data_mut::<Config>().is_none());
+        assert!(lua.remove_app_data::<Config>().is_none());
+        assert_eq!(guard.scale, 3);
+    }
+    assert_eq!(lua.set_app_data(Config { scale: 4 }).unwrap().scale, 3);
+    lua.app_data_mut::<Config>().unwrap().scale = 5;
+    assert_eq!(scaled.call::<i64>(5).unwrap(), 25);
+    assert_eq!(lua.remove_app_data::<Config>().unwrap().scale, 5);
+    assert!(lua.app_data_ref::<Config>().is_none());
+    // Table helpers.
+    let t: Table = lua.load("{1, 2, 3, x = 1}").eval().unwrap();
+    t.raw_insert(2, 10).unwrap();
+    t.raw_remove(1).unwrap();
+    let v: Vec<i32> = t.sequence_values().collect::<moonjet::Result<_>>().unwrap();
+    assert_eq!(v, [10, 2, 3]);
+    assert!(t.raw_insert(9, 1).is_err());
+    t.clear().unwrap();
+    assert!(t.is_empty());
+}
