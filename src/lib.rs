@@ -49,7 +49,7 @@ pub use userdata::{AnyUserData, MetaMethod, UserData, UserDataFields, UserDataMe
 pub use value::LuaString as String;
 pub use value::{
     CData, Function, LightUserData, LuaString, MultiValue, Table, TablePairs, TableSequence,
-    Thread, Value, Variadic, NIL,
+    Thread, ThreadStatus, Value, Variadic, NIL,
 };
 
 #[doc(hidden)]

@@ -465,6 +465,22 @@ impl Lua {
         })
     }
 
+    /// A coroutine running `func` (started by [`Thread::resume`](crate::Thread::resume)).
+    pub fn create_thread(&self, func: Function) -> Result<crate::Thread> {
+        let start = raw::stack_offset(self.st());
+        let r = (|| {
+            let create = self.st().heap.root(self.0.helpers.co_create);
+            raw::push(self.st(), create)?;
+            (&func).push_into_stack(self)?;
+            self.pcall_top(1)?;
+            let st = self.st();
+            let th = StackArgs::new(st.l, start, 1, None).get(0);
+            Ok(crate::Thread(ValueRef::new(self, th)))
+        })();
+        raw::set_stack_offset(self.st(), start);
+        r
+    }
+
     /// Load a chunk (Lua source or a binary chunk of `string.dump`/`-b`); run it or
     /// turn it into a function with the [`Chunk`](crate::Chunk)'s methods.
     pub fn load<'a>(&'a self, chunk: impl crate::chunk::AsChunk<'a>) -> crate::Chunk<'a> {

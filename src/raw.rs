@@ -339,6 +339,11 @@ pub(crate) struct Helpers {
     pub(crate) finalizer: RootId,
     /// Metatable of callbacks' userdata: `__gc` only, protected.
     pub(crate) owned_mt: RootId,
+    /// `coroutine.create`, `coroutine.resume` and `coroutine.status` (whether or not
+    /// the library is open).
+    pub(crate) co_create: RootId,
+    pub(crate) co_resume: RootId,
+    pub(crate) co_status: RootId,
 }
 
 impl Helpers {
@@ -354,6 +359,10 @@ impl Helpers {
         let (index, _) = root_native(st, op_index, 0)?;
         let (newindex, _) = root_native(st, op_newindex, 0)?;
         let (finalizer, fin) = root_native(st, finalize_owned, 1)?;
+        use moonjet_runtime::libs::coroutine;
+        let (co_create, _) = root_native(st, coroutine::create, 0)?;
+        let (co_resume, _) = root_native(st, coroutine::resume, 0)?;
+        let (co_status, _) = root_native(st, coroutine::status, 0)?;
         let mt = st.new_table(0, 2)?;
         let owned_mt = st.heap.add_root(TValue::from_tab(mt));
         st.raw_set_str(mt, b"__gc", fin)?;
@@ -363,6 +372,9 @@ impl Helpers {
             newindex,
             finalizer,
             owned_mt,
+            co_create,
+            co_resume,
+            co_status,
         })
     }
 }

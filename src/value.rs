@@ -617,11 +617,80 @@ impl Function {
 
 // ---- threads and cdata ----------------------------------------------------------------------
 
-/// A coroutine (held as a value; run it from Lua with `coroutine.resume`).
+/// A coroutine.
+///
+/// ```
+/// # let lua = moonjet::Lua::new();
+/// let f: moonjet::Function = lua
+///     .load("return function(a) local b = coroutine.yield(a + 1) return b * 2 end")
+///     .eval()
+///     .unwrap();
+/// let co = lua.create_thread(f).unwrap();
+/// assert_eq!(co.resume::<i32>(1).unwrap(), 2);
+/// assert_eq!(co.status(), moonjet::ThreadStatus::Resumable);
+/// assert_eq!(co.resume::<i32>(10).unwrap(), 20);
+/// assert_eq!(co.status(), moonjet::ThreadStatus::Finished);
+/// assert!(co.resume::<()>(()).is_err());
+/// ```
 #[derive(Clone, Debug, PartialEq)]
 pub struct Thread(pub(crate) ValueRef);
 
+/// Where a [`Thread`] stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ThreadStatus {
+    /// Not started, or suspended in `coroutine.yield`: it can be resumed.
+    Resumable,
+    /// Running (or resuming another coroutine).
+    Running,
+    /// Returned or stopped by an error.
+    Finished,
+}
+
 impl Thread {
+    /// Resume the coroutine with `args` (its function's arguments the first time,
+    /// `coroutine.yield`'s results later); what it yields or returns, converted to `R`.
+    /// An error in it is `Err`, and the coroutine is dead afterwards.
+    pub fn resume<R: FromLuaMulti>(&self, args: impl IntoLuaMulti) -> Result<R> {
+        let lua = &self.0.lua;
+        let start = raw::stack_offset(lua.st());
+        let r = (|| {
+            let f = lua.st().heap.root(lua.0.helpers.co_resume);
+            raw::push(lua.st(), f)?;
+            raw::push(lua.st(), self.0.tv())?;
+            let n = args.push_into_stack_multi(lua)?;
+            let nres = lua.pcall_top(n + 1)?;
+            let st = lua.st();
+            let results = StackArgs::new(st.l, start, nres, None);
+            if !results.get(0).is_truthy() {
+                let e = results.get(1);
+                return Err(crate::lua::error_from_value(st, e));
+            }
+            R::from_stack_multi(results.skip(1), lua)
+        })();
+        raw::set_stack_offset(lua.st(), start);
+        r
+    }
+
+    /// Whether the coroutine can be resumed, is running, or is finished.
+    pub fn status(&self) -> ThreadStatus {
+        let lua = &self.0.lua;
+        let start = raw::stack_offset(lua.st());
+        let r = (|| {
+            let f = lua.st().heap.root(lua.0.helpers.co_status);
+            raw::push(lua.st(), f)?;
+            raw::push(lua.st(), self.0.tv())?;
+            lua.pcall_top(1)?;
+            let st = lua.st();
+            String::from_tvalue(StackArgs::new(st.l, start, 1, None).get(0), lua)
+        })();
+        raw::set_stack_offset(lua.st(), start);
+        match r.as_deref() {
+            Ok("suspended") => ThreadStatus::Resumable,
+            Ok("running") | Ok("normal") => ThreadStatus::Running,
+            _ => ThreadStatus::Finished,
+        }
+    }
+
     /// The address of the thread (for identity and debugging only).
     pub fn to_pointer(&self) -> *const std::ffi::c_void {
         self.0.tv().gc_ptr() as *const _

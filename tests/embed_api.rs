@@ -1056,3 +1056,48 @@ fn constant_and_function_fields_app_data_and_table_helpers() {
     t.clear().unwrap();
     assert!(t.is_empty());
 }
+
+#[test]
+fn threads_resume_from_rust() {
+    // Threads work without the coroutine library too.
+    let bare = Lua::new_with(StdLib::BASE, LuaOptions::default()).unwrap();
+    assert!(bare.globals().get::<Value>("coroutine").unwrap().is_nil());
+    let f: Function = bare
+        .load("return function(a) return a * 3 end")
+        .eval()
+        .unwrap();
+    assert_eq!(bare.create_thread(f).unwrap().resume::<i32>(5).unwrap(), 15);
+
+    let lua = Lua::new();
+    let gen: Function = lua
+        .load("return function(n) for i = 1, n do coroutine.yield(i, i * i) end return 'done' end")
+        .eval()
+        .unwrap();
+    let co = lua.create_thread(gen).unwrap();
+    assert_eq!(co.status(), moonjet::ThreadStatus::Resumable);
+    let mut got = vec![];
+    for _ in 0..3 {
+        let (i, sq): (i32, i32) = co.resume(3).unwrap();
+        got.push((i, sq));
+        lua.gc_collect().unwrap();
+    }
+    assert_eq!(got, [(1, 1), (2, 4), (3, 9)]);
+    assert_eq!(co.resume::<String>(()).unwrap(), "done");
+    assert_eq!(co.status(), moonjet::ThreadStatus::Finished);
+    assert!(co.resume::<()>(()).is_err());
+    // Errors inside end the coroutine.
+    let bad: Function = lua
+        .load("return function() error('inside', 0) end")
+        .eval()
+        .unwrap();
+    let co = lua.create_thread(bad).unwrap();
+    assert_eq!(runtime_message(co.resume::<()>(()).unwrap_err()), "inside");
+    assert_eq!(co.status(), moonjet::ThreadStatus::Finished);
+    // A thread made in Lua, resumed from Rust.
+    let co: moonjet::Thread = lua
+        .load("return coroutine.create(function(a) local b = coroutine.yield(a) return a + b end)")
+        .eval()
+        .unwrap();
+    assert_eq!(co.resume::<i32>(4).unwrap(), 4);
+    assert_eq!(co.resume::<i32>(5).unwrap(), 9);
+}
