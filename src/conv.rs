@@ -34,10 +34,13 @@ pub trait FromLua: Sized {
     /// Convert `value`.
     fn from_lua(value: Value, lua: &Lua) -> Result<Self>;
 
-    /// Convert a raw value (kept alive by the caller while this runs).
+    /// Convert a raw value.
+    ///
+    /// # Safety
+    /// `v` must be a value of `lua`'s state that stays alive (rooted) while this runs.
     #[doc(hidden)]
     #[inline]
-    fn from_tvalue(v: TValue, lua: &Lua) -> Result<Self> {
+    unsafe fn from_tvalue(v: TValue, lua: &Lua) -> Result<Self> {
         Self::from_lua(lua.value_from_tv(v), lua)
     }
 }
@@ -68,9 +71,13 @@ pub trait FromLuaMulti: Sized {
     fn from_lua_multi(values: MultiValue, lua: &Lua) -> Result<Self>;
 
     /// Convert values on the stack.
+    ///
+    /// # Safety
+    /// `args` must describe live slots of `lua`'s running thread, which stay in place
+    /// (below its top) while this runs.
     #[doc(hidden)]
     #[inline]
-    fn from_stack_multi(args: StackArgs, lua: &Lua) -> Result<Self> {
+    unsafe fn from_stack_multi(args: StackArgs, lua: &Lua) -> Result<Self> {
         let vs: MultiValue = (0..args.len())
             .map(|i| lua.value_from_tv(args.get(i)))
             .collect();
@@ -99,7 +106,7 @@ impl<T: FromLua> FromLuaMulti for T {
     }
 
     #[inline]
-    fn from_stack_multi(args: StackArgs, lua: &Lua) -> Result<Self> {
+    unsafe fn from_stack_multi(args: StackArgs, lua: &Lua) -> Result<Self> {
         T::from_tvalue(args.get(0), lua).map_err(|e| args.arg_error(0, e))
     }
 }
@@ -138,7 +145,7 @@ impl<T: FromLua> FromLuaMulti for Variadic<T> {
         values.into_iter().map(|v| T::from_lua(v, lua)).collect()
     }
 
-    fn from_stack_multi(args: StackArgs, lua: &Lua) -> Result<Self> {
+    unsafe fn from_stack_multi(args: StackArgs, lua: &Lua) -> Result<Self> {
         (0..args.len())
             .map(|i| T::from_tvalue(args.get(i), lua).map_err(|e| args.arg_error(i, e)))
             .collect()
@@ -162,7 +169,7 @@ impl FromLuaMulti for () {
     }
 
     #[inline]
-    fn from_stack_multi(_: StackArgs, _: &Lua) -> Result<Self> {
+    unsafe fn from_stack_multi(_: StackArgs, _: &Lua) -> Result<Self> {
         Ok(())
     }
 }
@@ -195,7 +202,7 @@ macro_rules! tuple_impls {
             }
 
             #[inline]
-            fn from_stack_multi(args: StackArgs, lua: &Lua) -> Result<Self> {
+            unsafe fn from_stack_multi(args: StackArgs, lua: &Lua) -> Result<Self> {
                 $(let $name = $name::from_tvalue(args.get($idx), lua)
                     .map_err(|e| args.arg_error($idx, e))?;)*
                 Ok(($($name,)* $last::from_stack_multi(args.skip($lidx), lua)?,))
@@ -277,7 +284,7 @@ macro_rules! handle_impls {
             }
 
             #[inline]
-            fn from_tvalue(v: TValue, lua: &Lua) -> Result<Self> {
+            unsafe fn from_tvalue(v: TValue, lua: &Lua) -> Result<Self> {
                 if v.$check() {
                     Ok($ty(crate::value::ValueRef::new(lua, v)))
                 } else {
@@ -328,7 +335,7 @@ impl FromLua for LuaString {
         }
     }
 
-    fn from_tvalue(v: TValue, lua: &Lua) -> Result<Self> {
+    unsafe fn from_tvalue(v: TValue, lua: &Lua) -> Result<Self> {
         if v.is_str() {
             return Ok(LuaString(crate::value::ValueRef::new(lua, v)));
         }
@@ -375,7 +382,7 @@ impl FromLua for bool {
     }
 
     #[inline]
-    fn from_tvalue(v: TValue, _: &Lua) -> Result<Self> {
+    unsafe fn from_tvalue(v: TValue, _: &Lua) -> Result<Self> {
         Ok(v.is_truthy())
     }
 }
@@ -470,7 +477,7 @@ macro_rules! int_impls {
             }
 
             #[inline]
-            fn from_tvalue(v: TValue, _: &Lua) -> Result<Self> {
+            unsafe fn from_tvalue(v: TValue, _: &Lua) -> Result<Self> {
                 f64_to_int(tvalue_number(v, stringify!($t))?)
             }
         }
@@ -498,7 +505,7 @@ macro_rules! float_impls {
             }
 
             #[inline]
-            fn from_tvalue(v: TValue, _: &Lua) -> Result<Self> {
+            unsafe fn from_tvalue(v: TValue, _: &Lua) -> Result<Self> {
                 Ok(tvalue_number(v, stringify!($t))? as $t)
             }
         }
@@ -582,7 +589,7 @@ impl FromLua for String {
     }
 
     #[inline]
-    fn from_tvalue(v: TValue, _: &Lua) -> Result<Self> {
+    unsafe fn from_tvalue(v: TValue, _: &Lua) -> Result<Self> {
         if let Some(s) = v.as_str() {
             // SAFETY: a live string (the caller keeps the value alive).
             let b = unsafe { GcStr::bytes(s) };
@@ -630,7 +637,7 @@ impl<T: FromLua> FromLua for Option<T> {
     }
 
     #[inline]
-    fn from_tvalue(v: TValue, lua: &Lua) -> Result<Self> {
+    unsafe fn from_tvalue(v: TValue, lua: &Lua) -> Result<Self> {
         if v.is_nil() {
             Ok(None)
         } else {

@@ -442,7 +442,8 @@ impl Lua {
         raw::create_callback(
             self,
             Box::new(move |lua, args| {
-                let a = A::from_stack_multi(args, lua)?;
+                // SAFETY: the arguments of the running callback.
+                let a = unsafe { A::from_stack_multi(args, lua)? };
                 func(lua, a)?.push_into_stack_multi(lua)
             }),
         )
@@ -523,7 +524,8 @@ impl Lua {
         if !self.same_state(&key.0.lua) {
             return Err(Error::MismatchedRegistryKey);
         }
-        T::from_tvalue(key.0.tv(), self)
+        // SAFETY: rooted by the key.
+        unsafe { T::from_tvalue(key.0.tv(), self) }
     }
 
     /// Replace the value kept under `key`.
@@ -818,7 +820,8 @@ impl Lua {
         };
         let nres = self.pcall_top(n)?;
         let l = self.st().l;
-        let r = R::from_stack_multi(StackArgs::new(l, start, nres, None), self);
+        // SAFETY: the results sit on the stack until it is reset below.
+        let r = unsafe { R::from_stack_multi(StackArgs::new(l, start, nres, None), self) };
         raw::set_stack_offset(self.st(), start);
         r
     }

@@ -67,7 +67,8 @@ impl<'scope, 'env: 'scope> Scope<'scope, 'env> {
         F: Fn(&Lua, A) -> Result<R> + 'scope,
     {
         let cb: ScopedCallbackFn<'scope> = Box::new(move |lua, args| {
-            let a = A::from_stack_multi(args, lua)?;
+            // SAFETY: the arguments of the running callback.
+            let a = unsafe { A::from_stack_multi(args, lua)? };
             func(lua, a)?.push_into_stack_multi(lua)
         });
         // SAFETY: only the lifetime is erased. The callback is destroyed when the scope

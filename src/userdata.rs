@@ -247,7 +247,8 @@ where
     R: IntoLuaMulti,
 {
     Box::new(move |lua, args| {
-        let a = A::from_stack_multi(args.skip(1), lua)?;
+        // SAFETY: the arguments of the running callback.
+        let a = unsafe { A::from_stack_multi(args.skip(1), lua)? };
         // SAFETY: borrowed at once; the userdata is an argument, so it is rooted.
         let cell = unsafe { arg_cell::<T>(&args, 0)? };
         let this = cell.try_borrow().map_err(|_| Error::UserDataBorrowError)?;
@@ -265,7 +266,8 @@ where
 {
     let method = RefCell::new(method);
     Box::new(move |lua, args| {
-        let a = A::from_stack_multi(args.skip(1), lua)?;
+        // SAFETY: the arguments of the running callback.
+        let a = unsafe { A::from_stack_multi(args.skip(1), lua)? };
         // SAFETY: as in `method_callback`.
         let cell = unsafe { arg_cell::<T>(&args, 0)? };
         let mut this = cell
@@ -287,7 +289,8 @@ where
     R: IntoLuaMulti,
 {
     Box::new(move |lua, args| {
-        let a = A::from_stack_multi(args, lua)?;
+        // SAFETY: the arguments of the running callback.
+        let a = unsafe { A::from_stack_multi(args, lua)? };
         function(lua, a)?.push_into_stack_multi(lua)
     })
 }

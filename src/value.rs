@@ -293,7 +293,8 @@ impl Table {
             key.push_into_stack(lua)?;
             lua.pcall_top(2)?;
             let st = lua.st();
-            V::from_tvalue(StackArgs::new(st.l, start, 1, None).get(0), lua)
+            // SAFETY: the result is on the stack until it is reset below.
+            unsafe { V::from_tvalue(StackArgs::new(st.l, start, 1, None).get(0), lua) }
         })();
         raw::set_stack_offset(lua.st(), start);
         r
@@ -331,7 +332,8 @@ impl Table {
             // The value stays on the stack (in the key's slot) while it is converted.
             // SAFETY: the key's slot, just below top.
             unsafe { *st.top().sub(1) = v };
-            V::from_tvalue(v, lua)
+            // SAFETY: the value is on the stack until it is reset below.
+            unsafe { V::from_tvalue(v, lua) }
         })();
         raw::set_stack_offset(lua.st(), start);
         r
@@ -526,7 +528,9 @@ impl<K: FromLua, V: FromLua> Iterator for TablePairs<K, V> {
                 if let Err(e) = raw::push(st, v) {
                     return Some(Err(e));
                 }
-                let r = K::from_tvalue(k, &lua).and_then(|k| Ok((k, V::from_tvalue(v, &lua)?)));
+                // SAFETY: the key is rooted, the value is on the stack.
+                let r = unsafe { K::from_tvalue(k, &lua) }
+                    .and_then(|k| Ok((k, unsafe { V::from_tvalue(v, &lua)? })));
                 raw::set_stack_offset(lua.st(), start);
                 Some(r)
             }
@@ -569,7 +573,8 @@ impl<V: FromLua> Iterator for TableSequence<V> {
         if let Err(e) = raw::push(lua.st(), v) {
             return Some(Err(e));
         }
-        let r = V::from_tvalue(v, &lua);
+        // SAFETY: the value is on the stack until it is reset below.
+        let r = unsafe { V::from_tvalue(v, &lua) };
         raw::set_stack_offset(lua.st(), start);
         Some(r)
     }
@@ -665,7 +670,8 @@ impl Thread {
                 let e = results.get(1);
                 return Err(crate::lua::error_from_value(st, e));
             }
-            R::from_stack_multi(results.skip(1), lua)
+            // SAFETY: the results are on the stack until it is reset below.
+            unsafe { R::from_stack_multi(results.skip(1), lua) }
         })();
         raw::set_stack_offset(lua.st(), start);
         r
@@ -681,7 +687,8 @@ impl Thread {
             raw::push(lua.st(), self.0.tv())?;
             lua.pcall_top(1)?;
             let st = lua.st();
-            String::from_tvalue(StackArgs::new(st.l, start, 1, None).get(0), lua)
+            // SAFETY: the result is on the stack until it is reset below.
+            unsafe { String::from_tvalue(StackArgs::new(st.l, start, 1, None).get(0), lua) }
         })();
         raw::set_stack_offset(lua.st(), start);
         match r.as_deref() {
