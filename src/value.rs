@@ -445,15 +445,20 @@ impl Table {
     }
 
     /// Set (or with `None` remove) the metatable. Unlike Lua's `setmetatable` this
-    /// ignores `__metatable` protection, as mlua's does.
-    pub fn set_metatable(&self, metatable: Option<Table>) {
+    /// ignores `__metatable` protection, as mlua's does. A table of another state is
+    /// an error.
+    pub fn set_metatable(&self, metatable: Option<Table>) -> Result<()> {
         let lua = self.lua();
         let mt = match &metatable {
+            Some(m) if !lua.same_state(m.lua()) => {
+                return Err(Error::runtime("a value of another Lua state was passed"))
+            }
             Some(m) => m.tab(),
             None => std::ptr::null_mut(),
         };
-        // SAFETY: both tables are rooted by their handles.
+        // SAFETY: both tables are rooted by their handles, in the same heap.
         unsafe { lua.st().heap.set_table_metatable(self.tab(), mt) };
+        Ok(())
     }
 
     /// An iterator over all `(key, value)` pairs (raw, in `next` order). Items that do
@@ -608,6 +613,9 @@ impl Function {
 
     /// Set the function's environment (`setfenv`); only Lua functions have one.
     pub fn set_environment(&self, env: Table) -> Result<bool> {
+        if !self.0.lua.same_state(env.lua()) {
+            return Err(Error::runtime("a value of another Lua state was passed"));
+        }
         let f = self.0.tv().gc_ptr().cast::<moonjet_gc::GcFunc>();
         // SAFETY: both objects are rooted by their handles.
         unsafe {

@@ -312,7 +312,14 @@ fn value_conversions() {
     // Handles of another state are refused, not misused.
     let other = Lua::new();
     let foreign = other.create_table().unwrap();
-    assert!(lua.globals().set("foreign", foreign).is_err());
+    assert!(lua.globals().set("foreign", &foreign).is_err());
+    assert!(lua.globals().set_metatable(Some(foreign.clone())).is_err());
+    let f = lua.load("return 1").into_function().unwrap();
+    assert!(f.set_environment(foreign.clone()).is_err());
+    assert!(lua.create_registry_value(&foreign).is_err());
+    assert!(lua
+        .create_thread(other.load("return 1").into_function().unwrap())
+        .is_err());
 }
 
 // ---- tables -------------------------------------------------------------------------------
@@ -344,7 +351,7 @@ fn table_api() {
         .load("return { __index = function(t, k) return k .. '!' end, __newindex = function(t, k, v) rawset(t, k, v * 2) end }")
         .eval()
         .unwrap();
-    t.set_metatable(Some(mt.clone()));
+    t.set_metatable(Some(mt.clone())).unwrap();
     assert_eq!(t.metatable().unwrap(), mt);
     assert_eq!(t.get::<String>("zz").unwrap(), "zz!");
     assert!(t.raw_get::<Value>("zz").unwrap().is_nil());
@@ -358,7 +365,7 @@ fn table_api() {
         .eval()
         .unwrap();
     assert_eq!(runtime_message(bad.get::<Value>("x").unwrap_err()), "nope");
-    t.set_metatable(None);
+    t.set_metatable(None).unwrap();
     assert!(t.metatable().is_none());
     assert_eq!(lua.load("1").eval::<i32>().unwrap(), 1);
     // Iteration survives collections in between.
