@@ -56,7 +56,8 @@ fn new_coroutine(st: &mut State) -> LuaResult<*mut GcThread> {
     Ok(th)
 }
 
-fn create(st: &mut State) -> LuaResult<u32> {
+/// `coroutine.create(f)` (public for the embedding API's `Lua::create_thread`).
+pub fn create(st: &mut State) -> LuaResult<u32> {
     new_coroutine(st)?;
     Ok(1)
 }
@@ -173,7 +174,8 @@ unsafe fn move_values(
     Ok(())
 }
 
-fn resume(st: &mut State) -> LuaResult<u32> {
+/// `coroutine.resume(co, ...)` (public for the embedding API's `Thread::resume`).
+pub fn resume(st: &mut State) -> LuaResult<u32> {
     let co = check_co(st, 1)?;
     let nargs = st.nargs() - 1;
     st.check_stack(1)?;
@@ -206,7 +208,8 @@ fn yield_(st: &mut State) -> LuaResult<u32> {
     Err(Throw::Yield)
 }
 
-fn status(st: &mut State) -> LuaResult<u32> {
+/// `coroutine.status(co)` (public for the embedding API's `Thread::status`).
+pub fn status(st: &mut State) -> LuaResult<u32> {
     let co = check_co(st, 1)?;
     // SAFETY: live thread.
     let s: &[u8] = match unsafe { (*co).status } {

@@ -6,7 +6,7 @@
 //! switches to it at the next call, return or loop back-edge after a hook is set
 //! (see `interp::execute_with`). Call hooks fire from `precall`, shared by both.
 
-use super::state::{LuaResult, State};
+use super::state::{InterruptFn, InterruptHandler, LuaResult, State};
 use moonjet_gc::object::GcProto;
 use moonjet_gc::TValue;
 use std::sync::atomic::{AtomicU8, Ordering};
@@ -139,6 +139,16 @@ impl State {
             .fetch_and(!mask::INTERRUPT, Ordering::Relaxed);
     }
 
+    /// Make interrupt requests call `f` (at the next instruction of Lua code, compiled
+    /// traces leaving at their next loop header first) instead of raising "interrupted!";
+    /// an `Err` from it is raised where the code stopped. `None` restores the default.
+    pub fn set_interrupt_handler(&mut self, f: Option<InterruptFn>) {
+        self.interrupt_handler = match f {
+            Some(f) => InterruptHandler::Set(f),
+            None => InterruptHandler::None,
+        };
+    }
+
     /// The hook function (nil when none is set).
     pub fn hook_fn(&self) -> TValue {
         self.heap.root(self.hook_root)
@@ -172,6 +182,27 @@ pub(crate) fn call_hook(st: &mut State, event: &[u8], line: Option<u32>) -> LuaR
     r
 }
 
+/// An interrupt request reached Lua code: the embedder's handler decides, else
+/// "interrupted!".
+#[cold]
+fn interrupt(st: &mut State) -> LuaResult<()> {
+    match std::mem::replace(&mut st.interrupt_handler, InterruptHandler::Running) {
+        InterruptHandler::None => {
+            st.interrupt_handler = InterruptHandler::None;
+            Err(st.rt_error("interrupted!"))
+        }
+        InterruptHandler::Running => Ok(()),
+        InterruptHandler::Set(mut f) => {
+            let r = f(st);
+            // The handler may have replaced itself (or been removed) while it ran.
+            if matches!(st.interrupt_handler, InterruptHandler::Running) {
+                st.interrupt_handler = InterruptHandler::Set(f);
+            }
+            r
+        }
+    }
+}
+
 /// Line of instruction `i` of `pt`, if it has line info.
 fn line_at(pt: *mut GcProto, i: usize) -> Option<u32> {
     // SAFETY: `pt` is a live prototype; lineinfo has `sizebc` entries when present.
@@ -197,7 +228,7 @@ pub(crate) fn instruction_hook(st: &mut State, pt: *mut GcProto, pc: *const u32)
     }
     if m & mask::INTERRUPT != 0 {
         st.clear_interrupt();
-        return Err(st.rt_error("interrupted!"));
+        return interrupt(st);
     }
     if st.hook.active {
         return Ok(());

@@ -8,4 +8,4 @@ pub mod jit_iface;
 pub mod state;
 
 pub use interp::{equals, index, less, set_index, tostring};
-pub use state::{Config, LuaResult, NativeFn, State, Throw, MULTRET};
+pub use state::{Config, InterruptFn, LuaResult, NativeFn, State, Throw, MULTRET};

@@ -108,6 +108,22 @@ pub struct State {
     pub jit: super::jit_iface::JitState,
     /// The FFI's C types and metatypes.
     pub ffi: crate::ffi::FfiState,
+    /// What an interrupt request does (see [`State::set_interrupt_handler`]).
+    pub(crate) interrupt_handler: InterruptHandler,
+}
+
+/// An embedder's interrupt callback: `Err` stops the running code with that error.
+pub type InterruptFn = Box<dyn FnMut(&mut State) -> LuaResult<()>>;
+
+/// What an interrupt request does.
+pub(crate) enum InterruptHandler {
+    /// Raise "interrupted!" (Ctrl-C in the command).
+    None,
+    /// Call the embedder's callback.
+    Set(InterruptFn),
+    /// The callback is running (taken out while it runs): requests made meanwhile,
+    /// including those seen by Lua code it calls, are dropped.
+    Running,
 }
 
 /// Settings fixed when a state is made.
@@ -161,6 +177,15 @@ impl State {
 
     /// A state with all the core libraries open, set up as `config` says.
     pub fn with_config(config: Config) -> Box<State> {
+        let mut st = State::without_libs(config);
+        crate::libs::open_all(&mut st).expect("opening the standard libraries");
+        st
+    }
+
+    /// A state with no library open (not even the base library), for an embedder that
+    /// opens a selection of them (each `libs::*::open`; `package` after the others,
+    /// since it lists the ones already open in `package.loaded`).
+    pub fn without_libs(config: Config) -> Box<State> {
         let stress = config.gc_stress;
         let mut heap = Heap::with_stress(stress);
         let globals = heap.new_table(0, 6).expect("initial heap");
@@ -176,7 +201,7 @@ impl State {
         let hook_root = heap.add_root(TValue::NIL);
         // SAFETY: fresh thread with START_STACK slots.
         unsafe { init_stack(main) };
-        let mut st = Box::new(State {
+        Box::new(State {
             heap,
             l: main,
             main,
@@ -205,9 +230,8 @@ impl State {
             config,
             jit: Default::default(),
             ffi: Default::default(),
-        });
-        crate::libs::open_all(&mut st).expect("opening the standard libraries");
-        st
+            interrupt_handler: InterruptHandler::None,
+        })
     }
 
     pub fn set_type_metatable(&mut self, ti: usize, mt: *mut GcTab) {
