@@ -60,7 +60,9 @@ impl StdLib {
     /// Every library.
     pub const ALL: StdLib = StdLib((1 << 13) - 1);
     /// Everything except `io`, `os`, `package`'s C loading, `debug` and `ffi`: what a
-    /// sandbox for untrusted scripts gets.
+    /// sandbox for untrusted scripts gets. (Without `io`, the base library's `dofile`
+    /// and `loadfile` are left out too; `require` still finds Lua modules on
+    /// `package.path`, which the host may change.)
     pub const SAFE: StdLib = StdLib(
         Self::ALL.0 & !(Self::IO.0 | Self::OS.0 | Self::PACKAGE_C.0 | Self::DEBUG.0 | Self::FFI.0),
     );
@@ -944,6 +946,11 @@ fn open_libs(st: &mut State, libs: StdLib) -> moonjet_runtime::vm::LuaResult<()>
     }
     if libs.contains(StdLib::PACKAGE) && !libs.contains(StdLib::PACKAGE_C) {
         remove_c_loading(st)?;
+    }
+    if libs.contains(StdLib::BASE) && !libs.contains(StdLib::IO) {
+        // Without io there is no file access: the base library's goes too.
+        st.set_global(b"dofile", TValue::NIL)?;
+        st.set_global(b"loadfile", TValue::NIL)?;
     }
     Ok(())
 }

@@ -714,7 +714,7 @@ fn userdata_and_callbacks_are_dropped() {
 #[test]
 fn sandbox_without_unsafe_libraries() {
     let lua = Lua::new_with(StdLib::SAFE, LuaOptions::default()).unwrap();
-    for name in ["io", "os", "ffi", "debug"] {
+    for name in ["io", "os", "ffi", "debug", "dofile", "loadfile"] {
         let v: Value = lua.globals().get(name).unwrap();
         assert!(v.is_nil(), "{name} is visible in the sandbox");
     }
