@@ -2,7 +2,7 @@
 
 use super::register;
 use crate::vm::debug;
-use crate::vm::state::{ff, type_name, State};
+use crate::vm::state::{ff, State};
 use crate::vm::{interp, LuaResult};
 use moonjet_gc::value::itype;
 use moonjet_gc::{table, GcFunc, GcStr, GcTab, MetaMethod, TValue};
@@ -575,8 +575,8 @@ fn tostring(st: &mut State) -> LuaResult<u32> {
 
 fn type_(st: &mut State) -> LuaResult<u32> {
     let v = st.check_any(1)?;
-    let name = type_name(v);
-    st.push_bytes(name.as_bytes())?;
+    let name = st.type_name_str(v)?;
+    st.push(TValue::from_gcstr(name))?;
     Ok(1)
 }
 

@@ -67,6 +67,9 @@ pub struct State {
     /// Metatables of non-table types, by type index ([`type_index`]).
     pub typemt: [*mut GcTab; 16],
     typemt_roots: [RootId; 16],
+    /// `type`'s answers by type index, interned on first use and fixed (never
+    /// collected), so that `type(v)` makes no string.
+    type_names: [*mut GcStr; 16],
     /// Root slots of the objects above (permanent for the state's life).
     _roots: [RootId; 4],
     nomem: TValue,
@@ -208,6 +211,7 @@ impl State {
             globals,
             registry,
             typemt: [null_mut(); 16],
+            type_names: [null_mut(); 16],
             typemt_roots,
             _roots: [g_root, r_root, m_root, n_root],
             nomem,
@@ -232,6 +236,21 @@ impl State {
             ffi: Default::default(),
             interrupt_handler: InterruptHandler::None,
         })
+    }
+
+    /// The name `type(v)` gives, as a string of this state.
+    pub fn type_name_str(&mut self, v: TValue) -> LuaResult<*mut GcStr> {
+        let i = type_index(v);
+        if !self.type_names[i].is_null() {
+            return Ok(self.type_names[i]);
+        }
+        let Ok(s) = self.heap.intern(type_name(v).as_bytes()) else {
+            return Err(self.memory_error());
+        };
+        // SAFETY: a live string; fixed, it stays so while the cache holds it.
+        unsafe { (*s).marked |= moonjet_gc::object::mark::FIXED };
+        self.type_names[i] = s;
+        Ok(s)
     }
 
     pub fn set_type_metatable(&mut self, ti: usize, mt: *mut GcTab) {
