@@ -4,15 +4,22 @@
 //!
 //! ```sh
 //! cargo run --release -p moonjet-bench --features mlua --bin embed-bench
+//! cargo run --release -p moonjet-bench --features embed --bin embed-bench -- userdata
 //! ```
+//! Arguments, if any, select the benchmarks whose names contain one of them.
 
 use std::time::Instant;
 
 const N: usize = 1_000_000;
 const RUNS: usize = 7;
 
-/// Best-of-`RUNS` nanoseconds per operation of `f`, which does `N` operations.
-fn time(mut f: impl FnMut()) -> f64 {
+/// Best-of-`RUNS` nanoseconds per operation of `f`, which does `N` operations; NaN
+/// (not run) when the command line names benchmarks and `name` contains none of them.
+fn time(name: &str, mut f: impl FnMut()) -> f64 {
+    let wanted: Vec<String> = std::env::args().skip(1).collect();
+    if !wanted.is_empty() && !wanted.iter().any(|w| name.contains(w.as_str())) {
+        return f64::NAN;
+    }
     f(); // warm-up (and JIT compilation)
     (0..RUNS)
         .map(|_| {
@@ -59,7 +66,7 @@ macro_rules! suite {
                     .unwrap();
                 out.push((
                     "Rust function called from Lua",
-                    time(|| {
+                    time("Rust function called from Lua", || {
                         let s: f64 = lua_loop.call(N).unwrap();
                         assert_eq!(s, (N * (N + 1) / 2) as f64);
                     }),
@@ -73,7 +80,7 @@ macro_rules! suite {
                     .unwrap();
                 out.push((
                     "Lua function called from Rust",
-                    time(|| {
+                    time("Lua function called from Rust", || {
                         let mut s = 0.0;
                         for i in 0..N {
                             s = f.call::<f64>((s, i as f64)).unwrap();
@@ -87,7 +94,7 @@ macro_rules! suite {
                 let t: Table = lua.create_table().unwrap();
                 out.push((
                     "table set+get from Rust (integer keys)",
-                    time(|| {
+                    time("table set+get from Rust (integer keys)", || {
                         for i in 1..=N {
                             t.set(i, i as f64).unwrap();
                         }
@@ -102,7 +109,7 @@ macro_rules! suite {
                 let st: Table = lua.create_table().unwrap();
                 out.push((
                     "table set+get from Rust (string keys)",
-                    time(|| {
+                    time("table set+get from Rust (string keys)", || {
                         for i in 0..N {
                             st.set(keys[i & 63].as_str(), i as f64).unwrap();
                         }
@@ -124,7 +131,7 @@ macro_rules! suite {
                     .unwrap();
                 out.push((
                     "userdata method called from Lua",
-                    time(|| ud_loop.call::<()>(N).unwrap()),
+                    time("userdata method called from Lua", || ud_loop.call::<()>(N).unwrap()),
                 ));
                 out
             }
@@ -146,6 +153,9 @@ fn main() {
     println!("| benchmark (1e6 operations, best of {RUNS}) | moonjet ns/op | mlua+LuaJIT ns/op | moonjet / mlua |");
     println!("| --- | ---: | ---: | ---: |");
     for (i, (name, ns)) in ours.iter().enumerate() {
+        if ns.is_nan() {
+            continue;
+        }
         match &theirs {
             Some(t) => println!("| {name} | {ns:.1} | {:.1} | {:.2}x |", t[i].1, ns / t[i].1),
             None => println!("| {name} | {ns:.1} | - | - |"),
