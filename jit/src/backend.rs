@@ -37,7 +37,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::OnceLock;
 use target_lexicon::Triple;
 
-use crate::ir::{CArg, CNum, Cmp, Field, Ins, Op64, Ref, SnapId, Trace, Ty, MAX_C_ARGS};
+use crate::ir::{
+    CArg, CNum, Cmp, Field, Ins, Op64, Ref, SnapId, Trace, Ty, MAX_C_ARGS, MAX_NATIVE_ARGS,
+};
 use crate::shims::{self, TraceCtx};
 use moonjet_ffi::code::{cranelift_flags, ExecMemory};
 use moonjet_gc::object::offsets;
@@ -827,6 +829,17 @@ fn check(trace: &Trace) -> Result<Shape, CompileError> {
                     }
                 }
             }
+            Ins::NativeCall {
+                func, args, nargs, ..
+            } => {
+                want(func, |t| t == Ty::Func)?;
+                if usize::from(nargs) > MAX_NATIVE_ARGS {
+                    return bad("too many native arguments");
+                }
+                for &a in args.iter().take(usize::from(nargs)) {
+                    want(a, Ty::is_lua)?;
+                }
+            }
             Ins::CallSelf { func, after, .. } => {
                 snap_ok(after, i)?;
                 // The callee's frame starts above `func`: what stays in this frame is
@@ -1431,6 +1444,11 @@ impl<'a, 't> Translator<'a, 't> {
                     Field::TabAsize => self.b.ins().load(I32, fl, o, offsets::TAB_ASIZE as i32),
                     Field::TabHmask => self.b.ins().load(I32, fl, o, offsets::TAB_HMASK as i32),
                     Field::FuncEnv => self.b.ins().load(I64, fl, o, offsets::FUNC_ENV as i32),
+                    Field::UdataMeta => {
+                        self.b
+                            .ins()
+                            .load(I64, fl, o, offsets::UDATA_METATABLE as i32)
+                    }
                     Field::UpvalV => self.b.ins().load(I64, fl, o, offsets::UPVAL_V as i32),
                     Field::StrLen => {
                         let len = self.b.ins().load(I64, fl, o, offsets::STR_LEN as i32);
@@ -1760,6 +1778,19 @@ impl<'a, 't> Translator<'a, 't> {
                     Some(v) => v,
                     None => return,
                 }
+            }
+            Ins::NativeCall {
+                func,
+                args,
+                nargs,
+                slot,
+                pc,
+                captured,
+                after,
+            } => {
+                let args = &args[..usize::from(nargs)];
+                self.native_call(func, args, (slot, pc), (captured, after));
+                return;
             }
             // Handled by `run`.
             Ins::Loop | Ins::Phi { .. } => return,
@@ -2095,6 +2126,55 @@ impl<'a, 't> Translator<'a, 't> {
         self.base = entry_base;
         self.b.switch_to_block(cont);
         result
+    }
+
+    /// `Ins::NativeCall` of `func` in slot `slot` with `args`, made by the `CALL` at `pc`:
+    /// the frame written (`after`'s slots below the call's, the function, the
+    /// arguments), then the call through [`shims::call_native`]. An error, or a stack
+    /// that moved, leaves through `after`, writing neither the callee's result slots nor
+    /// the `captured` ones (see the instruction).
+    fn native_call(
+        &mut self,
+        func: Ref,
+        args: &[Ref],
+        (slot, pc): (u16, u64),
+        (captured, after): (u64, SnapId),
+    ) {
+        let fl = Self::flags();
+        let trace = self.trace;
+        let owned_by_callee = |s: u16| s >= slot || s >= 64 || captured & (1 << s) != 0;
+        for &(s, r) in &trace.snaps[after as usize].slots {
+            if s < slot {
+                let bits = self.boxed(r);
+                self.b.ins().store(fl, bits, self.base, i32::from(s) * 8);
+            }
+        }
+        for (i, &r) in std::iter::once(&func).chain(args).enumerate() {
+            // The function at `slot`, its arguments from `slot + 2` (past the frame link).
+            let s = i32::from(slot) + if i == 0 { 0 } else { i as i32 + 1 };
+            let bits = self.boxed(r);
+            self.b.ins().store(fl, bits, self.base, s * 8);
+        }
+        let pc = self.b.ins().iconst(self.ptr, pc as i64);
+        let (ctx, base) = (self.ctx, self.base);
+        let now = self.call_for(shims::call_native as *const (), &[ctx, base, pc], self.ptr);
+        let same = self.b.ins().icmp(IntCC::Equal, now, base);
+        let left = self.b.create_block();
+        let cont = self.b.create_block();
+        self.b.set_cold_block(left);
+        self.b.ins().brif(same, cont, &[], left, &[]);
+        self.b.switch_to_block(left);
+        // Bit 0 marks an error; the rest is the frame's base now.
+        self.base = self.b.ins().band_imm_s(now, -2);
+        for &(s, r) in &trace.snaps[after as usize].slots {
+            if !owned_by_callee(s) {
+                let bits = self.boxed(r);
+                self.b.ins().store(fl, bits, self.base, i32::from(s) * 8);
+            }
+        }
+        self.leave_stored(after);
+        self.base = base;
+        self.b.switch_to_block(cont);
     }
 
     /// Double `x` truncated to an integer of type `ty` (I32 or I64) as

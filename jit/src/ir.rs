@@ -185,6 +185,8 @@ pub enum Field {
     TabHmask,
     /// `func.env` (Tab).
     FuncEnv,
+    /// `udata.metatable` (Ptr, 0 for none).
+    UdataMeta,
     /// `upval.v`: where the upvalue's value lives (Ptr).
     UpvalV,
     /// `str.len` (Num: a length needs not fit an i32).
@@ -203,6 +205,7 @@ impl Field {
     pub fn ty(self) -> Ty {
         match self {
             Field::TabArray | Field::TabMeta | Field::TabNode | Field::UpvalV => Ty::Ptr,
+            Field::UdataMeta => Ty::Ptr,
             Field::TabAsize | Field::TabHmask | Field::CdataCtype => Ty::Int,
             Field::StrLen => Ty::Num,
             Field::FuncEnv => Ty::Tab,
@@ -221,6 +224,7 @@ impl Field {
             | Field::TabNode
             | Field::TabHmask => Ty::Tab,
             Field::FuncEnv => Ty::Func,
+            Field::UdataMeta => Ty::Udata,
             Field::UpvalV => Ty::Ptr,
             Field::StrLen => Ty::Str,
             Field::CdataCtype | Field::CdataPtr | Field::CdataI64 | Field::CdataU64 => Ty::Cdata,
@@ -244,6 +248,7 @@ impl Field {
             Field::TabNode => "tab.node",
             Field::TabHmask => "tab.hmask",
             Field::FuncEnv => "func.env",
+            Field::UdataMeta => "udata.meta",
             Field::UpvalV => "uv.v",
             Field::StrLen => "str.len",
             Field::CdataCtype => "cdata.ctypeid",
@@ -341,6 +346,9 @@ pub enum CArg {
 /// Most arguments a compiled C call takes (all of them in registers on x86-64 and
 /// AArch64, whatever their kinds).
 pub const MAX_C_ARGS: usize = 6;
+
+/// Most arguments a compiled call of a native function takes.
+pub const MAX_NATIVE_ARGS: usize = 8;
 
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Ins {
@@ -631,6 +639,27 @@ pub enum Ins {
         snap: SnapId,
         after: SnapId,
     },
+    /// A call of the native (Rust) function `func` (guarded constant) in slot `slot` of
+    /// the trace's frame with `args[..nargs]`, made by the `CALL` at address `pc` exactly
+    /// as the interpreter makes it (`moonjet_runtime::vm::interp::call_native_for_trace`).
+    /// The frame is written first, `after`'s slots (all live ones below `slot`), the
+    /// function and the arguments, so that the callee, the collector and the debug
+    /// library see what the interpreter would show them. The callee may run Lua code, the
+    /// collector and anything else: every load after it reads memory again, and its
+    /// results are loaded from their slots. If it raised an error, or the stack moved,
+    /// the trace leaves through `after` (the state after the call), writing neither the
+    /// slots from `slot` on (the results) nor those closures may have captured (bit `s`
+    /// of `captured` for slot `s`; slots from 64 on count as captured): those hold what
+    /// the callee left.
+    NativeCall {
+        func: Ref,
+        args: [Ref; MAX_NATIVE_ARGS],
+        nargs: u8,
+        slot: u16,
+        pc: u64,
+        captured: u64,
+        after: SnapId,
+    },
 }
 
 impl Ins {
@@ -700,7 +729,8 @@ impl Ins {
             | UvBarrier { .. }
             | TabSetInt { .. }
             | TabSetStr { .. }
-            | CallSelf { .. } => None,
+            | CallSelf { .. }
+            | NativeCall { .. } => None,
         }
     }
 
@@ -726,7 +756,8 @@ impl Ins {
             | NumToInt { snap, .. }
             | Guard { snap, .. }
             | CallSelf { snap, .. }
-            | CCall { after: snap, .. } => Some(snap),
+            | CCall { after: snap, .. }
+            | NativeCall { after: snap, .. } => Some(snap),
             _ => None,
         }
     }
@@ -763,6 +794,13 @@ impl Ins {
             ElemAddr { base, idx, .. } => vec![base, idx],
             XStore { ptr, val, .. } => vec![ptr, val],
             CCall {
+                func, args, nargs, ..
+            } => {
+                let mut v = vec![func];
+                v.extend(args.iter_mut().take(usize::from(*nargs)));
+                v
+            }
+            NativeCall {
                 func, args, nargs, ..
             } => {
                 let mut v = vec![func];
@@ -833,6 +871,7 @@ impl Ins {
                 | Ins::SStore { .. }
                 | Ins::CallSelf { .. }
                 | Ins::CCall { .. }
+                | Ins::NativeCall { .. }
         )
     }
 
@@ -848,6 +887,7 @@ impl Ins {
                 | Ins::TabSetInt { .. }
                 | Ins::TabSetStr { .. }
                 | Ins::CallSelf { .. }
+                | Ins::NativeCall { .. }
         )
     }
 
@@ -1066,6 +1106,12 @@ fn describe(ins: &Ins) -> String {
         } => {
             let args: Vec<String> = args[..usize::from(nargs)].iter().map(|&a| r(a)).collect();
             format!("CALLXS {}  ({})", r(func), args.join(" "))
+        }
+        Ins::NativeCall {
+            func, args, nargs, ..
+        } => {
+            let args: Vec<String> = args[..usize::from(nargs)].iter().map(|&a| r(a)).collect();
+            format!("CALLS  {}  ({})", r(func), args.join(" "))
         }
         Ins::Loop => "LOOP".into(),
         other => {

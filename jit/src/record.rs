@@ -44,15 +44,18 @@
 //! the body are replaced by checks of the index's range before `LOOP` (`abc`,
 //! [`Recorder::eliminate_bounds_checks`]).
 
-use crate::ir::{CArg, CNum, Cmp, Field, Ins, Op64, Ref, SnapId, Snapshot, Trace, Ty, MAX_C_ARGS};
+use crate::ir::{
+    CArg, CNum, Cmp, Field, Ins, Op64, Ref, SnapId, Snapshot, Trace, Ty, MAX_C_ARGS,
+    MAX_NATIVE_ARGS,
+};
 use moonjet_ffi::{CType, CTypeId, CTypeTable, Flags, Kind};
-use moonjet_gc::object::{offsets, GcFunc, GcProto, GcStr, GcTab};
+use moonjet_gc::object::{offsets, GcFunc, GcProto, GcStr, GcTab, GcUdata};
 use moonjet_gc::TValue;
 use moonjet_runtime::bc::{self, Mode, Op};
 use moonjet_runtime::ffi::ops::{self as cdata_ops, Route, Target};
 use moonjet_runtime::ffi::{cdata_type, conv, is_const, raw_type, FfiState};
 use moonjet_runtime::libs::{bit, builtin_id};
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 /// Longest loop body recorded (in bytecode instructions executed).
 const MAX_RECORD: usize = 1000;
@@ -237,6 +240,19 @@ pub struct Recorder {
     /// A C call just recorded returns a `bool` into this slot (of the current frame):
     /// which boolean it is becomes known (and guarded) at the next instruction.
     bool_result: Option<(u32, Ref)>,
+    /// A native function call just recorded ([`Ins::NativeCall`]) left this many results
+    /// from this slot on (of the trace's frame), read at the next instruction, when they
+    /// are there to see; guards on them leave through the snapshot after the call.
+    native_results: Option<(u32, u32)>,
+    /// Slots of the trace's frame a native call may have changed (its results, and
+    /// variables closures may capture): read from the stack, not assumed to hold what
+    /// they held on entry.
+    stale: BTreeSet<u16>,
+    /// Slots whose value is the one a native call left on the stack, until the trace
+    /// writes them: leaving must not write them (in the loop body, not even the value
+    /// the iteration started with). Per snapshot in `snap_mem_owned`.
+    mem_owned: BTreeSet<u16>,
+    snap_mem_owned: Vec<Vec<u16>>,
 }
 
 /// The state guards leave through while references are pending: a snapshot, or what it
@@ -547,6 +563,10 @@ impl Recorder {
             steps: 0,
             call_exits: Vec::new(),
             bool_result: None,
+            native_results: None,
+            stale: BTreeSet::new(),
+            mem_owned: BTreeSet::new(),
+            snap_mem_owned: Vec::new(),
         }
     }
 
@@ -736,6 +756,11 @@ impl Recorder {
                 size: ct.size(),
             }),
             Ins::FLoad { field, .. } if field.resizable() => Some(Mem::Layout),
+            Ins::FLoad {
+                field: Field::TabMeta | Field::UdataMeta | Field::FuncEnv | Field::UpvalV,
+                ..
+            }
+            | Ins::TabWrite { .. } => Some(Mem::Meta),
             _ => None,
         }
     }
@@ -773,6 +798,8 @@ impl Recorder {
             | Ins::TabSetStr { .. }
             | Ins::CallSelf { .. }
             | Ins::CCall { .. } => Some(Mem::Any),
+            // A native function may run any Lua code, and the collector.
+            Ins::NativeCall { .. } => Some(Mem::All),
             _ => None,
         }
     }
@@ -1017,12 +1044,18 @@ impl Recorder {
     /// the same).
     fn push_snap(&mut self, pc: u32, slots: Vec<(u16, Ref)>) -> SnapId {
         let last_id = self.snaps.len().wrapping_sub(1) as SnapId;
+        let mem_owned: Vec<u16> = self.mem_owned.iter().copied().collect();
         if let (Some(last), false) = (self.snaps.last(), self.call_exits.contains(&last_id)) {
-            if last.pc == pc && last.slots == slots {
+            if last.pc == pc
+                && last.slots == slots
+                && self.snap_mem_owned.last() == Some(&mem_owned)
+            {
                 return (self.snaps.len() - 1) as SnapId;
             }
         }
         self.snaps.push(Snapshot { slots, pc });
+        self.snap_mem_owned.resize(self.snaps.len() - 1, Vec::new());
+        self.snap_mem_owned.push(mem_owned);
         (self.snaps.len() - 1) as SnapId
     }
 
@@ -1053,7 +1086,19 @@ impl Recorder {
         let v = unsafe { *self.base.add(usize::from(s)) };
         let ty = Ty::of(v).ok_or("NYI: value type")?;
         let snap = self.snap(pc);
-        let r = self.push(Ins::SLoad { slot: s, ty, snap });
+        let r = if self.stale.contains(&s) {
+            // Not the value the trace was entered with: what a native call left there.
+            let at = self.emit(Ins::SlotAddr { slot: s });
+            self.emit(Ins::Load {
+                ptr: at,
+                idx: None,
+                off: 0,
+                ty,
+                snap,
+            })
+        } else {
+            self.push(Ins::SLoad { slot: s, ty, snap })
+        };
         self.slots.insert(s, r);
         Ok(r)
     }
@@ -1102,6 +1147,7 @@ impl Recorder {
     /// Set slot `s` of the trace's own frame.
     fn write_frame_slot(&mut self, s: u16, r: Ref) {
         self.drop_pending(s);
+        self.mem_owned.remove(&s);
         self.slots.insert(s, r);
         self.written.insert(s, r);
     }
@@ -1311,6 +1357,50 @@ impl Recorder {
         });
         self.write(dst, r);
         Ok(())
+    }
+
+    /// `dst = u.name` (`TGETS`, constant key `c`) for the userdata in slot `b` whose
+    /// metatable's `__index` is a table, as for methods: the metatable is guarded, and the
+    /// key is looked up in that table. (`__index` functions stay interpreted.)
+    fn udata_get(&mut self, dst: u32, b: u32, c: u32, pc: *const u32) -> Result<(), Abort> {
+        let uv = self.value(b);
+        // SAFETY: a live userdata in the frame; its metatable, if any, is a live table
+        // whose nodes are `hmask + 1` long.
+        let (mt, index_key, methods) = unsafe {
+            let mt = (*uv.gc_ptr().cast::<GcUdata>()).metatable;
+            if mt.is_null() {
+                return Err("NYI: userdata without a metatable".into());
+            }
+            let node = (*mt).node;
+            let found = (0..=(*mt).hmask as usize)
+                .map(|i| &*node.add(i))
+                .find(|n| n.key.is_str() && GcStr::bytes(n.key.gc_ptr().cast()) == b"__index");
+            match found {
+                Some(n) if n.val.is_tab() => (mt, n.key.gc_ptr().cast::<GcStr>(), n.val),
+                _ => return Err("NYI: userdata index without an __index table".into()),
+            }
+        };
+        let u = self.read(b, pc)?;
+        let m = self.emit(Ins::FLoad {
+            obj: u,
+            field: Field::UdataMeta,
+        });
+        let km = self.kgc(TValue::from_tab(mt), Ty::Tab);
+        self.guard(Cmp::Eq, Ty::Ptr, m, km, pc);
+        let (node, off) = self
+            .hash_slot(km, mt, index_key, pc)
+            .ok_or("NYI: userdata index without an __index table")?;
+        let snap = self.snap(pc);
+        let index = self.emit(Ins::Load {
+            ptr: node,
+            idx: None,
+            off,
+            ty: Ty::Tab,
+            snap,
+        });
+        let key = self.key_of(Op::TGETS, c, pc)?;
+        let methods = methods.as_tab().ok_or("NYI: userdata index")?;
+        self.table_get(index, methods, key, dst, pc)
     }
 
     /// `t[key] = val` for table `t` (ref, runtime table).
@@ -2031,6 +2121,9 @@ impl Recorder {
         if let Some((slot, call)) = self.bool_result.take() {
             self.c_bool_result(slot, call, pc);
         }
+        if let Some((slot, n)) = self.native_results.take() {
+            self.native_call_results(slot, n, pc)?;
+        }
         if !self.frames.is_empty() {
             // SAFETY: forwarded caller promise.
             if unsafe { self.call_step(pc)? } {
@@ -2301,6 +2394,9 @@ impl Recorder {
             }
             TSETV | TSETS | TSETB if self.value(b).is_cdata() => {
                 self.cdata_access(op, (b, c), CAccess::Set { val: a }, pc, cts)?;
+            }
+            TGETS if self.value(b).is_udata() && ffi.clib_cache(self.value(b)).is_none() => {
+                self.udata_get(a, b, c, pc)?;
             }
             TGETV | TGETS if ffi.clib_cache(self.value(b)).is_some() => {
                 let cache = ffi.clib_cache(self.value(b)).ok_or("NYI: namespace")?;
@@ -2752,7 +2848,9 @@ impl Recorder {
         }
         // SAFETY: as above.
         let ffid = unsafe { (*func).ffid };
-        let which = builtin_of(ffid).ok_or("NYI: call")?;
+        let Some(which) = builtin_of(ffid) else {
+            return self.record_native_call(a, b, nargs, pc);
+        };
         // One result (or all, which is the one), and an argument count the recording
         // handles.
         if !which.takes(nargs) || !matches!(b, 0 | 2) {
@@ -2829,6 +2927,122 @@ impl Recorder {
         self.write(a, r);
         if b == 0 {
             self.multres = Some((a + 1, before));
+        }
+        Ok(())
+    }
+
+    /// `CALL a b c` (`nargs` = c - 1, `b - 1` results) of the native function in slot
+    /// `a`, one the recorder has no IR of its own for: a call of it from the trace
+    /// ([`Ins::NativeCall`]), made as the interpreter makes it. Only from the trace's own
+    /// frame (the callee, error messages and tracebacks see the frames as they are), and
+    /// not of the functions that must run in the interpreter: `pcall` and `xpcall` (their
+    /// function runs in an interpreter frame), `coroutine.yield`, `debug.setlocal` (it
+    /// changes slots the trace holds) and `jit.flush`.
+    fn record_native_call(
+        &mut self,
+        a: u32,
+        b: u32,
+        nargs: u32,
+        pc: *const u32,
+    ) -> Result<(), Abort> {
+        let fv = self.value(a);
+        // SAFETY: a live native function in the frame.
+        let ffid = unsafe { (*fv.gc_ptr().cast::<GcFunc>()).ffid };
+        use moonjet_runtime::vm::state::ff;
+        let refused = [("coroutine", "yield"), ("debug", "setlocal"), ("jit", "flush")];
+        if ffid == ff::PCALL
+            || ffid == ff::XPCALL
+            || (ffid != 0
+                && refused
+                    .iter()
+                    .any(|(lib, name)| builtin_id(lib, name) == Some(ffid)))
+        {
+            return Err("NYI: call of a function that needs the interpreter".into());
+        }
+        if !self.frames.is_empty() {
+            return Err("NYI: native call in an inlined call".into());
+        }
+        if self.recursive {
+            // Its trace may run inside native recursive calls (`Ins::CallSelf`), whose
+            // frames the callee would not see as the interpreter's.
+            return Err("NYI: native call in a recursive function's trace".into());
+        }
+        if self.pinned_snap.is_some() || self.pending_pin.is_some() || b == 0 {
+            return Err("NYI: native call in this form".into());
+        }
+        if nargs as usize > MAX_NATIVE_ARGS {
+            return Err("NYI: too many arguments".into());
+        }
+        let f = self.read(a, pc)?;
+        let kf = self.kgc(fv, Ty::Func);
+        self.guard(Cmp::Eq, Ty::Ptr, f, kf, pc);
+        let mut args = [0; MAX_NATIVE_ARGS];
+        for (i, arg) in args.iter_mut().enumerate().take(nargs as usize) {
+            *arg = self.read(a + 2 + i as u32, pc)?;
+            self.boxed_only_at_exits(*arg)?;
+        }
+        // SAFETY: a CALL is never the last instruction of a prototype.
+        let next = unsafe { pc.add(1) };
+        // The state after the call, as the trace holds it: what the call writes to the
+        // stack first, and where it leaves on an error (but the slots the callee owns).
+        let after = self.snap(next);
+        self.call_exits.push(after);
+        // What the callee may change of the frame: the call's slots (its results), and
+        // the variables closures of this function may have captured (slots from 64 on
+        // count as captured).
+        let at = self.pc_index(next) as usize;
+        // SAFETY: the running prototype is live.
+        let framesize = u32::from(unsafe { (*self.pt).framesize });
+        let captured: Vec<u16> = (0..a)
+            .filter(|&s| s >= 64 || may_be_captured(self.pt, at, s))
+            .map(|s| s as u16)
+            .collect();
+        self.forget_slots_from(a);
+        for &s in &captured {
+            self.slots.remove(&s);
+            self.written.remove(&s);
+        }
+        let owned = captured
+            .iter()
+            .copied()
+            .chain(a as u16..framesize.max(a) as u16);
+        for s in owned {
+            self.stale.insert(s);
+            self.mem_owned.insert(s);
+        }
+        self.emit(Ins::NativeCall {
+            func: kf,
+            args,
+            nargs: nargs as u8,
+            slot: a as u16,
+            pc: pc as u64,
+            captured: captured
+                .iter()
+                .fold(0u64, |m, &s| if s < 64 { m | 1 << s } else { m }),
+            after,
+        });
+        self.native_results = Some((a, b - 1));
+        // The callee runs in the interpreter meanwhile (Lua code it calls is not
+        // recorded).
+        self.awaiting = Some(next);
+        Ok(())
+    }
+
+    /// The `n` results a native call left from `slot` on, loaded from their slots now
+    /// that their types show, at `pc`, the instruction after the call.
+    fn native_call_results(&mut self, slot: u32, n: u32, pc: *const u32) -> Result<(), Abort> {
+        for s in slot..slot + n {
+            let ty = Ty::of(self.value(s)).ok_or("NYI: value type")?;
+            let snap = self.snap(pc);
+            let at = self.emit(Ins::SlotAddr { slot: s as u16 });
+            let r = self.emit(Ins::Load {
+                ptr: at,
+                idx: None,
+                off: 0,
+                ty,
+                snap,
+            });
+            self.write(s, r);
         }
         Ok(())
     }
@@ -3438,6 +3652,32 @@ impl Recorder {
         // instruction to its pre-roll twin (an invariant) or drop a repeated guard.
         let mut map: Vec<Ref> = (0..pre.len() as Ref).collect();
         let mut body_snaps: HashMap<SnapId, SnapId> = HashMap::new();
+        // The body's copy of pre-roll snapshot `s`: the slots the iteration changed
+        // hold their phis until the copy writes them, but those a native call left on
+        // the stack by then hold that.
+        let body_snap = |me: &mut Self,
+                         body_snaps: &mut HashMap<SnapId, SnapId>,
+                         map: &[Ref],
+                         s: SnapId|
+         -> SnapId {
+            if let Some(&b) = body_snaps.get(&s) {
+                return b;
+            }
+            let mut slots: BTreeMap<u16, Ref> = phis.clone();
+            for owned in me.snap_mem_owned.get(s as usize).into_iter().flatten() {
+                slots.remove(owned);
+            }
+            for &(slot, r) in &pre_snaps[s as usize].slots {
+                slots.insert(slot, map[r as usize]);
+            }
+            let b = me.snaps.len() as SnapId;
+            me.snaps.push(Snapshot {
+                slots: slots.into_iter().collect(),
+                pc: pre_snaps[s as usize].pc,
+            });
+            body_snaps.insert(s, b);
+            b
+        };
         // A load may be shared with the pre-roll only if nothing in the loop may write
         // what it reads.
         for ins in &pre {
@@ -3445,7 +3685,21 @@ impl Recorder {
         }
         for (i, ins) in pre.iter().enumerate() {
             let mut new = *ins;
-            if let Ins::SLoad { slot, ty, .. } = *ins {
+            if let Ins::SLoad { slot, ty, snap } = *ins {
+                if self.stale.contains(&slot) && !phis.contains_key(&slot) {
+                    // A variable a native call may change: from the second iteration on,
+                    // what the stack holds now.
+                    let at = self.emit(Ins::SlotAddr { slot });
+                    let snap = body_snap(self, &mut body_snaps, &map, snap);
+                    map[i] = self.emit(Ins::Load {
+                        ptr: at,
+                        idx: None,
+                        off: 0,
+                        ty,
+                        snap,
+                    });
+                    continue;
+                }
                 map[i] = match phis.get(&slot) {
                     None => i as Ref, // unchanged by the loop: the pre-roll's value
                     Some(&p) => {
@@ -3481,23 +3735,7 @@ impl Recorder {
                 map[i] = self.ins.len() as Ref;
             }
             if let Some(s) = new.snap_mut() {
-                let body = match body_snaps.get(s) {
-                    Some(&b) => b,
-                    None => {
-                        let mut slots: BTreeMap<u16, Ref> = phis.clone();
-                        for &(slot, r) in &pre_snaps[*s as usize].slots {
-                            slots.insert(slot, map[r as usize]);
-                        }
-                        let b = self.snaps.len() as SnapId;
-                        self.snaps.push(Snapshot {
-                            slots: slots.into_iter().collect(),
-                            pc: pre_snaps[*s as usize].pc,
-                        });
-                        body_snaps.insert(*s, b);
-                        b
-                    }
-                };
-                *s = body;
+                *s = body_snap(self, &mut body_snaps, &map, *s);
             }
             if let Ins::Guard { .. } = new {
                 match self.constant_guard(&new) {
@@ -3867,6 +4105,13 @@ enum Mem {
     Layout,
     Upval(u16),
     UpvalObj(usize),
+    /// What only Lua code run by a native function changes (`setmetatable`, `setfenv`,
+    /// an upvalue closed as a coroutine ends), and how long a table's write barrier
+    /// holds (until the collector may run again): read by metatable, environment and
+    /// upvalue-place loads and by barriers, written only by [`Mem::All`].
+    Meta,
+    /// Everything, [`Mem::Meta`] too: what a native function call may change.
+    All,
     /// `size` bytes of C memory at `ptr + off` (wherever cdata lead): any C address may
     /// alias another, but not a disjoint range from the same address value. Lua objects'
     /// memory is never C memory.
@@ -3882,6 +4127,8 @@ impl Mem {
     /// Whether a store to `written` may change what a load from `self` reads.
     fn may_alias(self, written: Mem) -> bool {
         match (self, written) {
+            (_, Mem::All) => true,
+            (Mem::Meta, _) | (_, Mem::Meta) => false,
             (Mem::Any, _) | (_, Mem::Any) => true,
             // Only a table store call (Any) inserts keys or resizes a table.
             (Mem::Key | Mem::Layout, _) | (_, Mem::Key | Mem::Layout) => false,

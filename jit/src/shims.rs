@@ -1,7 +1,9 @@
 //! Functions compiled traces call for work too big to inline: table barriers, `#t`,
 //! growing a table, new tables, `pow`. They never run the collector (a trace keeps values in
 //! registers the collector cannot see), so nothing they do can free an object the trace
-//! still uses.
+//! still uses. The exception is [`call_native`], a call of a native function, which may
+//! run anything: the trace writes its frame to the stack first, and reads memory afresh
+//! after it.
 
 use moonjet_gc::object::{GcHeader, GcStr, GcTab, GcUpval};
 use moonjet_gc::{table, Heap, TValue};
@@ -288,4 +290,42 @@ pub extern "C" fn pow_i64(x: u64, k: u64) -> u64 {
 
 pub extern "C" fn pow_u64(x: u64, k: u64) -> u64 {
     moonjet_runtime::ffi::ops::pow_u64(x, k)
+}
+
+/// `Ins::NativeCall`: the `CALL` at `pc` of a native function, made by the trace running
+/// in the frame at `base` (its slots written) as the interpreter makes it
+/// (`moonjet_runtime::vm::interp::call_native_for_trace`). Returns the frame's base
+/// afterwards (the callee may have moved the stack), with bit 0 set if the callee raised
+/// an error: the state keeps it (`trace_throw`) for the interpreter to raise where the
+/// call was, once the trace has left. A panic in the callee becomes such an error, as
+/// unwinding through trace code is not possible.
+///
+/// # Safety
+/// `ctx` is the context of a trace running on the state `ctx.ffi.state`, in the frame at
+/// `base` of its running thread, whose slots are written; `pc` is a `CALL` of the frame's
+/// prototype, whose function slot holds a native function the recorder accepted.
+pub unsafe extern "C" fn call_native(
+    ctx: *const TraceCtx,
+    base: *mut TValue,
+    pc: *const u32,
+) -> usize {
+    use moonjet_runtime::vm::{interp, State};
+    // SAFETY: caller promise: the state runs this trace, and nothing else uses it while
+    // the callee runs (the engine that entered the trace waits for it).
+    let st = unsafe { &mut *(*ctx).ffi.state.cast::<State>() };
+    // SAFETY: the running thread is live; the frame is inside its stack.
+    let off = unsafe { base.offset_from((*st.l).stack) };
+    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        // SAFETY: caller promise.
+        unsafe { interp::call_native_for_trace(st, base, pc) }
+    }));
+    let failed = match r {
+        Ok(Ok(now)) => return now as usize,
+        Ok(Err(t)) => t,
+        Err(_) => st.throw_str("internal error: a native function panicked"),
+    };
+    st.trace_throw = Some(failed);
+    // SAFETY: as above; the frame is where it was in the (possibly moved) stack.
+    let now = unsafe { (*st.l).stack.offset(off) };
+    now as usize | 1
 }

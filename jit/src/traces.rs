@@ -118,12 +118,13 @@ impl TraceData {
         };
         let not_counted = trace.link_snap.unwrap_or(trace.loop_snap);
         // An exit after a C call that ran a callback must reach the interpreter (which
-        // raises the callback's error, if any): never linked to a side trace.
+        // raises the callback's error, if any): never linked to a side trace. So must
+        // one after a native call that raised an error or moved the stack.
         let after_calls: Vec<SnapId> = trace
             .ins
             .iter()
             .filter_map(|i| match *i {
-                Ins::CCall { after, .. } => Some(after),
+                Ins::CCall { after, .. } | Ins::NativeCall { after, .. } => Some(after),
                 _ => None,
             })
             .collect();

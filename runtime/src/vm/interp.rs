@@ -140,6 +140,59 @@ pub(crate) unsafe fn precall(
     }
 }
 
+/// Compiled trace code makes the `CALL` at `pc` (one with a fixed argument count) of a
+/// native function, in the Lua frame at `base`, exactly as the interpreter would: the
+/// frame's slots are all written (the function at `a`, its arguments from `a + 2`), so
+/// the callee, the collector and the debug library see what they would see in the
+/// interpreter, and error messages name the function as the call site shows it. The
+/// results go to the call's slots, as many as the `CALL` wants. Returns the frame's base
+/// afterwards: the callee may run Lua code that grows (moves) the stack.
+///
+/// The callee may not yield (a coroutine cannot yield across trace code): it runs as a
+/// Rust-level call, which `coroutine.yield` refuses. `pcall` and `xpcall`, which run
+/// their function in the interpreter's frames, are never called here.
+///
+/// # Safety
+/// `pc` is a `CALL` of the live prototype running in the live frame at `base` of the
+/// running thread, whose slot `a` holds a native function other than `pcall`/`xpcall`.
+pub unsafe fn call_native_for_trace(
+    st: &mut State,
+    base: *mut TValue,
+    pc: *const u32,
+) -> LuaResult<*mut TValue> {
+    // SAFETY: caller promise; the frame has room for the call's slots (a Lua frame's
+    // framesize covers them).
+    unsafe {
+        let l = st.l;
+        let ins = *pc;
+        let ret_pc = pc.add(1);
+        st.savedpc = ret_pc;
+        (*l).base = base;
+        let nargs = bc::c(ins) as usize - 1;
+        let func = base.add(bc::a(ins) as usize);
+        st.nny += 1;
+        let r = precall(st, func, nargs, ret_pc as u64);
+        st.nny -= 1;
+        let r = match r {
+            Ok(Pre::Done(n)) => {
+                // As the interpreter's CALL: finalizers first, then the results move.
+                st.check_finalizers();
+                let nb = (*l).base;
+                if (*nb.sub(1)).0 == ret_pc as u64 {
+                    Ok(results_to_lua(l, nb, (*l).top.sub(n), n, ins))
+                } else {
+                    Err(st.throw_str("internal error: a native function left its frame"))
+                }
+            }
+            Ok(Pre::Lua(..)) => Err(st.throw_str("internal error: a native call ran Lua code")),
+            Err(t) => Err(t),
+        };
+        // (Nested Lua code restores it as it returns; an error may leave another.)
+        st.savedpc = ret_pc;
+        r
+    }
+}
+
 /// The plain loop set up a Lua call and found a hook set: run the call hook as `precall`
 /// would have (`pc` is the callee's first instruction, its frame is `(*st.l).base`).
 #[cold]
@@ -1218,7 +1271,7 @@ unsafe fn run<const HOOKED: bool>(
         macro_rules! function_entry {
             () => {{
                 if !HOOKED && st.hook.mask() == 0 {
-                    if let Some(at) = jit_iface::function_entry(st, pt, base) {
+                    if let Some(at) = tr!(jit_iface::function_entry(st, pt, base)) {
                         resume_after_trace!(at);
                     }
                 }
@@ -1227,7 +1280,7 @@ unsafe fn run<const HOOKED: bool>(
         // A compiled loop with the JIT on runs its trace.
         macro_rules! enter_trace {
             ($here:expr) => {{
-                if let Some(at) = jit_iface::enter_loop(st, pt, base, $here) {
+                if let Some(at) = tr!(jit_iface::enter_loop(st, pt, base, $here)) {
                     resume_after_trace!(at);
                 }
             }};

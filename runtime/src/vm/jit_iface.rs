@@ -16,7 +16,7 @@
 //! values in the same units.
 
 use super::hook::mask;
-use super::state::State;
+use super::state::{LuaResult, State};
 use crate::bc::{self, Op};
 use crate::proto::flags;
 use moonjet_gc::object::GcProto;
@@ -476,23 +476,25 @@ pub(crate) unsafe fn enter_loop(
     pt: *mut GcProto,
     base: *mut TValue,
     pc: *const u32,
-) -> Option<(*mut TValue, *const u32)> {
+) -> LuaResult<Option<(*mut TValue, *const u32)>> {
     if st.hook.mask() != 0 {
         // A recording (which must not see trace code run), a hook or an interrupt: the
         // interpreter runs the loop itself, uncounted.
-        return None;
+        return Ok(None);
     }
     // SAFETY: forwarded caller promise.
-    let next = unsafe { run_trace(st, pt, base, pc) };
+    let next = unsafe { run_trace(st, pt, base, pc) }?;
     if next.is_none() {
         // SAFETY: forwarded caller promise.
         unsafe { count_loop(st, pt, base, pc) };
     }
-    next
+    Ok(next)
 }
 
 /// Run the trace entered at `at` (a `JFORL`/`JLOOP`, or a `JFUNCF` header) through the
 /// engine (the hook mask is clear). Trace code is marked as running meanwhile, so no zombie's code is released under it.
+/// An error a native function the trace called raised comes back as `Err`, to be raised
+/// where that call was (the trace left with the frame as the call found it).
 /// Out of line: a trace entry is rare next to what the trace runs, and the dispatch
 /// loop's registers are for the interpreter.
 ///
@@ -504,7 +506,7 @@ unsafe fn run_trace(
     pt: *mut GcProto,
     base: *mut TValue,
     at: *const u32,
-) -> Option<(*mut TValue, *const u32)> {
+) -> LuaResult<Option<(*mut TValue, *const u32)>> {
     st.savedpc = at.wrapping_add(1);
     st.heap.trace_code_entered();
     // SAFETY: forwarded caller promise.
@@ -512,12 +514,15 @@ unsafe fn run_trace(
         .with_engine(|e, st| unsafe { e.enter(st, pt, base, at) })
         .flatten();
     st.heap.trace_code_left();
+    if let Some(t) = st.trace_throw.take() {
+        return Err(t);
+    }
     if crate::ffi::callback::error_pending(st) {
         // A C call of the trace ran a callback that failed: the trace left right after
         // the call, and the interpreter raises the error there.
         st.raise_callback_error();
     }
-    next
+    Ok(next)
 }
 
 /// Take `units` off the hot counter of the code at `at`; true when it runs out (the
@@ -608,23 +613,23 @@ pub(crate) unsafe fn function_entry(
     st: &mut State,
     pt: *mut GcProto,
     base: *mut TValue,
-) -> Option<(*mut TValue, *const u32)> {
+) -> LuaResult<Option<(*mut TValue, *const u32)>> {
     // SAFETY: caller promise; instruction 0 is the header.
     let header = unsafe { (*pt).bc };
     let op = bc::op(unsafe { *header });
     if op == Op::JFUNCF as u8 {
         // SAFETY: forwarded caller promise.
-        let next = unsafe { run_trace(st, pt, base, header) };
+        let next = unsafe { run_trace(st, pt, base, header) }?;
         if next.is_some() {
-            return next;
+            return Ok(next);
         }
         // No trace in service there any more: count as a `FUNCF` would.
     } else if op != Op::FUNCF as u8 {
-        return None;
+        return Ok(None);
     }
     if count_down(st, header, HOTCOUNT_CALL) {
         // SAFETY: forwarded caller promise (for `got_hot` and `start_func`).
         unsafe { got_hot(st, pt, header, |e, st| e.start_func(st, pt, base)) };
     }
-    None
+    Ok(None)
 }

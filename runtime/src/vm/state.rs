@@ -94,6 +94,10 @@ pub struct State {
     pub(crate) rust_pcall_bases: Vec<(*mut GcThread, isize)>,
     /// Resumption point of a `CAT` whose `__concat` returned (see frame::cont::CAT).
     pub(crate) cat_top: Option<u32>,
+    /// An error a native function raised while compiled trace code called it
+    /// (`interp::call_native_for_trace`): the trace left, and the interpreter raises it
+    /// where the call was (the error handler has run already).
+    pub trace_throw: Option<Throw>,
     /// Where `print` and `io.write` go.
     pub out: Box<dyn Write>,
     /// Scratch buffer for string building.
@@ -222,6 +226,7 @@ impl State {
             yield_count: 0,
             handler_floor: None,
             cat_top: None,
+            trace_throw: None,
             cframe_pcs: Vec::new(),
             rust_pcall_bases: Vec::new(),
             out: Box::new(std::io::BufWriter::new(std::io::stdout())),
