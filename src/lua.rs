@@ -468,13 +468,8 @@ impl Lua {
         R: IntoLuaMulti,
         F: FnMut(&Lua, A) -> Result<R> + 'static,
     {
-        let func = RefCell::new(func);
-        self.create_function(move |lua, a: A| {
-            let mut f = func
-                .try_borrow_mut()
-                .map_err(|_| Error::runtime("mutable callback called recursively"))?;
-            f(lua, a)
-        })
+        let func = raw::MutCallback::new(func);
+        self.create_function(move |lua, a: A| func.call(lua, a))
     }
 
     /// A coroutine running `func` (started by [`Thread::resume`](crate::Thread::resume)).

@@ -18,6 +18,7 @@ use moonjet_gc::value::itype;
 use moonjet_gc::{GcThread, GcUdata, RootId, TValue};
 use moonjet_runtime::vm::{LuaResult, State, Throw};
 use std::any::{Any, TypeId};
+use std::cell::{RefCell, RefMut};
 use std::ptr::NonNull;
 use std::rc::{Rc, Weak};
 
@@ -92,6 +93,33 @@ impl Slab {
 pub(crate) type CallbackFn = Box<dyn Fn(&Lua, StackArgs) -> Result<usize>>;
 /// A [`CallbackFn`] that may borrow for `'a` (a scope's).
 pub(crate) type ScopedCallbackFn<'a> = Box<dyn Fn(&Lua, StackArgs) -> Result<usize> + 'a>;
+
+/// The `FnMut` closure of a callback made by a `create_function_mut` (or
+/// `add_function_mut`, `add_method_mut`): Lua calls it through a shared reference, so a
+/// call while it runs (from Lua code it called) is refused with an error instead of
+/// taking a second `&mut` of the closure.
+pub(crate) struct MutCallback<F>(RefCell<F>);
+
+impl<F> MutCallback<F> {
+    pub(crate) fn new(func: F) -> Self {
+        MutCallback(RefCell::new(func))
+    }
+
+    /// The closure, unless it is running.
+    pub(crate) fn get(&self) -> Result<RefMut<'_, F>> {
+        self.0
+            .try_borrow_mut()
+            .map_err(|_| Error::runtime("mutable callback called recursively"))
+    }
+
+    /// Call the closure, unless it is running.
+    pub(crate) fn call<A, R>(&self, lua: &Lua, args: A) -> Result<R>
+    where
+        F: FnMut(&Lua, A) -> Result<R>,
+    {
+        (self.get()?)(lua, args)
+    }
+}
 
 pub(crate) struct Callback {
     func: CallbackFn,

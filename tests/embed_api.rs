@@ -423,6 +423,20 @@ fn function_mut_refuses_reentry() {
     lua.globals().set("reenter", reenter.clone()).unwrap();
     let e = reenter.call::<()>(()).unwrap_err();
     assert!(e.to_string().contains("recursively"), "{e}");
+    // The same in a scope.
+    let mut calls = 0;
+    let e = lua
+        .scope(|scope| {
+            let f = scope.create_function_mut(|lua, ()| {
+                calls += 1;
+                lua.load("scoped_reenter()").exec()
+            })?;
+            lua.globals().set("scoped_reenter", f.clone())?;
+            f.call::<()>(())
+        })
+        .unwrap_err();
+    assert!(e.to_string().contains("recursively"), "{e}");
+    assert_eq!(calls, 1);
 }
 
 // ---- conversions --------------------------------------------------------------------------
