@@ -8,15 +8,17 @@ pub(crate) const MEMORY_MESSAGE: &str = "not enough memory";
 
 /// An error from Lua or from the embedding API.
 ///
-/// Errors raised by Lua code, and errors that Rust callbacks return, reach Rust as
-/// [`Error::Runtime`] with the error's message; a chunk that does not compile is
-/// [`Error::Syntax`]; an allocation past the memory limit is [`Error::Memory`].
+/// Errors raised by Lua code reach Rust as [`Error::Runtime`]: the error's message and,
+/// for a string error, the traceback of where it was raised; an error a Rust callback
+/// returned reaches Rust as [`Error::CallbackError`], with the callback's error as it
+/// was; a chunk that does not compile is [`Error::Syntax`]; an allocation past the
+/// memory limit is [`Error::Memory`].
 ///
 /// ```
 /// use moonjet::{Error, Lua};
 /// let lua = Lua::new();
 /// match lua.load("error('boom', 0)").exec() {
-///     Err(Error::Runtime(msg)) => assert_eq!(msg, "boom"),
+///     Err(Error::Runtime(msg)) => assert!(msg.starts_with("boom\nstack traceback:\n")),
 ///     other => panic!("{other:?}"),
 /// }
 /// assert!(matches!(lua.load("x = = 1").exec(), Err(Error::Syntax { .. })));
@@ -31,8 +33,9 @@ pub enum Error {
         /// The chunk ended too early (more input could complete it, as in a REPL).
         incomplete_input: bool,
     },
-    /// An error raised by Lua code (`error(...)`, a failed operation) or returned by a
-    /// Rust callback; the error value's text.
+    /// An error raised by Lua code (`error(...)`, a failed operation): the error value's
+    /// text and, if the value is a string, `"\nstack traceback:\n\t..."` showing where
+    /// it was raised (as mlua's message handler adds).
     Runtime(String),
     /// An allocation would pass the memory limit ("not enough memory").
     Memory,
@@ -73,6 +76,30 @@ pub enum Error {
     CallbackDestructed,
     /// A [`RegistryKey`](crate::RegistryKey) of another `Lua` was used.
     MismatchedRegistryKey,
+    /// A Rust callback returned `Err`, and no Lua code caught the error (Lua code sees
+    /// the error's message as a string, as usual).
+    ///
+    /// ```
+    /// use moonjet::{Error, ExternalError, Lua};
+    /// let lua = Lua::new();
+    /// let f = lua
+    ///     .create_function(|_, ()| -> moonjet::Result<()> { Err("disk full".into_lua_err()) })
+    ///     .unwrap();
+    /// lua.globals().set("save", f).unwrap();
+    /// match lua.load("save()").exec() {
+    ///     Err(Error::CallbackError { cause, traceback }) => {
+    ///         assert_eq!(cause.to_string(), "disk full");
+    ///         assert!(traceback.starts_with("stack traceback:"));
+    ///     }
+    ///     other => panic!("{other:?}"),
+    /// }
+    /// ```
+    CallbackError {
+        /// The Lua stack where the callback returned the error.
+        traceback: String,
+        /// The error the callback returned.
+        cause: Arc<Error>,
+    },
     /// A value could not be serialized to a Lua value (the `serde` feature).
     SerializeError(String),
     /// A Lua value could not be deserialized (the `serde` feature).
@@ -90,9 +117,24 @@ impl Error {
         Error::Runtime(message.to_string())
     }
 
-    /// Wrap any Rust error as [`Error::External`].
+    /// Wrap any Rust error as [`Error::External`] (an [`Error`] stays itself).
     pub fn external(err: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Error {
-        Error::External(Arc::from(err.into()))
+        match err.into().downcast::<Error>() {
+            Ok(e) => *e,
+            Err(other) => Error::External(Arc::from(other)),
+        }
+    }
+
+    /// The Rust error of type `T` this error carries: the error of an
+    /// [`Error::External`], looked for through the causes of [`Error::CallbackError`]
+    /// and [`Error::BadArgument`].
+    pub fn downcast_ref<T: std::error::Error + 'static>(&self) -> Option<&T> {
+        match self {
+            Error::External(e) => e.downcast_ref(),
+            Error::CallbackError { cause, .. } => cause.downcast_ref(),
+            Error::BadArgument { cause, .. } => cause.downcast_ref(),
+            _ => None,
+        }
     }
 
     pub(crate) fn from_conversion(from: &'static str, to: &str, message: Option<String>) -> Error {
@@ -110,6 +152,8 @@ impl Error {
         match self {
             Error::Runtime(msg) => msg.clone(),
             Error::Syntax { message, .. } => message.clone(),
+            // Lua code sees the message of the error the callback returned.
+            Error::CallbackError { cause, .. } => cause.lua_message(),
             _ => self.to_string(),
         }
     }
@@ -148,6 +192,19 @@ impl fmt::Display for Error {
             Error::MismatchedRegistryKey => {
                 f.write_str("registry key used with a Lua state it does not belong to")
             }
+            Error::CallbackError { traceback, cause } => {
+                // Nested callback errors (Rust called Lua called Rust...): the innermost
+                // error and the traceback of where it was returned, the deepest stack.
+                let (mut root, mut traceback) = (cause, traceback);
+                while let Error::CallbackError {
+                    traceback: inner_traceback,
+                    cause: inner_cause,
+                } = root.as_ref()
+                {
+                    (root, traceback) = (inner_cause, inner_traceback);
+                }
+                write!(f, "{root}\n{}", traceback.trim_end())
+            }
             Error::SerializeError(m) => write!(f, "serialize error: {m}"),
             Error::DeserializeError(m) => write!(f, "deserialize error: {m}"),
             Error::External(e) => fmt::Display::fmt(e, f),
@@ -160,6 +217,7 @@ impl std::error::Error for Error {
         match self {
             Error::BadArgument { cause, .. } => Some(cause.as_ref()),
             Error::External(e) => Some(e.as_ref()),
+            // Not the cause of a CallbackError: its text is part of the Display already.
             _ => None,
         }
     }

@@ -188,7 +188,15 @@ pub(crate) struct LuaInner {
     running: Cell<u32>,
     /// The embedder's values, by type ([`Lua::set_app_data`]).
     app_data: RefCell<HashMap<TypeId, Box<dyn std::any::Any>>>,
+    /// Errors of Rust code raised in Lua as their message (a string, so that Lua code
+    /// sees what it always did), by message: an API call the message reaches returns
+    /// the error itself. The most recent few, since the outermost API call began.
+    raised_errors: RefCell<Vec<(Box<[u8]>, Error)>>,
 }
+
+/// How many errors raised by Rust code `LuaInner::raised_errors` keeps (older ones,
+/// caught by Lua code and never re-raised, reach Rust as their message only).
+const MAX_RAISED_ERRORS: usize = 8;
 
 type InterruptCallback = Rc<dyn Fn(&Lua) -> Result<()>>;
 
@@ -307,6 +315,7 @@ impl Lua {
             ticker: RefCell::new(None),
             running: Cell::new(0),
             app_data: RefCell::new(HashMap::new()),
+            raised_errors: RefCell::new(Vec::new()),
         });
         let lua = Lua(inner);
         lua.helpers_attach();
@@ -459,13 +468,8 @@ impl Lua {
         R: IntoLuaMulti,
         F: FnMut(&Lua, A) -> Result<R> + 'static,
     {
-        let func = RefCell::new(func);
-        self.create_function(move |lua, a: A| {
-            let mut f = func
-                .try_borrow_mut()
-                .map_err(|_| Error::runtime("mutable callback called recursively"))?;
-            f(lua, a)
-        })
+        let func = raw::MutCallback::new(func);
+        self.create_function(move |lua, a: A| func.call(lua, a))
     }
 
     /// A coroutine running `func` (started by [`Thread::resume`](crate::Thread::resume)).
@@ -737,7 +741,8 @@ impl Lua {
             match r {
                 Ok(()) => Ok(()),
                 // SAFETY: `sp` is `st`, whose borrows by the callback have ended.
-                Err(e) => Err(raw::raise(unsafe { &mut *sp }, &e)),
+                // Not wrapped as a callback's error: it stops the script, as mlua's does.
+                Err(e) => Err(raw::raise(&lua, unsafe { &mut *sp }, e)),
             }
         });
         let st = self.st();
@@ -768,6 +773,12 @@ impl Lua {
         let n = self.0.running.get();
         self.0.running.set(n + 1);
         if n == 0 {
+            // Errors of an earlier call that Lua code caught are no longer wanted.
+            let mut raised = self.0.raised_errors.borrow_mut();
+            if !raised.is_empty() {
+                raised.clear();
+            }
+            drop(raised);
             if let Some(t) = self.0.ticker.borrow().as_ref() {
                 t.active.store(true, Ordering::Relaxed);
             }
@@ -786,20 +797,66 @@ impl Lua {
     }
 
     /// Call the function below the top `nargs` slots in protected mode; on success the
-    /// results replace it and the arguments, and their count is returned.
+    /// results replace it and the arguments, and their count is returned. A string error
+    /// gets the traceback of where it was raised (recorded by the runtime only when an
+    /// error happens).
     pub(crate) fn pcall_top(&self, nargs: usize) -> Result<usize> {
         let st = self.st();
         // SAFETY: the function and its arguments are the top slots.
         let func_off = unsafe { st.top().sub(nargs + 1).offset_from((*st.l).stack) };
         self.enter();
-        let r = st.pcall(nargs, moonjet_runtime::vm::MULTRET);
+        let r = st.pcall_traced(nargs, moonjet_runtime::vm::MULTRET);
         self.leave();
         let st = self.st();
         match r {
             // SAFETY: the results sit from the function's slot to `top`.
             Ok(()) => Ok((unsafe { st.top().offset_from((*st.l).stack) } - func_off) as usize),
-            Err(e) => Err(error_from_value(st, e)),
+            Err(e) => {
+                let traceback = st.take_caught_traceback(e);
+                Err(self.error_from_caught(e, traceback))
+            }
         }
+    }
+
+    /// The `Error` for error value `v` caught by an API call (with `traceback`, the
+    /// stack where it was raised, if known): the error itself if Rust code raised it,
+    /// else [`Error::Memory`] or [`Error::Runtime`].
+    pub(crate) fn error_from_caught(&self, v: TValue, traceback: Option<Vec<u8>>) -> Error {
+        let Some(s) = v.as_str() else {
+            return error_from_value(self.st(), v);
+        };
+        // SAFETY: a live string (the error value is rooted by the state, or on its stack).
+        let b = unsafe { GcStr::bytes(s) };
+        if b == MEMORY_MESSAGE.as_bytes() {
+            return Error::Memory;
+        }
+        if let Some(e) = self.take_raised_error(b) {
+            return e;
+        }
+        let mut message = std::string::String::from_utf8_lossy(b).into_owned();
+        if let Some(tb) = traceback {
+            message.push('\n');
+            message.push_str(&std::string::String::from_utf8_lossy(&tb));
+        }
+        Error::Runtime(message)
+    }
+
+    /// Keep `e`, raised in Lua as the string `message`, for the API call it may reach.
+    pub(crate) fn remember_raised_error(&self, message: &[u8], e: Error) {
+        let mut raised = self.0.raised_errors.borrow_mut();
+        // The newest error with a given message is the one that message stands for.
+        raised.retain(|(m, _)| **m != *message);
+        if raised.len() >= MAX_RAISED_ERRORS {
+            raised.remove(0);
+        }
+        raised.push((message.into(), e));
+    }
+
+    /// The error Rust code raised as the string `message`, if one was (and is kept).
+    fn take_raised_error(&self, message: &[u8]) -> Option<Error> {
+        let mut raised = self.0.raised_errors.borrow_mut();
+        let i = raised.iter().rposition(|(m, _)| **m == *message)?;
+        Some(raised.remove(i).1)
     }
 
     /// Call `f` with `args`, converting its results to `R` (the work of

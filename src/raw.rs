@@ -16,8 +16,9 @@ use crate::lua::{Lua, LuaInner};
 use crate::value::{Function, ValueRef};
 use moonjet_gc::value::itype;
 use moonjet_gc::{GcThread, GcUdata, RootId, TValue};
-use moonjet_runtime::vm::{LuaResult, State};
+use moonjet_runtime::vm::{LuaResult, State, Throw};
 use std::any::{Any, TypeId};
+use std::cell::{RefCell, RefMut};
 use std::ptr::NonNull;
 use std::rc::{Rc, Weak};
 
@@ -92,6 +93,33 @@ impl Slab {
 pub(crate) type CallbackFn = Box<dyn Fn(&Lua, StackArgs) -> Result<usize>>;
 /// A [`CallbackFn`] that may borrow for `'a` (a scope's).
 pub(crate) type ScopedCallbackFn<'a> = Box<dyn Fn(&Lua, StackArgs) -> Result<usize> + 'a>;
+
+/// The `FnMut` closure of a callback made by a `create_function_mut` (or
+/// `add_function_mut`, `add_method_mut`): Lua calls it through a shared reference, so a
+/// call while it runs (from Lua code it called) is refused with an error instead of
+/// taking a second `&mut` of the closure.
+pub(crate) struct MutCallback<F>(RefCell<F>);
+
+impl<F> MutCallback<F> {
+    pub(crate) fn new(func: F) -> Self {
+        MutCallback(RefCell::new(func))
+    }
+
+    /// The closure, unless it is running.
+    pub(crate) fn get(&self) -> Result<RefMut<'_, F>> {
+        self.0
+            .try_borrow_mut()
+            .map_err(|_| Error::runtime("mutable callback called recursively"))
+    }
+
+    /// Call the closure, unless it is running.
+    pub(crate) fn call<A, R>(&self, lua: &Lua, args: A) -> Result<R>
+    where
+        F: FnMut(&Lua, A) -> Result<R>,
+    {
+        (self.get()?)(lua, args)
+    }
+}
 
 pub(crate) struct Callback {
     func: CallbackFn,
@@ -241,7 +269,7 @@ fn call_callback(st: &mut State) -> LuaResult<u32> {
     // SAFETY: the reference is cloned into an Rc at once (see the module invariants).
     let cb = match unsafe { owned_ref::<Rc<Callback>>(ud, UDTYPE_RUST_CALLBACK) } {
         Ok(cb) => cb.clone(),
-        Err(_) => return Err(raise(st, &Error::CallbackDestructed)),
+        Err(_) => return Err(st.throw_str(&Error::CallbackDestructed.to_string())),
     };
     let Some(lua) = Lua::from_inner(&cb.lua) else {
         return Err(st.throw_str("the Lua state is being destroyed"));
@@ -257,7 +285,7 @@ fn call_callback(st: &mut State) -> LuaResult<u32> {
     match r {
         Ok(n) => Ok(n as u32),
         // SAFETY: `sp` is this native's state; the callback's borrows of it have ended.
-        Err(e) => Err(raise(unsafe { &mut *sp }, &e)),
+        Err(e) => Err(raise_callback_error(&lua, unsafe { &mut *sp }, e)),
     }
 }
 
@@ -299,7 +327,7 @@ fn finalize_owned(st: &mut State) -> LuaResult<u32> {
     match r {
         Ok(()) => Ok(0),
         // SAFETY: as in `call_callback`.
-        Err(e) => Err(raise(unsafe { &mut *sp }, &e)),
+        Err(e) => Err(raise_callback_error(&lua, unsafe { &mut *sp }, e)),
     }
 }
 
@@ -319,12 +347,31 @@ pub(crate) fn catch_panic<T>(f: impl FnOnce() -> Result<T>) -> Result<T> {
     }
 }
 
-/// Raise `e` as a Lua error.
-pub(crate) fn raise(st: &mut State, e: &Error) -> moonjet_runtime::vm::Throw {
-    match e {
-        Error::Memory => st.memory_error(),
-        e => st.throw_str(&e.lua_message()),
+/// Raise `e`, returned by a Rust callback, as a Lua error: Lua code sees its message (a
+/// string, as for any error), and if no Lua code catches it, the Rust caller gets it back
+/// as [`Error::CallbackError`] with the traceback of where the callback was (as mlua).
+pub(crate) fn raise_callback_error(lua: &Lua, st: &mut State, e: Error) -> Throw {
+    if matches!(e, Error::Memory) {
+        return st.memory_error();
     }
+    // Made now, while the stack still shows the callback.
+    let traceback = moonjet_runtime::vm::debug::traceback(st, 0);
+    let e = Error::CallbackError {
+        traceback: std::string::String::from_utf8_lossy(&traceback).into_owned(),
+        cause: std::sync::Arc::new(e),
+    };
+    raise(lua, st, e)
+}
+
+/// Raise `e` as a Lua error whose value is its message, remembering `e` so that an API
+/// call the error reaches returns `e` itself (see [`Lua::error_from_caught`]).
+pub(crate) fn raise(lua: &Lua, st: &mut State, e: Error) -> Throw {
+    if matches!(e, Error::Memory) {
+        return st.memory_error();
+    }
+    let message = e.lua_message();
+    lua.remember_raised_error(message.as_bytes(), e);
+    st.throw_str(&message)
 }
 
 // ---- helpers kept by the state --------------------------------------------------------

@@ -1,7 +1,7 @@
 //! [`Scope`]: Lua functions and userdata that live only for a block of Rust code, so
 //! functions may borrow local variables.
 
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::lua::Lua;
 use crate::raw::{self, CallbackFn, ScopedCallbackFn, UDTYPE_RUST_CALLBACK, UDTYPE_RUST_USERDATA};
 use crate::value::{Function, ValueRef};
@@ -11,7 +11,8 @@ use std::marker::PhantomData;
 
 /// What [`Lua::scope`] hands its closure: it makes functions and userdata that are
 /// destroyed when the scope ends. Lua code that kept them gets an error on use
-/// afterwards ([`Error::CallbackDestructed`], [`Error::UserDataDestructed`]).
+/// afterwards ([`Error::CallbackDestructed`](crate::Error::CallbackDestructed),
+/// [`Error::UserDataDestructed`](crate::Error::UserDataDestructed)).
 pub struct Scope<'scope, 'env: 'scope> {
     lua: &'env Lua,
     owned: &'scope Destroyer<'env>,
@@ -92,13 +93,8 @@ impl<'scope, 'env: 'scope> Scope<'scope, 'env> {
         R: IntoLuaMulti,
         F: FnMut(&Lua, A) -> Result<R> + 'scope,
     {
-        let func = RefCell::new(func);
-        self.create_function(move |lua, a: A| {
-            let mut f = func
-                .try_borrow_mut()
-                .map_err(|_| Error::runtime("mutable callback called recursively"))?;
-            f(lua, a)
-        })
+        let func = raw::MutCallback::new(func);
+        self.create_function(move |lua, a: A| func.call(lua, a))
     }
 
     /// A userdata whose value is dropped when the scope ends.

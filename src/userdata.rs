@@ -264,7 +264,7 @@ where
     A: FromLuaMulti,
     R: IntoLuaMulti,
 {
-    let method = RefCell::new(method);
+    let method = raw::MutCallback::new(method);
     Box::new(move |lua, args| {
         // SAFETY: the arguments of the running callback.
         let a = unsafe { A::from_stack_multi(args.skip(1), lua)? };
@@ -273,10 +273,7 @@ where
         let mut this = cell
             .try_borrow_mut()
             .map_err(|_| Error::UserDataBorrowMutError)?;
-        let mut m = method
-            .try_borrow_mut()
-            .map_err(|_| Error::runtime("mutable callback called recursively"))?;
-        let r = m(lua, &mut this, a)?;
+        let r = (method.get()?)(lua, &mut this, a)?;
         drop(this);
         r.push_into_stack_multi(lua)
     })
@@ -332,13 +329,8 @@ impl<T: 'static> UserDataMethods<T> for Registry<T> {
         A: FromLuaMulti,
         R: IntoLuaMulti,
     {
-        let function = RefCell::new(function);
-        self.add_function(name, move |lua, a: A| {
-            let mut f = function
-                .try_borrow_mut()
-                .map_err(|_| Error::runtime("mutable callback called recursively"))?;
-            f(lua, a)
-        });
+        let function = raw::MutCallback::new(function);
+        self.add_function(name, move |lua, a: A| function.call(lua, a));
     }
 
     fn add_meta_method<M, A, R>(&mut self, name: impl ToString, method: M)

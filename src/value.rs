@@ -676,7 +676,7 @@ impl Thread {
             let results = StackArgs::new(st.l, start, nres, None);
             if !results.get(0).is_truthy() {
                 let e = results.get(1);
-                return Err(crate::lua::error_from_value(st, e));
+                return Err(lua.error_from_caught(e, None));
             }
             // SAFETY: the results are on the stack until it is reset below.
             unsafe { R::from_stack_multi(results.skip(1), lua) }

@@ -17,6 +17,27 @@ fn runtime_message(e: Error) -> String {
     }
 }
 
+/// The message of a runtime error raised as a string, checked to have a traceback
+/// after it.
+fn message_before_traceback(e: Error) -> String {
+    let m = runtime_message(e);
+    match m.split_once("\nstack traceback:\n\t") {
+        Some((message, _)) => message.to_string(),
+        None => panic!("no traceback after the message: {m:?}"),
+    }
+}
+
+/// The error a Rust callback returned, from the `CallbackError` that brought it back.
+fn callback_cause(e: Error) -> Error {
+    match e {
+        Error::CallbackError { cause, traceback } => {
+            assert!(traceback.starts_with("stack traceback:\n"), "{traceback:?}");
+            (*cause).clone()
+        }
+        other => panic!("expected a callback error, got {other:?}"),
+    }
+}
+
 // ---- core -------------------------------------------------------------------------------
 
 #[test]
@@ -50,15 +71,19 @@ fn syntax_and_runtime_errors() {
         }) => assert!(incomplete_input),
         other => panic!("{other:?}"),
     }
-    let msg = runtime_message(lua.load("error('boom')").set_name("s").exec().unwrap_err());
+    let msg = message_before_traceback(lua.load("error('boom')").set_name("s").exec().unwrap_err());
     assert_eq!(msg, "s:1: boom");
-    let msg = runtime_message(lua.load("local t = nil; return t.x").exec().unwrap_err());
+    let msg = message_before_traceback(lua.load("local t = nil; return t.x").exec().unwrap_err());
     assert!(msg.contains("attempt to index"), "{msg}");
     // Still usable.
     assert_eq!(lua.load("1").eval::<i32>().unwrap(), 1);
     // Display and std::error::Error.
     let e: Box<dyn std::error::Error> = Box::new(lua.load("error('x', 0)").exec().unwrap_err());
-    assert_eq!(e.to_string(), "runtime error: x");
+    assert!(
+        e.to_string()
+            .starts_with("runtime error: x\nstack traceback:\n"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -167,7 +192,8 @@ fn callback_errors_become_lua_errors() {
     let (ok, msg): (bool, String) = lua.load("return pcall(fail)").eval().unwrap();
     assert!(!ok);
     assert_eq!(msg, "no way");
-    assert_eq!(runtime_message(fail.call::<()>(()).unwrap_err()), "no way");
+    let cause = callback_cause(fail.call::<()>(()).unwrap_err());
+    assert_eq!(runtime_message(cause), "no way");
     // Argument conversion errors name the argument.
     let f = lua
         .create_function(|_, (_a, _b): (i32, i32)| Ok(()))
@@ -182,6 +208,177 @@ fn callback_errors_become_lua_errors() {
         msg.contains("bad argument #1") && msg.contains("not an integer"),
         "{msg}"
     );
+}
+
+#[test]
+fn runtime_errors_carry_a_traceback_of_where_they_were_raised() {
+    let lua = Lua::new();
+    let src = "local function inner_fn() error('deep') end\n\
+               function outer_fn() inner_fn() end\n\
+               outer_fn()";
+    let msg = runtime_message(lua.load(src).set_name("tb.lua").exec().unwrap_err());
+    let (message, traceback) = msg.split_once("\nstack traceback:\n").unwrap();
+    assert_eq!(message, "tb.lua:1: deep");
+    assert!(
+        traceback.contains("tb.lua:1: in function 'inner_fn'"),
+        "{msg}"
+    );
+    assert!(
+        traceback.contains("tb.lua:2: in function 'outer_fn'"),
+        "{msg}"
+    );
+    // Function::call: the function the error came from is the first Lua frame.
+    let f: Function = lua
+        .load("local function indexes(x) return x.y end return indexes")
+        .set_name("f.lua")
+        .eval()
+        .unwrap();
+    let msg = runtime_message(f.call::<()>(()).unwrap_err());
+    assert!(msg.starts_with("f.lua:1: attempt to index"), "{msg}");
+    assert!(
+        msg.contains("\nstack traceback:\n\tf.lua:1: in function <f.lua:1>"),
+        "{msg}"
+    );
+    // Non-string error values come back as they are, without a traceback.
+    let msg = runtime_message(lua.load("error({})").exec().unwrap_err());
+    assert_eq!(msg, "(error object is a table value)");
+    let msg = runtime_message(
+        lua.load("error(setmetatable({}, { __tostring = function() return 'obj' end }))")
+            .exec()
+            .unwrap_err(),
+    );
+    assert_eq!(msg, "obj");
+    // Lua's pcall still sees the bare message.
+    let (ok, msg): (bool, String) = lua.load("return pcall(error, 'plain', 0)").eval().unwrap();
+    assert!(!ok);
+    assert_eq!(msg, "plain");
+}
+
+#[derive(Debug)]
+struct DiskFull(u32);
+
+impl std::fmt::Display for DiskFull {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "disk {} is full", self.0)
+    }
+}
+
+impl std::error::Error for DiskFull {}
+
+#[test]
+fn callback_errors_keep_their_kind_through_lua() {
+    use moonjet::ExternalError;
+    let lua = Lua::new();
+    let save = lua
+        .create_function(|_, disk: u32| -> moonjet::Result<()> {
+            Err(DiskFull(disk).into_lua_err())
+        })
+        .unwrap();
+    lua.globals().set("save", save.clone()).unwrap();
+    // Not caught by Lua: back in Rust as a CallbackError whose cause is the error.
+    let e = lua.load("save(3)").set_name("main.lua").exec().unwrap_err();
+    assert_eq!(e.downcast_ref::<DiskFull>().map(|d| d.0), Some(3));
+    match &e {
+        Error::CallbackError { traceback, cause } => {
+            assert!(matches!(**cause, Error::External(_)), "{cause:?}");
+            assert!(traceback.contains("in function 'save'"), "{traceback}");
+            assert!(
+                traceback.contains("main.lua:1: in main chunk"),
+                "{traceback}"
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(
+        e.to_string()
+            .starts_with("disk 3 is full\nstack traceback:"),
+        "{e}"
+    );
+    // Called from Rust directly.
+    let e = save.call::<()>(4).unwrap_err();
+    assert_eq!(e.downcast_ref::<DiskFull>().map(|d| d.0), Some(4));
+    // Caught by Lua: pcall gives the message, a string.
+    let (ok, msg, kind): (bool, String, String) = lua
+        .load("local ok, e = pcall(save, 5) return ok, tostring(e), type(e)")
+        .eval()
+        .unwrap();
+    assert!(!ok);
+    assert_eq!((msg.as_str(), kind.as_str()), ("disk 5 is full", "string"));
+    // Caught, then raised again as it was: the Rust caller gets the error back.
+    let e = lua
+        .load("local ok, e = pcall(save, 6) error(e, 0)")
+        .exec()
+        .unwrap_err();
+    assert_eq!(e.downcast_ref::<DiskFull>().map(|d| d.0), Some(6));
+    // A Lua error made from the message is a Lua error.
+    let e = lua
+        .load("local ok, e = pcall(save, 7) error('while saving: ' .. e, 0)")
+        .exec()
+        .unwrap_err();
+    assert!(message_before_traceback(e).starts_with("while saving: disk 7 is full"));
+    // Inside a coroutine resumed from Rust.
+    let body: Function = lua.load("return function() save(8) end").eval().unwrap();
+    let co = lua.create_thread(body).unwrap();
+    let e = co.resume::<()>(()).unwrap_err();
+    assert_eq!(e.downcast_ref::<DiskFull>().map(|d| d.0), Some(8));
+    // Memory errors of callbacks stay memory errors.
+    let oom = lua
+        .create_function(|_, ()| -> moonjet::Result<()> { Err(Error::Memory) })
+        .unwrap();
+    assert!(matches!(oom.call::<()>(()), Err(Error::Memory)));
+    assert_eq!(lua.load("return 1 + 1").eval::<i32>().unwrap(), 2);
+}
+
+#[test]
+fn nested_callback_errors_wrap_each_trip_through_rust() {
+    use moonjet::ExternalError;
+    let lua = Lua::new();
+    let fail = lua
+        .create_function(|_, ()| -> moonjet::Result<()> { Err(DiskFull(9).into_lua_err()) })
+        .unwrap();
+    let outer = lua
+        .create_function(|lua, ()| {
+            let mid: Function = lua.globals().get("mid")?;
+            mid.call::<()>(())
+        })
+        .unwrap();
+    lua.globals().set("fail", fail).unwrap();
+    lua.globals().set("outer", outer).unwrap();
+    lua.load("function mid() fail() end")
+        .set_name("mid.lua")
+        .exec()
+        .unwrap();
+    // Lua -> outer (Rust) -> mid (Lua) -> fail (Rust), which fails.
+    let e = lua.load("outer()").set_name("main.lua").exec().unwrap_err();
+    let Error::CallbackError { cause, traceback } = &e else {
+        panic!("{e:?}")
+    };
+    assert!(traceback.contains("in function 'outer'"), "{traceback}");
+    let Error::CallbackError {
+        cause: root,
+        traceback: inner,
+    } = cause.as_ref()
+    else {
+        panic!("{cause:?}")
+    };
+    assert!(matches!(**root, Error::External(_)), "{root:?}");
+    assert!(inner.contains("in function 'fail'"), "{inner}");
+    assert!(inner.contains("mid.lua:1:"), "{inner}");
+    assert_eq!(e.downcast_ref::<DiskFull>().map(|d| d.0), Some(9));
+    // Display: the innermost error and the deepest traceback.
+    let text = e.to_string();
+    assert!(
+        text.starts_with("disk 9 is full\nstack traceback:"),
+        "{text}"
+    );
+    assert!(text.contains("in function 'fail'"), "{text}");
+    // Lua code between the two sees the message.
+    lua.load("function mid() local ok, e = pcall(fail) error('mid saw: ' .. e, 0) end")
+        .exec()
+        .unwrap();
+    let e = lua.load("outer()").exec().unwrap_err();
+    let cause = callback_cause(e);
+    assert_eq!(message_before_traceback(cause), "mid saw: disk 9 is full");
 }
 
 #[test]
@@ -226,6 +423,20 @@ fn function_mut_refuses_reentry() {
     lua.globals().set("reenter", reenter.clone()).unwrap();
     let e = reenter.call::<()>(()).unwrap_err();
     assert!(e.to_string().contains("recursively"), "{e}");
+    // The same in a scope.
+    let mut calls = 0;
+    let e = lua
+        .scope(|scope| {
+            let f = scope.create_function_mut(|lua, ()| {
+                calls += 1;
+                lua.load("scoped_reenter()").exec()
+            })?;
+            lua.globals().set("scoped_reenter", f.clone())?;
+            f.call::<()>(())
+        })
+        .unwrap_err();
+    assert!(e.to_string().contains("recursively"), "{e}");
+    assert_eq!(calls, 1);
 }
 
 // ---- conversions --------------------------------------------------------------------------
@@ -364,7 +575,10 @@ fn table_api() {
         .load("return setmetatable({}, { __index = function() error('nope', 0) end })")
         .eval()
         .unwrap();
-    assert_eq!(runtime_message(bad.get::<Value>("x").unwrap_err()), "nope");
+    assert_eq!(
+        message_before_traceback(bad.get::<Value>("x").unwrap_err()),
+        "nope"
+    );
     t.set_metatable(None).unwrap();
     assert!(t.metatable().is_none());
     assert_eq!(lua.load("1").eval::<i32>().unwrap(), 1);
@@ -855,6 +1069,8 @@ fn jit_compiles_the_interrupted_loop() {
         .exec()
         .unwrap_err();
     assert!(e.to_string().contains("time limit"), "{e}");
+    // The deadline has passed: without this, a slow run (GC stress) could be stopped again.
+    lua.remove_interrupt();
     lua.load("require('jit.dump').off()").exec().unwrap();
     let dump = std::fs::read_to_string(&path).unwrap_or_default();
     let _ = std::fs::remove_file(&path);

@@ -509,12 +509,22 @@ pub(crate) fn run_error_handler(st: &mut State) {
                     st.set_error_value(v);
                     return;
                 }
-                FRAME_C
-                    if st
+                FRAME_C => {
+                    let off = base.offset_from((*l).stack);
+                    let caught_here = st
                         .rust_pcall_bases
-                        .contains(&(l, base.offset_from((*l).stack))) =>
-                {
-                    return
+                        .iter()
+                        .rev()
+                        .find(|&&(th, b, _)| th == l && b == off);
+                    match caught_here {
+                        Some(&(_, _, traced)) => {
+                            if traced {
+                                st.record_caught_traceback();
+                            }
+                            return;
+                        }
+                        None => base = frame::delta_prev(base, link),
+                    }
                 }
                 _ => base = frame::delta_prev(base, link),
             }

@@ -89,9 +89,13 @@ pub struct State {
     /// For each frame entered from Rust (a C link): its thread, its base as a stack
     /// offset, and the PC the Lua frame below it was at.
     pub(crate) cframe_pcs: Vec<(*mut GcThread, isize, *const u32)>,
-    /// Frames called by [`State::pcall`] (thread, base as a stack offset): errors in them
-    /// are caught there, so xpcall handlers further down do not run for them.
-    pub(crate) rust_pcall_bases: Vec<(*mut GcThread, isize)>,
+    /// Frames called by [`State::pcall`] (thread, base as a stack offset, and whether
+    /// the caller wants a traceback of the errors caught there, [`State::pcall_traced`]):
+    /// errors in them are caught there, so xpcall handlers further down do not run for them.
+    pub(crate) rust_pcall_bases: Vec<(*mut GcThread, isize, bool)>,
+    /// The last string error a [`State::pcall_traced`] caught, with the traceback of
+    /// where it was raised (see [`State::take_caught_traceback`]).
+    pub(crate) caught_traceback: Option<(TValue, Vec<u8>)>,
     /// Resumption point of a `CAT` whose `__concat` returned (see frame::cont::CAT).
     pub(crate) cat_top: Option<u32>,
     /// An error a native function raised while compiled trace code called it
@@ -229,6 +233,7 @@ impl State {
             trace_throw: None,
             cframe_pcs: Vec::new(),
             rust_pcall_bases: Vec::new(),
+            caught_traceback: None,
             out: Box::new(std::io::BufWriter::new(std::io::stdout())),
             buf: Vec::new(),
             prng: crate::prng::Prng::new(),
@@ -800,6 +805,38 @@ impl State {
     /// Run a function in protected mode (for the embedder and the command): on error the
     /// stack is restored and the error value returned.
     pub fn pcall(&mut self, nargs: usize, nresults: i32) -> Result<(), TValue> {
+        self.pcall_with(nargs, nresults, false)
+    }
+
+    /// As [`State::pcall`]; in addition, when a string error (other than the memory
+    /// error) is caught here, the traceback of where it was raised is recorded, while
+    /// the stack still shows it, for [`State::take_caught_traceback`]. Nothing more is
+    /// done unless an error happens.
+    pub fn pcall_traced(&mut self, nargs: usize, nresults: i32) -> Result<(), TValue> {
+        self.pcall_with(nargs, nresults, true)
+    }
+
+    /// The traceback recorded for error value `e` by the [`State::pcall_traced`] that
+    /// just caught it (`"stack traceback:\n\t..."`), if one was.
+    pub fn take_caught_traceback(&mut self, e: TValue) -> Option<Vec<u8>> {
+        match self.caught_traceback.take() {
+            Some((v, tb)) if v == e => Some(tb),
+            _ => None,
+        }
+    }
+
+    /// A string error is about to be caught by a [`State::pcall_traced`]: record where
+    /// it was raised.
+    #[cold]
+    pub(crate) fn record_caught_traceback(&mut self) {
+        let e = self.error_value();
+        if e.is_str() && e != self.nomem {
+            let tb = super::debug::traceback(self, 0);
+            self.caught_traceback = Some((e, tb));
+        }
+    }
+
+    fn pcall_with(&mut self, nargs: usize, nresults: i32, traced: bool) -> Result<(), TValue> {
         let l = self.l;
         // SAFETY: the function and arguments are the top slots.
         let (func_off, base_off) = unsafe {
@@ -810,7 +847,7 @@ impl State {
         };
         let depth = (self.c_depth, self.nny);
         let saved_pc = self.savedpc;
-        self.rust_pcall_bases.push((l, func_off + 2));
+        self.rust_pcall_bases.push((l, func_off + 2, traced));
         let r = self.call(nargs, nresults);
         self.rust_pcall_bases.pop();
         match r {
