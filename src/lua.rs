@@ -11,6 +11,7 @@ use moonjet_runtime::vm::{Config, State};
 use std::any::TypeId;
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
+use std::mem::ManuallyDrop;
 use std::rc::{Rc, Weak};
 use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::sync::Arc;
@@ -353,6 +354,22 @@ impl Lua {
     /// self-reference: valid while the state runs, which needs the `Lua` alive).
     pub(crate) fn from_inner(inner: &Weak<LuaInner>) -> Option<Lua> {
         inner.upgrade().map(Lua)
+    }
+
+    /// As [`Lua::from_inner`] for a callback's run, without taking a count: Lua code
+    /// runs only inside an API call, whose caller holds a handle (a `Lua`, or a value
+    /// holding one) until the call returns, so the `Lua` outlives the callback. `None`
+    /// while the `Lua` is being dropped (finalizers run then).
+    pub(crate) fn borrowed_from_inner(inner: &Weak<LuaInner>) -> Option<ManuallyDrop<Lua>> {
+        if inner.strong_count() == 0 {
+            return None;
+        }
+        // SAFETY: a strong count exists, so the allocation is live; the handle is never
+        // dropped, so it never gives back the count it did not take (its clones take
+        // their own).
+        Some(ManuallyDrop::new(Lua(unsafe {
+            Rc::from_raw(inner.as_ptr())
+        })))
     }
 
     pub(crate) fn same_state(&self, other: &Lua) -> bool {

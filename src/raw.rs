@@ -271,13 +271,21 @@ fn call_callback(st: &mut State) -> LuaResult<u32> {
         Ok(cb) => cb.clone(),
         Err(_) => return Err(st.throw_str(&Error::CallbackDestructed.to_string())),
     };
-    let Some(lua) = Lua::from_inner(&cb.lua) else {
+    let Some(lua) = Lua::borrowed_from_inner(&cb.lua) else {
         return Err(st.throw_str("the Lua state is being destroyed"));
     };
     // SAFETY: base..top are the arguments of the running native.
     let (l, start, nargs) = unsafe {
         let l = st.l;
-        (l, st.base().offset_from((*l).stack), st.nargs())
+        let base = (*l).base;
+        // Read on its own: the caller has just stored `base` and `top`, and a single wide
+        // load of both (which the compiler would make) waits for both stores to finish.
+        let top = std::ptr::addr_of!((*l).top).read_volatile();
+        (
+            l,
+            base.offset_from((*l).stack),
+            top.offset_from(base) as usize,
+        )
     };
     let sp: *mut State = st;
     let args = StackArgs::new(l, start, nargs, Some(0));

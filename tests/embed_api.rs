@@ -1324,3 +1324,79 @@ fn threads_resume_from_rust() {
     assert_eq!(co.resume::<i32>(4).unwrap(), 4);
     assert_eq!(co.resume::<i32>(5).unwrap(), 9);
 }
+
+// ---- callbacks called from compiled loops ----------------------------------------------------
+
+#[test]
+fn callbacks_called_from_compiled_loops_behave_as_interpreted() {
+    // Loops calling Rust functions and userdata methods compile (the trace calls the
+    // callback); errors, panics and interrupts in them act as they do interpreted.
+    struct Counter(i64);
+    impl UserData for Counter {
+        fn add_methods<M: UserDataMethods<Self>>(m: &mut M) {
+            m.add_method_mut("inc", |_, this, by: i64| {
+                this.0 += by;
+                Ok(this.0)
+            });
+        }
+    }
+    let lua = Lua::new();
+    let path = std::env::temp_dir().join(format!("moonjet-embed-calls-{}.txt", std::process::id()));
+    let path_str = path.to_str().unwrap().to_string();
+    lua.load("require('jit.dump').on('ti', ...)")
+        .call::<()>(path_str)
+        .unwrap();
+    let add = lua
+        .create_function(|_, (a, b): (f64, f64)| {
+            if b == 777.0 {
+                return Err(Error::runtime("no 777"));
+            }
+            if b == 888.0 {
+                panic!("at 888");
+            }
+            Ok(a + b)
+        })
+        .unwrap();
+    lua.globals().set("add", add).unwrap();
+    lua.globals()
+        .set("counter", lua.create_userdata(Counter(0)).unwrap())
+        .unwrap();
+    let sum: f64 = lua
+        .load("local s = 0 for i = 1, 500 do s = add(s, i) end return s")
+        .eval()
+        .unwrap();
+    assert_eq!(sum, 125250.0);
+    let n: i64 = lua
+        .load("local c = counter for i = 1, 500 do c:inc(2) end return c:inc(0)")
+        .eval()
+        .unwrap();
+    assert_eq!(n, 1000);
+    // An error returned by the callback, caught by Lua after the loop compiled.
+    let caught: String = lua
+        .load("local ok, e = pcall(function() local s = 0 for i = 1, 1000 do s = add(s, i) end end) return e")
+        .eval()
+        .unwrap();
+    assert!(caught.contains("no 777"), "{caught}");
+    // A panic, which comes back to Rust as an error; the state stays usable.
+    let e = lua
+        .load("local s = 0 for i = 1, 1000 do s = add(s, i + 800) end")
+        .exec()
+        .unwrap_err();
+    assert!(e.to_string().contains("at 888"), "{e}");
+    assert_eq!(lua.load("return add(1, 2)").eval::<f64>().unwrap(), 3.0);
+    // An interrupt stops a compiled loop that only calls Rust.
+    deadline_interrupt(&lua, 50);
+    let e = lua
+        .load("local c = counter while true do c:inc(1) end")
+        .exec()
+        .unwrap_err();
+    assert!(e.to_string().contains("time limit"), "{e}");
+    lua.remove_interrupt();
+    lua.load("require('jit.dump').off()").exec().unwrap();
+    let dump = std::fs::read_to_string(&path).unwrap_or_default();
+    let _ = std::fs::remove_file(&path);
+    assert!(
+        dump.matches("CALLS").count() >= 3,
+        "calls not compiled: {dump}"
+    );
+}

@@ -1520,3 +1520,117 @@ fn for_loops_near_the_integer_limits_step_without_overflow() {
     let (out, _) = same_with_and_without_jit(code);
     assert!(out.starts_with("180\t"), "{out}");
 }
+
+/// Loops calling native functions (library functions) from their traces: results of
+/// every count and of changing types, variables of the loop's function changed by Lua
+/// code the callee runs (read before and after the call), a callee that grows (moves)
+/// the stack, errors raised in callees and caught outside the loop (with `xpcall`
+/// handlers and tracebacks), metatables changed by callees, tables written while callees
+/// allocate and collect, coroutines resumed by callees, and upvalues and globals changed
+/// through them.
+const NATIVE_CALL_LOOPS: &str = r#"-- Results of several types and counts.
+local s, parts = 0, {}
+for i = 1, 60 do
+  local m, e = math.frexp(i * 1.5)
+  local a, b, c = string.byte("xyz", 1, 3)
+  local n = tonumber(i % 3 == 0 and "x" or tostring(i))
+  s = s + m + e + a + b + c + (n or -1)
+  parts[#parts + 1] = type(n)
+end
+print(s, table.concat(parts, ",", 1, 9))
+-- Captured variables a callback changes, read before and after the call.
+local count, seen = 0, 0
+local function cmp(x, y) count = count + 1 return x < y end
+for i = 1, 60 do
+  local before = count
+  local arr = { i % 5, 3, 1 }
+  table.sort(arr, cmp)
+  seen = seen + (count - before) + arr[1]
+end
+print(count, seen)
+local total = 0
+for i = 1, 60 do
+  total = total * 2 % 1000
+  string.gsub("ab", "%w", function() total = total + i end)
+  total = total + 1
+end
+print(total)
+-- The stack grows (moves) inside the callee.
+local function deep(n) if n == 0 then return 0 end return 1 + deep(n - 1) end
+local depth = 0
+for i = 1, 60 do
+  string.gsub("a", "a", function() depth = depth + deep(200 + i * 10) end)
+  depth = depth + 1
+end
+print(depth)
+-- Errors raised by the callee, caught outside the loop; tracebacks through xpcall.
+for k = 1, 3 do
+  local ok, err = pcall(function()
+    for i = 1, 100 do
+      local x = tostring(i)
+      if i == 40 + k then x = string.rep(x, "no") end
+    end
+  end)
+  print(ok, err)
+end
+print(xpcall(function()
+  for i = 1, 100 do if i == 77 then error("boom " .. i) end end
+end, function(m) return "handled: " .. m end))
+local ok, tb = xpcall(function()
+  for i = 1, 100 do local _ = tostring(i) if i == 90 then string.rep() end end
+end, debug.traceback)
+print(ok, (tb:gsub("\n.*", "")), select(2, tb:gsub("\n", "")) > 2)
+-- Metatables and environments changed by callees.
+local obj, hits = {}, 0
+for i = 1, 60 do
+  if i == 30 then setmetatable(obj, { __index = function() hits = hits + 1 return 1 end }) end
+  local v = rawget(obj, "x")
+  hits = hits + (v or 0)
+end
+print(hits)
+local t = setmetatable({}, {})
+local cnt = 0
+for i = 1, 60 do
+  local mt = getmetatable(t)
+  if i == 20 then setmetatable(t, { __len = function() return 99 end }) end
+  cnt = cnt + #t + (mt and 1 or 0)
+end
+print(cnt)
+-- Tables written while callees allocate (the collector runs in the loop).
+local big = {}
+for i = 1, 3000 do
+  big[i] = string.rep("x", i % 50) .. tostring(i)
+  if i % 1000 == 0 then collectgarbage() end
+end
+local len = 0
+for i = 1, #big do len = len + #big[i] end
+print(#big, len)
+-- Coroutines resumed by callees; yields refused inside traces are not attempted.
+local gen = coroutine.wrap(function() for i = 1, 1000 do coroutine.yield(i) end end)
+local gs = 0
+for i = 1, 100 do gs = gs + gen() end
+print(gs)
+local co = coroutine.create(function()
+  local acc = 0
+  for i = 1, 100 do acc = acc + coroutine.yield(i) end
+  return acc
+end)
+local res, v = 0, 0
+for i = 1, 101 do local ok; ok, v = coroutine.resume(co, i) res = res + (v or 0) end
+print(res, coroutine.status(co))
+-- Upvalues and globals changed by callees.
+G = 0
+local up = 0
+local function setg() G = G + 1 up = up + 2 end
+local function f() for i = 1, 60 do pcall(setg) local _ = tostring(G + up) end end
+f()
+for i = 1, 60 do string.gsub("a", "a", setg) G = G + 1 end
+print(G, up)
+"#;
+
+#[test]
+fn native_calls_in_traces_match_the_interpreter() {
+    let (out, traces) = same_with_and_without_jit(NATIVE_CALL_LOOPS);
+    assert_eq!(out.lines().count(), 15, "{out}");
+    assert!(traces >= 8, "only {traces} traces");
+}

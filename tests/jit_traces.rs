@@ -496,15 +496,17 @@ fn side_traces_keep_results_and_go_with_their_root() {
 
 #[test]
 fn an_exit_whose_side_trace_keeps_aborting_is_given_up_after_tryside_tries() {
-    // The other branch calls a library function the recorder does not know.
+    // The other branch, taken from iteration 101 on, makes a closure, which the
+    // recorder does not compile.
     let script = "local s = 0\n\
                   for i = 1, 3000 do\n\
-                  \x20 if i % 2 == 0 then s = s + 1 else s = s + #tostring(i) end\n\
+                  \x20 if i <= 100 or i % 2 == 0 then s = s + 1 else\n\
+                  \x20   local f = function(x) return #tostring(x) end s = s + f(i) end\n\
                   end\n\
                   print(s)\n";
     for (args, tries) in [(&["-jv"][..], 4), (&["-jv", "-Otryside=2"][..], 2)] {
         let (out, err) = moonjet("tryside", args, "tryside.lua", script, false);
-        assert_eq!(out, "6945\n");
+        assert_eq!(out, "6900\n");
         let side_aborts = err
             .lines()
             .filter(|l| l.starts_with("[TRACE --- (1/"))
@@ -1195,4 +1197,37 @@ fn c_call_loops_compile_to_direct_calls() {
         assert!(out.contains(want), "{want:?} in:\n{out}");
     }
     assert_eq!(out.matches("CALLXS").count(), 4, "{out}");
+}
+
+#[test]
+fn loops_calling_native_functions_and_userdata_methods_compile() {
+    // A library function called from the loop, and a method of a userdata found through
+    // its metatable's `__index` table (here a library function too): both loops compile,
+    // the calls are made from the trace (`CALLS`), and the userdata's metatable is
+    // guarded in the trace.
+    let script = "local n = 0\n\
+                  for i = 1, 300 do n = n + #tostring(i) end\n\
+                  local p = newproxy(true)\n\
+                  getmetatable(p).__index = { kind = type }\n\
+                  local k = 0\n\
+                  for i = 1, 300 do if p:kind() == 'userdata' then k = k + 1 end end\n\
+                  print(n, k)\n";
+    let (plain, _) = moonjet("nativeplain", &["-joff"], "native.lua", script, false);
+    assert_eq!(plain, "792\t300\n");
+    let (out, err) = moonjet("native", &["-jv"], "native.lua", script, false);
+    assert_eq!(out, plain);
+    assert_eq!(
+        err,
+        "[TRACE   1 native.lua:2 loop]\n[TRACE   2 native.lua:6 loop]\n"
+    );
+    let (dump, _) = moonjet("nativedump", &["-jdump=i"], "native.lua", script, false);
+    assert!(dump.ends_with(&plain), "{dump}");
+    let first = section(&dump, "---- TRACE 1 IR");
+    assert!(first.iter().any(|l| l.contains("CALLS")), "{first:#?}");
+    let second = section(&dump, "---- TRACE 2 IR");
+    assert!(second.iter().any(|l| l.contains("CALLS")), "{second:#?}");
+    assert!(
+        second.iter().any(|l| l.contains("udata.meta")),
+        "{second:#?}"
+    );
 }

@@ -2949,7 +2949,11 @@ impl Recorder {
         // SAFETY: a live native function in the frame.
         let ffid = unsafe { (*fv.gc_ptr().cast::<GcFunc>()).ffid };
         use moonjet_runtime::vm::state::ff;
-        let refused = [("coroutine", "yield"), ("debug", "setlocal"), ("jit", "flush")];
+        let refused = [
+            ("coroutine", "yield"),
+            ("debug", "setlocal"),
+            ("jit", "flush"),
+        ];
         if ffid == ff::PCALL
             || ffid == ff::XPCALL
             || (ffid != 0
@@ -2963,9 +2967,10 @@ impl Recorder {
             return Err("NYI: native call in an inlined call".into());
         }
         if self.recursive {
-            // Its trace may run inside native recursive calls (`Ins::CallSelf`), whose
-            // frames the callee would not see as the interpreter's.
-            return Err("NYI: native call in a recursive function's trace".into());
+            // A function trace's tree may run inside native recursive calls
+            // (`Ins::CallSelf`), whose callers would not see the stack move if the callee
+            // moved it.
+            return Err("NYI: native call in a function trace".into());
         }
         if self.pinned_snap.is_some() || self.pending_pin.is_some() || b == 0 {
             return Err("NYI: native call in this form".into());
