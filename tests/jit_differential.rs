@@ -1634,3 +1634,44 @@ fn native_calls_in_traces_match_the_interpreter() {
     assert_eq!(out.lines().count(), 15, "{out}");
     assert!(traces >= 8, "only {traces} traces");
 }
+
+/// Calls of closures a loop keeps making of one prototype (function literals passed to a
+/// higher-order function): once a prototype has several closures, calls of it are
+/// specialised to the prototype, and each closure's own upvalues and environment are
+/// read at run time.
+const POLYMORPHIC_CLOSURES: &str = r#"local function fold(t, f, z) for i = 1, #t do z = f(z, t[i]) end return z end
+local data = {}
+for i = 1, 50 do data[i] = i end
+local out = {}
+for r = 1, 40 do
+  local k = r % 3
+  out[#out + 1] = fold(data, function(a, b) return a + b * k + r end, 0)
+end
+local fs = {}
+for r = 1, 5 do
+  local c = r
+  fs[r] = function(a, b) c = c + 1 return a + b + c end
+end
+for rep = 1, 30 do
+  for j = 1, 5 do out[#out + 1] = fold(data, fs[j], rep) end
+end
+local envs = {}
+for e = 1, 4 do
+  local f = loadstring("return function(a, b) return a + b + bonus end")()
+  setfenv(f, { bonus = e * 100 })
+  envs[e] = f
+end
+for rep = 1, 20 do
+  for e = 1, 4 do out[#out + 1] = fold(data, envs[e], 0) end
+end
+print(#out, out[1], out[40], out[#out], table.concat(out, ",", 1, 12))
+"#;
+
+#[test]
+fn calls_of_many_closures_of_one_prototype_match_the_interpreter() {
+    let (out, _) = same_with_and_without_jit(POLYMORPHIC_CLOSURES);
+    assert_eq!(
+        out,
+        "270\t1325\t3275\t21275\t1325,2650,150,1475,2800,300,1625,2950,450,1775,3100,600\n"
+    );
+}

@@ -1231,3 +1231,54 @@ fn loops_calling_native_functions_and_userdata_methods_compile() {
         "{second:#?}"
     );
 }
+
+#[test]
+fn maxside_bounds_the_side_traces_of_a_root_as_luajit_does() {
+    // Eight branches: every exit gets hot. With `maxside=2` the root gets two side traces
+    // (luajit 2.1 prints the same first three lines, then stub traces we do not make);
+    // past that, exits stay exits.
+    let script = "local s = 0\n\
+                  for i = 1, 20000 do\n\
+                    local k = i % 8\n\
+                    if k == 0 then s = s + 1 elseif k == 1 then s = s + 2 elseif k == 2 then s = s + 3\n\
+                    elseif k == 3 then s = s + 4 elseif k == 4 then s = s + 5 elseif k == 5 then s = s + 6\n\
+                    elseif k == 6 then s = s + 7 else s = s + 8 end\n\
+                  end\n\
+                  print(s)\n\
+                  ";
+    let (out, err) = moonjet(
+        "maxside",
+        &["-jv", "-Omaxside=2"],
+        "side.lua",
+        script,
+        false,
+    );
+    assert_eq!(out, "90000\n");
+    assert_eq!(
+        err,
+        "[TRACE   1 side.lua:2 loop]\n\
+         [TRACE   2 (1/2) side.lua:4 -> 1]\n\
+         [TRACE   3 (1/1) side.lua:4 -> 1]\n"
+    );
+    let (out, err) = moonjet("maxside", &["-jv"], "side.lua", script, false);
+    assert_eq!(out, "90000\n");
+    assert!(err.lines().count() > 3, "{err}");
+}
+
+#[test]
+fn a_loop_calling_new_closures_compiles_once() {
+    // Each call of `fold` gets a new closure: the loop in `fold` is specialised to the
+    // closures' prototype, not to each closure (which would grow a side trace per
+    // closure), so a few traces serve all 3000.
+    let script = "local function fold(t, f, z) for i = 1, #t do z = f(z, t[i]) end return z end\n\
+                  local data = {}\n\
+                  for i = 1, 100 do data[i] = i end\n\
+                  local sum = 0\n\
+                  for r = 1, 3000 do sum = (sum + fold(data, function(a, b) return a + b + r end, 0)) % 1000007 end\n\
+                  print(sum)\n";
+    let (plain, _) = moonjet("closuresplain", &["-joff"], "closures.lua", script, false);
+    let (out, err) = moonjet("closures", &["-jv"], "closures.lua", script, false);
+    assert_eq!(out, plain);
+    let traces = err.lines().filter(|l| !l.starts_with("[TRACE ---")).count();
+    assert!(traces <= 6, "{err}");
+}

@@ -193,7 +193,7 @@ impl Heap {
             (*p).firstline = spec.firstline;
             (*p).numline = spec.numline;
             (*p).flags = spec.flags;
-            (*p)._pad = 0;
+            (*p).closures = 0;
             (*p).alloc_size = size;
             std::ptr::copy_nonoverlapping(spec.bc.as_ptr(), (*p).bc, n);
             std::ptr::copy_nonoverlapping(spec.kgc.as_ptr(), (*p).kgc, spec.kgc.len());

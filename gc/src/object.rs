@@ -258,7 +258,9 @@ pub struct GcProto {
     pub firstline: u32,
     pub numline: u32,
     pub flags: u32,
-    pub _pad: u32,
+    /// Closures made of it so far (saturating): the JIT specialises calls of a
+    /// prototype with several to the prototype, not to one closure.
+    pub closures: u32,
     /// Bytes of the whole block (for freeing and accounting).
     pub alloc_size: usize,
 }

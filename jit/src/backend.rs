@@ -1444,6 +1444,7 @@ impl<'a, 't> Translator<'a, 't> {
                     Field::TabAsize => self.b.ins().load(I32, fl, o, offsets::TAB_ASIZE as i32),
                     Field::TabHmask => self.b.ins().load(I32, fl, o, offsets::TAB_HMASK as i32),
                     Field::FuncEnv => self.b.ins().load(I64, fl, o, offsets::FUNC_ENV as i32),
+                    Field::FuncProto => self.b.ins().load(I64, fl, o, offsets::FUNC_PROTO as i32),
                     Field::UdataMeta => {
                         self.b
                             .ins()

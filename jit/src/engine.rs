@@ -135,6 +135,11 @@ pub struct Engine {
     dump: Option<Dump>,
     /// The last trace serial given out (see [`TraceRef`]).
     serial: u64,
+    /// The context traces run with, made once for the state (by its address) and kept:
+    /// what it holds lives as long as the state; only the running thread's stack fields
+    /// are set at each entry. Entering a trace is frequent (a function trace is entered
+    /// on every call of its function from the interpreter), so it must be cheap.
+    ctx: Option<(usize, Box<TraceCtx>)>,
 }
 
 impl Engine {
@@ -297,6 +302,9 @@ impl Engine {
             Ok(no) => {
                 self.stats.traces += 1;
                 let me = TraceRef { no, serial };
+                if let (Some(_), Some(root)) = (side, TraceIndex::root_of(&st.heap, me)) {
+                    root.sides.set(root.sides.get() + 1);
+                }
                 if let (Some(d), Some(root)) = (
                     TraceIndex::get(&st.heap, me),
                     TraceIndex::function_root(&st.heap, me),
@@ -446,6 +454,113 @@ impl Engine {
     }
 }
 
+impl Engine {
+    /// [`JitEngine::enter`]'s work with the context `ctx` made: look the trace up and
+    /// run it, and the traces its exits link to, until one leaves for the interpreter.
+    ///
+    /// # Safety
+    /// As for [`JitEngine::enter`].
+    unsafe fn run_traces(
+        &mut self,
+        st: &mut State,
+        pt: *mut GcProto,
+        base: *mut TValue,
+        pc: *const u32,
+        ctx: &TraceCtx,
+        (hotexit, tryside, maxside): (u16, u8, u32),
+    ) -> Option<(*mut TValue, *const u32)> {
+        let (_, mut t) = self.traces.lookup(&st.heap, pt, pc)?;
+        // The frame the last exit left in: recursive calls in traces push frames.
+        let mut base = base;
+        // Run traces, following links from exit to trace, until an exit leads back to
+        // the interpreter. Every exit has written its snapshot's slots: between traces
+        // all live values are in the frame, so an interrupt or a due GC step can be
+        // served by the interpreter from there.
+        let (cur, exit, resume, hot) = loop {
+            // SAFETY: the trace was recorded for the frame layout of this prototype,
+            // whose frame is at `base` (side traces too: they start in the frame their
+            // parent leaves); it touches only slots below the frame size and objects its
+            // guards checked, all live in this state's heap. The caller (`enter_loop`)
+            // has marked trace code as running, so its code is not released while it
+            // runs.
+            let exit = unsafe { t.code.run_with(base.cast(), &ctx) };
+            let left_in = ctx.exit_base.get() as *mut TValue;
+            if left_in != base {
+                // Left inside recursive calls: their frames are on the stack, complete,
+                // and the collector must see them.
+                base = left_in;
+                // SAFETY: the thread is live; its frames reach up to this one's top,
+                // which is inside the stack (the call that made the frame checked).
+                unsafe {
+                    let top = base.add(usize::from((*pt).framesize));
+                    (*st.l).base = base;
+                    if (*st.l).top < top {
+                        (*st.l).top = top;
+                    }
+                }
+            }
+            // The exit may be one of a trace the code went on in.
+            // SAFETY: `exited` was set by the exit to its trace's `ExitLinks`, whose owner
+            // is that trace's data (`TraceIndex::install`); the code just ran, so it was
+            // not released, and nothing releases code before `enter_loop` returns.
+            t = unsafe {
+                &*((*(ctx.exited.get() as *const ExitLinks)).owner() as *const TraceData)
+            };
+            let cur = t.me();
+            let x = t.exits.get(exit as usize)?;
+            let resume = *t.resume.get(exit as usize)?;
+            if let Some(to) = x.link.get() {
+                // SAFETY: the interrupt byte lives as long as the state.
+                if unsafe { *ctx.interrupt } != 0 {
+                    break (cur, exit, resume, false);
+                }
+                if ctx.gc_due() {
+                    // Every live value is in the frame now, as at an interpreter
+                    // instruction: a safe point for the GC step the trace's allocations
+                    // made due. (It cannot retire these traces: their prototype runs.)
+                    st.heap.gc_check();
+                }
+                match TraceIndex::get(&st.heap, to) {
+                    Some(next) => {
+                        t = next;
+                        continue;
+                    }
+                    None => break (cur, exit, resume, false),
+                }
+            }
+            let mut hot = false;
+            if x.countable && x.tries.get() < tryside {
+                x.hits.set(x.hits.get().saturating_add(1));
+                hot = x.hits.get() >= hotexit;
+                if hot
+                    && TraceIndex::root_of(&st.heap, cur).is_some_and(|r| r.sides.get() >= maxside)
+                {
+                    // The tree has all the side traces it may: this exit stays one (as
+                    // luajit's `maxside`), instead of growing a chain of side traces
+                    // without end where each is specialised to a value that changes.
+                    x.tries.set(tryside);
+                    hot = false;
+                }
+            }
+            break (cur, exit, resume, hot);
+        };
+        if ctx.gc_due() {
+            // A safe point, as above. The interpreter would run the step at its next
+            // allocation, but code that allocates only in traces would meanwhile find
+            // the step due at every exit and return (and leave recursive calls to the
+            // interpreter) until then.
+            st.heap.gc_check();
+        }
+        if let Some(dump) = self.dump.as_mut() {
+            dump.exit(st, cur.no, exit);
+        }
+        if hot {
+            self.start_side(st, (pt, base, resume), cur, exit);
+        }
+        Some((base, resume))
+    }
+}
+
 impl JitEngine for Engine {
     unsafe fn start_loop(
         &mut self,
@@ -547,101 +662,35 @@ impl JitEngine for Engine {
         base: *mut TValue,
         pc: *const u32,
     ) -> Option<(*mut TValue, *const u32)> {
-        let interrupt = st.hook.interrupt_word().as_ptr() as *const u8;
-        let (hotexit, tryside) = (st.jit.hotexit, st.jit.tryside);
+        let (hotexit, tryside, maxside) = (st.jit.hotexit, st.jit.tryside, st.jit.maxside);
+        let key = std::ptr::addr_of!(*st) as usize;
+        let mut ctx = match self.ctx.take() {
+            Some((k, ctx)) if k == key => ctx,
+            _ => {
+                let interrupt = st.hook.interrupt_word().as_ptr() as *const u8;
+                let mut ctx = Box::new(TraceCtx::new(interrupt, &mut st.heap, std::ptr::null()));
+                let hooks = moonjet_runtime::ffi::callback::trace_call_hooks(st);
+                ctx.ffi = FfiCallCtx {
+                    state: hooks.state.cast(),
+                    active: hooks.active.cast(),
+                    runs: hooks.runs,
+                    saved_errno: hooks.saved_errno,
+                    errno: hooks.errno,
+                    thread_stack: std::ptr::null(),
+                };
+                ctx
+            }
+        };
         // SAFETY: the state's running thread is live.
-        let stack_limit = unsafe { (*st.l).maxstack } as *const TValue;
-        let mut ctx = TraceCtx::new(interrupt, &mut st.heap, stack_limit);
-        let hooks = moonjet_runtime::ffi::callback::trace_call_hooks(st);
-        ctx.ffi = FfiCallCtx {
-            state: hooks.state.cast(),
-            active: hooks.active.cast(),
-            runs: hooks.runs,
-            saved_errno: hooks.saved_errno,
-            errno: hooks.errno,
-            // SAFETY: the state's running thread is live.
-            thread_stack: unsafe { std::ptr::addr_of!((*st.l).stack) },
-        };
-        let (_, mut t) = self.traces.lookup(&st.heap, pt, pc)?;
-        // The frame the last exit left in: recursive calls in traces push frames.
-        let mut base = base;
-        // Run traces, following links from exit to trace, until an exit leads back to
-        // the interpreter. Every exit has written its snapshot's slots: between traces
-        // all live values are in the frame, so an interrupt or a due GC step can be
-        // served by the interpreter from there.
-        let (cur, exit, resume, hot) = loop {
-            // SAFETY: the trace was recorded for the frame layout of this prototype,
-            // whose frame is at `base` (side traces too: they start in the frame their
-            // parent leaves); it touches only slots below the frame size and objects its
-            // guards checked, all live in this state's heap. The caller (`enter_loop`)
-            // has marked trace code as running, so its code is not released while it
-            // runs.
-            let exit = unsafe { t.code.run_with(base.cast(), &ctx) };
-            let left_in = ctx.exit_base.get() as *mut TValue;
-            if left_in != base {
-                // Left inside recursive calls: their frames are on the stack, complete,
-                // and the collector must see them.
-                base = left_in;
-                // SAFETY: the thread is live; its frames reach up to this one's top,
-                // which is inside the stack (the call that made the frame checked).
-                unsafe {
-                    let top = base.add(usize::from((*pt).framesize));
-                    (*st.l).base = base;
-                    if (*st.l).top < top {
-                        (*st.l).top = top;
-                    }
-                }
-            }
-            // The exit may be one of a trace the code went on in.
-            // SAFETY: `exited` was set by the exit to its trace's `ExitLinks`, whose owner
-            // is that trace's data (`TraceIndex::install`); the code just ran, so it was
-            // not released, and nothing releases code before `enter_loop` returns.
-            t = unsafe {
-                &*((*(ctx.exited.get() as *const ExitLinks)).owner() as *const TraceData)
-            };
-            let cur = t.me();
-            let x = t.exits.get(exit as usize)?;
-            let resume = *t.resume.get(exit as usize)?;
-            if let Some(to) = x.link.get() {
-                // SAFETY: the interrupt byte lives as long as the state.
-                if unsafe { *interrupt } != 0 {
-                    break (cur, exit, resume, false);
-                }
-                if ctx.gc_due() {
-                    // Every live value is in the frame now, as at an interpreter
-                    // instruction: a safe point for the GC step the trace's allocations
-                    // made due. (It cannot retire these traces: their prototype runs.)
-                    st.heap.gc_check();
-                }
-                match TraceIndex::get(&st.heap, to) {
-                    Some(next) => {
-                        t = next;
-                        continue;
-                    }
-                    None => break (cur, exit, resume, false),
-                }
-            }
-            let mut hot = false;
-            if x.countable && x.tries.get() < tryside {
-                x.hits.set(x.hits.get().saturating_add(1));
-                hot = x.hits.get() >= hotexit;
-            }
-            break (cur, exit, resume, hot);
-        };
-        if ctx.gc_due() {
-            // A safe point, as above. The interpreter would run the step at its next
-            // allocation, but code that allocates only in traces would meanwhile find
-            // the step due at every exit and return (and leave recursive calls to the
-            // interpreter) until then.
-            st.heap.gc_check();
+        unsafe {
+            ctx.stack_limit = (*st.l).maxstack;
+            ctx.ffi.thread_stack = std::ptr::addr_of!((*st.l).stack);
         }
-        if let Some(dump) = self.dump.as_mut() {
-            dump.exit(st, cur.no, exit);
-        }
-        if hot {
-            self.start_side(st, (pt, base, resume), cur, exit);
-        }
-        Some((base, resume))
+        ctx.depth.set(0);
+        // SAFETY: forwarded caller promise.
+        let r = unsafe { self.run_traces(st, pt, base, pc, &ctx, (hotexit, tryside, maxside)) };
+        self.ctx = Some((key, ctx));
+        r
     }
 
     fn abandon_recording(&mut self, st: &mut State) {

@@ -187,6 +187,8 @@ pub enum Field {
     FuncEnv,
     /// `udata.metatable` (Ptr, 0 for none).
     UdataMeta,
+    /// A Lua function's prototype (Ptr; never changes).
+    FuncProto,
     /// `upval.v`: where the upvalue's value lives (Ptr).
     UpvalV,
     /// `str.len` (Num: a length needs not fit an i32).
@@ -205,7 +207,7 @@ impl Field {
     pub fn ty(self) -> Ty {
         match self {
             Field::TabArray | Field::TabMeta | Field::TabNode | Field::UpvalV => Ty::Ptr,
-            Field::UdataMeta => Ty::Ptr,
+            Field::UdataMeta | Field::FuncProto => Ty::Ptr,
             Field::TabAsize | Field::TabHmask | Field::CdataCtype => Ty::Int,
             Field::StrLen => Ty::Num,
             Field::FuncEnv => Ty::Tab,
@@ -223,7 +225,7 @@ impl Field {
             | Field::TabMeta
             | Field::TabNode
             | Field::TabHmask => Ty::Tab,
-            Field::FuncEnv => Ty::Func,
+            Field::FuncEnv | Field::FuncProto => Ty::Func,
             Field::UdataMeta => Ty::Udata,
             Field::UpvalV => Ty::Ptr,
             Field::StrLen => Ty::Str,
@@ -249,6 +251,7 @@ impl Field {
             Field::TabHmask => "tab.hmask",
             Field::FuncEnv => "func.env",
             Field::UdataMeta => "udata.meta",
+            Field::FuncProto => "func.proto",
             Field::UpvalV => "uv.v",
             Field::StrLen => "str.len",
             Field::CdataCtype => "cdata.ctypeid",

@@ -74,6 +74,9 @@ pub type Abort = String;
 
 /// luajit's abort for a builtin call it does not compile in this form.
 const FASTFUNC: &str = "NYI: unsupported variant of FastFunc";
+/// Closures made of one prototype from which calls of it are specialised to the
+/// prototype rather than to one closure.
+const POLYMORPHIC_CLOSURES: u32 = 3;
 
 pub enum Step {
     Continue,
@@ -3090,8 +3093,7 @@ impl Recorder {
         for i in 0..nargs.min(numparams) {
             self.read(a + 2 + i, pc)?;
         }
-        let kf = self.kgc(fv, Ty::Func);
-        self.guard(Cmp::Eq, Ty::Ptr, f, kf, pc);
+        let callee = self.guard_callee(f, fv, pt, pc);
         if self.frames.is_empty() {
             self.call_snap = Some(self.snap(pc));
             self.stored_in_call = false;
@@ -3105,7 +3107,7 @@ impl Recorder {
             // SAFETY: the interpreter's callee frame is there (caller promise).
             base: unsafe { caller_base.add(a as usize + 2) },
             off: caller_off + a + 2,
-            func: kf,
+            func: callee,
             closure,
             call_a: a,
             results: b - 1,
@@ -3117,6 +3119,30 @@ impl Recorder {
             self.write(i, nil);
         }
         Ok(())
+    }
+
+    /// The guard that the Lua function `f` (runtime value `fv`, prototype `pt`) is the
+    /// one inlined, and the IR value its frame uses for it. A closure is specialised to
+    /// itself, a constant; but a prototype closures keep being made of (as for a
+    /// function literal passed to a higher-order function) is guarded instead, and the
+    /// frame uses the runtime closure, so that each new closure takes the same trace
+    /// rather than failing its guard (luajit does the same).
+    fn guard_callee(&mut self, f: Ref, fv: TValue, pt: *mut GcProto, pc: *const u32) -> Ref {
+        // SAFETY: a live prototype.
+        if unsafe { (*pt).closures } < POLYMORPHIC_CLOSURES {
+            let kf = self.kgc(fv, Ty::Func);
+            self.guard(Cmp::Eq, Ty::Ptr, f, kf, pc);
+            return kf;
+        }
+        let p = self.emit(Ins::FLoad {
+            obj: f,
+            field: Field::FuncProto,
+        });
+        // The trace keeps the prototype alive: its address is never another's.
+        self.keep_alive(TValue::from_gc(pt.cast(), moonjet_gc::value::itype::PROTO));
+        let kp = self.emit(Ins::KPtr(pt as u64));
+        self.guard(Cmp::Eq, Ty::Ptr, p, kp, pc);
+        f
     }
 
     /// `CALLT a d` (`nargs` = d - 1) in an inlined call: the callee takes over the
@@ -3133,12 +3159,11 @@ impl Recorder {
             return Err("NYI: recursive call".into());
         }
         let f = self.read(a, pc)?;
-        let kf = self.kgc(fv, Ty::Func);
-        self.guard(Cmp::Eq, Ty::Ptr, f, kf, pc);
+        let callee = self.guard_callee(f, fv, pt, pc);
         let args = self.call_params(a, nargs, numparams, pc)?;
         self.forget_slots_from(self.frame_off());
         if let Some(frame) = self.frames.last_mut() {
-            (frame.pt, frame.func, frame.closure) = (pt, kf, closure);
+            (frame.pt, frame.func, frame.closure) = (pt, callee, closure);
         }
         for (i, v) in args.into_iter().enumerate() {
             self.write(i as u32, v);

@@ -80,6 +80,8 @@ pub struct TraceData {
     pub resume: Vec<*const u32>,
     /// One per snapshot.
     pub exits: Vec<Exit>,
+    /// A root trace: side traces installed in its tree (bounded by `maxside`).
+    pub sides: Cell<u32>,
 }
 
 impl TraceData {
@@ -143,6 +145,7 @@ impl TraceData {
             entry,
             resume,
             exits,
+            sides: Cell::new(0),
         }
     }
 
@@ -258,9 +261,32 @@ pub struct TraceIndex {
     /// Trace number by the address of the loop instruction that enters it. Entries whose
     /// trace went out of service are dropped when met, and all at once when they pile up.
     by_pc: HashMap<usize, u32, BuildHasherDefault<AddressHasher>>,
+    /// The last entries looked up, by the loop instruction's address (a direct-mapped
+    /// cache in front of `by_pc`: entering traces is frequent). Each hit is checked as
+    /// `by_pc`'s entries are.
+    recent: [(usize, u32); RECENT],
 }
 
 /// The registered trace `no` and its data, if there is one.
+/// Entries of [`TraceIndex`]'s cache of recent lookups.
+const RECENT: usize = 32;
+
+/// Trace `no`, if it is in service and entered at `pc` of `pt`.
+fn entered_at(
+    heap: &Heap,
+    no: u32,
+    pt: *mut GcProto,
+    pc: *const u32,
+) -> Option<(TraceRef, &TraceData)> {
+    match in_service(heap, no) {
+        // SAFETY: a registered trace is live.
+        Some((tr, data)) if data.start == pc && unsafe { (*tr).startpt } == pt => {
+            Some((data.me(), data))
+        }
+        _ => None,
+    }
+}
+
 fn in_service(heap: &Heap, no: u32) -> Option<(*mut GcTrace, &TraceData)> {
     let tr = heap.trace(no);
     if tr.is_null() {
@@ -328,14 +354,22 @@ impl TraceIndex {
         pt: *mut GcProto,
         pc: *const u32,
     ) -> Option<(TraceRef, &'h TraceData)> {
-        let no = *self.by_pc.get(&(pc as usize))?;
-        match in_service(heap, no) {
-            // SAFETY: a registered trace is live.
-            Some((tr, data)) if data.start == pc && unsafe { (*tr).startpt } == pt => {
-                Some((data.me(), data))
+        let at = pc as usize;
+        let slot = (at >> 2) % RECENT;
+        let (seen, no) = self.recent[slot];
+        if seen == at {
+            if let Some(hit) = entered_at(heap, no, pt, pc) {
+                return Some(hit);
             }
-            _ => {
-                self.by_pc.remove(&(pc as usize));
+        }
+        let no = *self.by_pc.get(&at)?;
+        match entered_at(heap, no, pt, pc) {
+            Some(hit) => {
+                self.recent[slot] = (at, no);
+                Some(hit)
+            }
+            None => {
+                self.by_pc.remove(&at);
                 None
             }
         }
@@ -346,6 +380,12 @@ impl TraceIndex {
         in_service(heap, r.no)
             .map(|(_, d)| d)
             .filter(|d| d.serial == r.serial)
+    }
+
+    /// The root of `r`'s tree, if both are in service.
+    pub fn root_of(heap: &Heap, r: TraceRef) -> Option<&TraceData> {
+        let root = Self::get(heap, r)?.root();
+        in_service(heap, root).map(|(_, d)| d)
     }
 
     /// The root of `r`'s tree, if `r` is in service and the root is a function trace.

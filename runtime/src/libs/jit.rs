@@ -281,6 +281,7 @@ fn opt_start(st: &mut State) -> LuaResult<u32> {
                 st.jit.hotexit = v.min(u32::from(u16::MAX)) as u16
             }
             Some(OptArg::Param(b"tryside", v)) => st.jit.tryside = v.min(u32::from(u8::MAX)) as u8,
+            Some(OptArg::Param(b"maxside", v)) => st.jit.maxside = v,
             Some(OptArg::Param(..)) => {}
             Some(OptArg::Flag(bit, true)) => st.jit.opt_flags |= 1 << bit,
             Some(OptArg::Flag(bit, false)) => st.jit.opt_flags &= !(1 << bit),

@@ -2229,6 +2229,7 @@ unsafe fn new_closure(
     // upvalue allocations that may collect.
     unsafe {
         let parent = func_of(base);
+        (*child).closures = (*child).closures.saturating_add(1);
         let f = match st.heap.new_lua_closure(child, (*parent).env) {
             Ok(f) => f,
             Err(_) => return Err(st.memory_error()),

@@ -39,6 +39,8 @@ pub const MAXTRACE: u32 = 1000;
 pub const HOTEXIT: u16 = 10;
 /// Side traces tried from one exit before it is given up (`tryside`).
 pub const TRYSIDE: u8 = 4;
+/// Side traces in one root trace's tree (`maxside`): past it, hot exits stay exits.
+pub const MAXSIDE: u32 = 100;
 
 /// What the recorder says after seeing an instruction.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -221,6 +223,8 @@ pub struct JitState {
     /// `hotexit` and `tryside` as set by `jit.opt.start`.
     pub hotexit: u16,
     pub tryside: u8,
+    /// `maxside` as set by `jit.opt.start`.
+    pub maxside: u32,
     /// Optimisation flags on (bit i: `libs::jit::FLAGS[i]`); all by default (-O3).
     pub opt_flags: u16,
 }
@@ -234,6 +238,7 @@ impl Default for JitState {
             maxtrace: MAXTRACE,
             hotexit: HOTEXIT,
             tryside: TRYSIDE,
+            maxside: MAXSIDE,
             opt_flags: u16::MAX,
         }
     }
