@@ -1675,3 +1675,47 @@ fn calls_of_many_closures_of_one_prototype_match_the_interpreter() {
         "270\t1325\t3275\t21275\t1325,2650,150,1475,2800,300,1625,2950,450,1775,3100,600\n"
     );
 }
+
+/// Methods found through metatables' `__index` tables (a class, and a class inheriting
+/// from another), while methods are replaced in the class, shadowed in an instance, the
+/// metatable swapped for one with an `__index` function, and a missing key appears.
+const INHERITED_LOOKUPS: &str = r#"local Base = {}
+Base.__index = Base
+function Base.new(x) return setmetatable({ x = x }, Base) end
+function Base:get() return self.x end
+function Base:kind() return "base" end
+local Derived = setmetatable({}, { __index = Base })
+Derived.__index = Derived
+function Derived.new(x) return setmetatable({ x = x }, Derived) end
+function Derived:kind() return "derived" end
+local objs = {}
+for i = 1, 40 do objs[i] = (i % 3 == 0) and Derived.new(i) or Base.new(i) end
+local s, kinds = 0, {}
+for r = 1, 20 do
+  for i = 1, #objs do
+    local o = objs[i]
+    s = s + o:get()
+    kinds[o:kind()] = (kinds[o:kind()] or 0) + 1
+    if r == 10 and i == 20 then function Base:get() return self.x * 2 end end
+    if r == 12 and i == 5 then objs[5].get = function() return 1000 end end
+    if r == 14 and i == 7 then Derived.get = function(self) return -self.x end end
+    if r == 16 and i == 9 then setmetatable(objs[9], { __index = function(t, k) return function() return 7 end end }) end
+    if r == 18 and i == 11 then objs[11].missing = nil end
+  end
+end
+print(s, kinds.base, kinds.derived)
+local plain = { a = 1 }
+local n = 0
+for i = 1, 100 do
+  if plain.b == nil then n = n + 1 end
+  if i == 50 then plain.b = 2 end
+end
+print(n)
+"#;
+
+#[test]
+fn methods_found_through_index_tables_match_the_interpreter() {
+    let (out, traces) = same_with_and_without_jit(INHERITED_LOOKUPS);
+    assert_eq!(out, "27488\t540\t256\n50\n");
+    assert!(traces >= 2, "only {traces} traces");
+}

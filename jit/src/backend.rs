@@ -792,6 +792,15 @@ fn check(trace: &Trace) -> Result<Shape, CompileError> {
                     return bad("load of a type slots cannot hold");
                 }
             }
+            Ins::TabGetStr {
+                tab: t, key, ty, ..
+            } => {
+                want(t, tab)?;
+                want(key, |t| t == Ty::Str)?;
+                if !loadable(ty) {
+                    return bad("load of a type slots cannot hold");
+                }
+            }
             Ins::UvBarrier { uv, val } => {
                 want(uv, ptr)?;
                 want(val, Ty::is_gc)?;
@@ -1537,6 +1546,11 @@ impl<'a, 't> Translator<'a, 't> {
             Ins::TabGetInt { tab, key, ty, snap } => {
                 let (t, k) = (self.vals[tab as usize], self.vals[key as usize]);
                 let bits = self.call_for(shims::tab_get_int as *const (), &[t, k], I64);
+                self.typed(bits, ty, snap)
+            }
+            Ins::TabGetStr { tab, key, ty, snap } => {
+                let (t, k) = (self.vals[tab as usize], self.vals[key as usize]);
+                let bits = self.call_for(shims::tab_get_str as *const (), &[t, k], I64);
                 self.typed(bits, ty, snap)
             }
             Ins::TabSetInt {

@@ -461,6 +461,15 @@ pub enum Ins {
         ty: Ty,
         snap: SnapId,
     },
+    /// `tab[key]` for a constant string key (a Str) through the general lookup, as type
+    /// `ty`, leaving through `snap` if it has another type: how a trace checks a key is
+    /// absent (nil) before looking further, through the metatable.
+    TabGetStr {
+        tab: Ref,
+        key: Ref,
+        ty: Ty,
+        snap: SnapId,
+    },
     /// `tab[key] = val` for an Int key outside the array part (may grow the table);
     /// leaves through `snap` (before the store) if memory runs out.
     TabSetInt {
@@ -674,6 +683,7 @@ impl Ins {
             SLoad { ty, .. }
             | Load { ty, .. }
             | TabGetInt { ty, .. }
+            | TabGetStr { ty, .. }
             | KGc { ty, .. }
             | KPri(ty)
             | K64 { ty, .. }
@@ -749,6 +759,7 @@ impl Ins {
             SLoad { snap, .. }
             | Load { snap, .. }
             | TabGetInt { snap, .. }
+            | TabGetStr { snap, .. }
             | TabSetInt { snap, .. }
             | TabSetStr { snap, .. }
             | TNew { snap, .. }
@@ -819,7 +830,7 @@ impl Ins {
                 v
             }
             TabWrite { tab } | TabLen { tab } => vec![tab],
-            TabGetInt { tab, key, .. } => vec![tab, key],
+            TabGetInt { tab, key, .. } | TabGetStr { tab, key, .. } => vec![tab, key],
             UvBarrier { uv, val } => vec![uv, val],
             TabSetInt { tab, key, val, .. } | TabSetStr { tab, key, val, .. } => {
                 vec![tab, key, val]
@@ -903,6 +914,7 @@ impl Ins {
                 | Ins::XLoad { .. }
                 | Ins::TabLen { .. }
                 | Ins::TabGetInt { .. }
+                | Ins::TabGetStr { .. }
         )
     }
 }
@@ -1087,6 +1099,7 @@ fn describe(ins: &Ins) -> String {
         Ins::UvBarrier { uv, val } => format!("OBAR   {}  {}", r(uv), r(val)),
         Ins::TabLen { tab } => format!("ALEN   {}", r(tab)),
         Ins::TabGetInt { tab, key, .. } => format!("HGETI  {}  {}", r(tab), r(key)),
+        Ins::TabGetStr { tab, key, .. } => format!("HGETS  {}  {}", r(tab), r(key)),
         Ins::TabSetInt { tab, key, val, .. } => {
             format!("TSETI  {}  {}  {}", r(tab), r(key), r(val))
         }

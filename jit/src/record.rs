@@ -77,6 +77,8 @@ const FASTFUNC: &str = "NYI: unsupported variant of FastFunc";
 /// Closures made of one prototype from which calls of it are specialised to the
 /// prototype rather than to one closure.
 const POLYMORPHIC_CLOSURES: u32 = 3;
+/// Lookups through `__index` tables one instruction may make (a class hierarchy's depth).
+const MAX_INHERITED: u32 = 4;
 
 pub enum Step {
     Continue,
@@ -251,6 +253,8 @@ pub struct Recorder {
     /// variables closures may capture): read from the stack, not assumed to hold what
     /// they held on entry.
     stale: BTreeSet<u16>,
+    /// Lookups through `__index` tables the instruction being recorded made so far.
+    inherited: u32,
     /// Slots whose value is the one a native call left on the stack, until the trace
     /// writes them: leaving must not write them (in the loop body, not even the value
     /// the iteration started with). Per snapshot in `snap_mem_owned`.
@@ -568,6 +572,7 @@ impl Recorder {
             bool_result: None,
             native_results: None,
             stale: BTreeSet::new(),
+            inherited: 0,
             mem_owned: BTreeSet::new(),
             snap_mem_owned: Vec::new(),
         }
@@ -752,7 +757,7 @@ impl Recorder {
             Ins::Load { ptr, idx, off, .. } => Some(self.mem_at(ptr, idx, off)),
             // Node keys change only when a key is inserted (a table store call).
             Ins::LoadBits { .. } => Some(Mem::Key),
-            Ins::TabLen { .. } | Ins::TabGetInt { .. } => Some(Mem::Any),
+            Ins::TabLen { .. } | Ins::TabGetInt { .. } | Ins::TabGetStr { .. } => Some(Mem::Any),
             Ins::XLoad { ptr, off, ct } => Some(Mem::C {
                 ptr,
                 off,
@@ -1339,7 +1344,9 @@ impl Recorder {
                 (arr, Some(i), 0, v)
             }
             Key::Str(s) => {
-                let (node, off) = self.hash_slot(t, tv, s, pc).ok_or("NYI: missing key")?;
+                let Some((node, off)) = self.hash_slot(t, tv, s, pc) else {
+                    return self.inherited_get(t, tv, s, dst, pc);
+                };
                 // SAFETY: hash_slot found the key at this node.
                 let v = unsafe { *(*tv).node.cast::<u8>().add(off as usize).cast::<TValue>() };
                 (node, None, off, v)
@@ -1369,18 +1376,14 @@ impl Recorder {
         let uv = self.value(b);
         // SAFETY: a live userdata in the frame; its metatable, if any, is a live table
         // whose nodes are `hmask + 1` long.
-        let (mt, index_key, methods) = unsafe {
+        let (mt, (index_key, methods)) = unsafe {
             let mt = (*uv.gc_ptr().cast::<GcUdata>()).metatable;
             if mt.is_null() {
                 return Err("NYI: userdata without a metatable".into());
             }
-            let node = (*mt).node;
-            let found = (0..=(*mt).hmask as usize)
-                .map(|i| &*node.add(i))
-                .find(|n| n.key.is_str() && GcStr::bytes(n.key.gc_ptr().cast()) == b"__index");
-            match found {
-                Some(n) if n.val.is_tab() => (mt, n.key.gc_ptr().cast::<GcStr>(), n.val),
-                _ => return Err("NYI: userdata index without an __index table".into()),
+            match index_entry(mt) {
+                Some(e) => (mt, e),
+                None => return Err("NYI: userdata index without an __index table".into()),
             }
         };
         let u = self.read(b, pc)?;
@@ -1402,8 +1405,61 @@ impl Recorder {
             snap,
         });
         let key = self.key_of(Op::TGETS, c, pc)?;
-        let methods = methods.as_tab().ok_or("NYI: userdata index")?;
         self.table_get(index, methods, key, dst, pc)
+    }
+
+    /// `dst = t[key]` for a constant string key table `t` (ref, runtime table) lacks:
+    /// the key's absence guarded, then nil, or the lookup goes on in the table its
+    /// metatable's `__index` holds (a class's methods; its own class's, and so on, up to
+    /// a few levels), the metatable and `__index` guarded. (`__index` functions stay
+    /// interpreted.)
+    fn inherited_get(
+        &mut self,
+        t: Ref,
+        tv: *mut GcTab,
+        key: *mut GcStr,
+        dst: u32,
+        pc: *const u32,
+    ) -> Result<(), Abort> {
+        self.inherited += 1;
+        if self.inherited > MAX_INHERITED {
+            return Err("NYI: missing key".into());
+        }
+        let kk = self.kgc(TValue::from_gcstr(key), Ty::Str);
+        let snap = self.snap(pc);
+        let absent = self.emit(Ins::TabGetStr {
+            tab: t,
+            key: kk,
+            ty: Ty::Nil,
+            snap,
+        });
+        // SAFETY: a live table; its metatable, if any, is a live table.
+        let mt = unsafe { (*tv).metatable };
+        if mt.is_null() {
+            self.guard_no_meta(t, tv, pc)?;
+            self.write(dst, absent);
+            return Ok(());
+        }
+        let m = self.emit(Ins::FLoad {
+            obj: t,
+            field: Field::TabMeta,
+        });
+        let km = self.kgc(TValue::from_tab(mt), Ty::Tab);
+        self.guard(Cmp::Eq, Ty::Ptr, m, km, pc);
+        // SAFETY: as above.
+        let (index_key, index) = unsafe { index_entry(mt) }.ok_or("NYI: missing key")?;
+        let (node, off) = self
+            .hash_slot(km, mt, index_key, pc)
+            .ok_or("NYI: missing key")?;
+        let snap = self.snap(pc);
+        let i = self.emit(Ins::Load {
+            ptr: node,
+            idx: None,
+            off,
+            ty: Ty::Tab,
+            snap,
+        });
+        self.table_get(i, index, Key::Str(key), dst, pc)
     }
 
     /// `t[key] = val` for table `t` (ref, runtime table).
@@ -2114,6 +2170,7 @@ impl Recorder {
     ) -> Result<Step, Abort> {
         let cts = &ffi.ctypes;
         self.steps += 1;
+        self.inherited = 0;
         if self.steps > MAX_RECORD || self.ins.len() > MAX_IR {
             return Err("trace too long".into());
         }
@@ -4364,6 +4421,22 @@ fn may_be_captured(pt: *mut GcProto, at: usize, slot: u32) -> bool {
         let ins = unsafe { *code.add(i) };
         bc::op(ins) == Op::FNEW as u8 && closure_captures(pt, ins, slot)
     })
+}
+
+/// The `__index` entry of metatable `mt` when it holds a table: its (interned) key and
+/// that table.
+///
+/// # Safety
+/// `mt` is a live table.
+unsafe fn index_entry(mt: *mut GcTab) -> Option<(*mut GcStr, *mut GcTab)> {
+    // SAFETY: caller promise; the node array has `hmask + 1` nodes.
+    unsafe {
+        let node = (*mt).node;
+        (0..=(*mt).hmask as usize)
+            .map(|i| &*node.add(i))
+            .find(|n| n.key.is_str() && GcStr::bytes(n.key.gc_ptr().cast()) == b"__index")
+            .and_then(|n| Some((n.key.gc_ptr().cast::<GcStr>(), n.val.as_tab()?)))
+    }
 }
 
 /// Whether the closure `FNEW` instruction `ins` of `pt` makes captures slot `slot`.

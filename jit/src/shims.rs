@@ -184,6 +184,15 @@ pub unsafe extern "C" fn tab_get_int(t: *mut GcTab, key: i32) -> u64 {
     unsafe { table::get_int(t, i64::from(key)).bits() }
 }
 
+/// `t[key]` for a string key through the general lookup, as its bits.
+///
+/// # Safety
+/// `t` is a live table, `key` a live string.
+pub unsafe extern "C" fn tab_get_str(t: *mut GcTab, key: *mut GcStr) -> u64 {
+    // SAFETY: caller promise.
+    unsafe { table::get_str(t, key).bits() }
+}
+
 /// `t[key] = v` through the general path (may grow the table; never collects).
 /// Returns 0, or 1 if memory ran out (the trace then leaves and the interpreter raises
 /// the error).
