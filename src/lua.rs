@@ -279,6 +279,24 @@ impl Lua {
             .expect("a fresh state has room for its libraries")
     }
 
+    /// mlua's name for [`Lua::new_with`] when `libs` includes libraries that break a
+    /// sandbox (`debug`, `ffi`), for programs ported from mlua; here `new_with` opens
+    /// those too, so this is the same call.
+    ///
+    /// # Safety
+    /// Nothing beyond what the libraries chosen allow: with `ffi` or `debug`, Lua code
+    /// can read and write any memory of the process, so only trusted code should run.
+    ///
+    /// ```
+    /// use moonjet::{Lua, LuaOptions, StdLib};
+    /// // SAFETY: the script is ours.
+    /// let lua = unsafe { Lua::unsafe_new_with(StdLib::ALL, LuaOptions::default()) };
+    /// assert!(lua.load("return ffi ~= nil or require('ffi') ~= nil").eval::<bool>().unwrap());
+    /// ```
+    pub unsafe fn unsafe_new_with(libs: StdLib, options: LuaOptions) -> Lua {
+        Lua::new_with(libs, options).expect("a fresh state has room for its libraries")
+    }
+
     /// A state with the libraries of `libs`, set up as `options` says.
     pub fn new_with(libs: StdLib, options: LuaOptions) -> Result<Lua> {
         let config = Config {
