@@ -1058,23 +1058,33 @@ fn interrupt_ok_lets_code_finish() {
 #[test]
 fn jit_compiles_the_interrupted_loop() {
     let lua = Lua::new();
-    let path = std::env::temp_dir().join(format!("moonjet-embed-dump-{}.txt", std::process::id()));
+    let dump = jit_dump_of(&lua, "interrupt", "t", || {
+        deadline_interrupt(&lua, 50);
+        let e = lua
+            .load("local x = 0 for i = 1, 1e12 do x = x + i end")
+            .exec()
+            .unwrap_err();
+        assert!(e.to_string().contains("time limit"), "{e}");
+        // The deadline has passed: without this, a slow run (GC stress) could be stopped
+        // again.
+        lua.remove_interrupt();
+    });
+    assert!(dump.contains("TRACE 1"), "no trace was compiled: {dump}");
+}
+
+/// What `jit.dump` (with `flags`) writes while `f` runs on `lua`.
+fn jit_dump_of(lua: &Lua, name: &str, flags: &str, f: impl FnOnce()) -> String {
+    let path =
+        std::env::temp_dir().join(format!("moonjet-embed-{name}-{}.txt", std::process::id()));
     let path_str = path.to_str().unwrap().to_string();
-    lua.load("require('jit.dump').on('t', ...)")
-        .call::<()>(path_str)
+    lua.load("require('jit.dump').on(...)")
+        .call::<()>((flags, path_str))
         .unwrap();
-    deadline_interrupt(&lua, 50);
-    let e = lua
-        .load("local x = 0 for i = 1, 1e12 do x = x + i end")
-        .exec()
-        .unwrap_err();
-    assert!(e.to_string().contains("time limit"), "{e}");
-    // The deadline has passed: without this, a slow run (GC stress) could be stopped again.
-    lua.remove_interrupt();
+    f();
     lua.load("require('jit.dump').off()").exec().unwrap();
     let dump = std::fs::read_to_string(&path).unwrap_or_default();
     let _ = std::fs::remove_file(&path);
-    assert!(dump.contains("TRACE 1"), "no trace was compiled: {dump}");
+    dump
 }
 
 // ---- scope ----------------------------------------------------------------------------------
@@ -1341,11 +1351,6 @@ fn callbacks_called_from_compiled_loops_behave_as_interpreted() {
         }
     }
     let lua = Lua::new();
-    let path = std::env::temp_dir().join(format!("moonjet-embed-calls-{}.txt", std::process::id()));
-    let path_str = path.to_str().unwrap().to_string();
-    lua.load("require('jit.dump').on('ti', ...)")
-        .call::<()>(path_str)
-        .unwrap();
     let add = lua
         .create_function(|_, (a, b): (f64, f64)| {
             if b == 777.0 {
@@ -1361,6 +1366,15 @@ fn callbacks_called_from_compiled_loops_behave_as_interpreted() {
     lua.globals()
         .set("counter", lua.create_userdata(Counter(0)).unwrap())
         .unwrap();
+    let dump = jit_dump_of(&lua, "calls", "ti", || loops_calling_rust(&lua));
+    assert!(
+        dump.matches("CALLS").count() >= 3,
+        "calls not compiled: {dump}"
+    );
+}
+
+/// The loops of `callbacks_called_from_compiled_loops_behave_as_interpreted`.
+fn loops_calling_rust(lua: &Lua) {
     let sum: f64 = lua
         .load("local s = 0 for i = 1, 500 do s = add(s, i) end return s")
         .eval()
@@ -1385,18 +1399,11 @@ fn callbacks_called_from_compiled_loops_behave_as_interpreted() {
     assert!(e.to_string().contains("at 888"), "{e}");
     assert_eq!(lua.load("return add(1, 2)").eval::<f64>().unwrap(), 3.0);
     // An interrupt stops a compiled loop that only calls Rust.
-    deadline_interrupt(&lua, 50);
+    deadline_interrupt(lua, 50);
     let e = lua
         .load("local c = counter while true do c:inc(1) end")
         .exec()
         .unwrap_err();
     assert!(e.to_string().contains("time limit"), "{e}");
     lua.remove_interrupt();
-    lua.load("require('jit.dump').off()").exec().unwrap();
-    let dump = std::fs::read_to_string(&path).unwrap_or_default();
-    let _ = std::fs::remove_file(&path);
-    assert!(
-        dump.matches("CALLS").count() >= 3,
-        "calls not compiled: {dump}"
-    );
 }

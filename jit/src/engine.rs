@@ -483,7 +483,7 @@ impl Engine {
             // guards checked, all live in this state's heap. The caller (`enter_loop`)
             // has marked trace code as running, so its code is not released while it
             // runs.
-            let exit = unsafe { t.code.run_with(base.cast(), &ctx) };
+            let exit = unsafe { t.code.run_with(base.cast(), ctx) };
             let left_in = ctx.exit_base.get() as *mut TValue;
             if left_in != base {
                 // Left inside recursive calls: their frames are on the stack, complete,
