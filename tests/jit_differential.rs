@@ -1719,3 +1719,35 @@ fn methods_found_through_index_tables_match_the_interpreter() {
     assert_eq!(out, "27488\t540\t256\n50\n");
     assert!(traces >= 2, "only {traces} traces");
 }
+
+/// Native functions tail-called by Lua functions inlined in the loop (`return
+/// tostring(x)`): called from the loop's frame as the interpreter's tail call leaves it,
+/// with one result or several, and errors named as luajit names them.
+const NATIVE_TAIL_CALLS: &str = r#"local function str(x) return tostring(x) end
+local function fmt(a, b) return string.format("%d-%d", a, b) end
+local function two(s) return string.byte(s, 1, 2) end
+local function rep(x) return string.rep(x) end
+local t, n = {}, 0
+for i = 1, 200 do
+  t[#t + 1] = str(i) .. fmt(i, i * 2)
+  local a, b = two("xy")
+  n = n + a + b + #str(nil)
+end
+print(#t, t[200], n)
+for k = 1, 3 do
+  print(pcall(function() for i = 1, 100 do local s = str(i) if i == 50 + k then rep(nil) end end end))
+end
+local depth = 0
+local function deep(m) if m == 0 then return 0 end return 1 + deep(m - 1) end
+local function viagsub(i) return string.gsub("a", "a", function() depth = depth + deep(300 + i) end) end
+for i = 1, 100 do viagsub(i) end
+print(depth)
+"#;
+
+#[test]
+fn native_tail_calls_from_inlined_functions_match_the_interpreter() {
+    let (out, traces) = same_with_and_without_jit(NATIVE_TAIL_CALLS);
+    assert_eq!(out.lines().count(), 5, "{out}");
+    assert!(out.contains("bad argument #1 to 'rep'"), "{out}");
+    assert!(traces >= 1, "no trace");
+}

@@ -1282,3 +1282,18 @@ fn a_loop_calling_new_closures_compiles_once() {
     let traces = err.lines().filter(|l| !l.starts_with("[TRACE ---")).count();
     assert!(traces <= 6, "{err}");
 }
+
+#[test]
+fn a_loop_calling_wrappers_of_native_functions_compiles() {
+    let script = "local function str(x) return tostring(x) end\n\
+                  local function two(s) return string.byte(s, 1, 2) end\n\
+                  local n = 0\n\
+                  for i = 1, 300 do\n\
+                  \x20 local a, b = two('xy')\n\
+                  \x20 n = n + a + b + #str(i) + #str(nil)\n\
+                  end\n\
+                  print(n)\n";
+    let (out, err) = moonjet("wrappers", &["-jv"], "wrappers.lua", script, false);
+    assert_eq!(out, "73992\n");
+    assert!(err.contains("[TRACE   1 wrappers.lua:4 loop]"), "{err}");
+}

@@ -2171,8 +2171,13 @@ impl<'a, 't> Translator<'a, 't> {
             self.b.ins().store(fl, bits, self.base, s * 8);
         }
         let pc = self.b.ins().iconst(self.ptr, pc as i64);
+        let nargs = self.b.ins().iconst(I32, args.len() as i64);
         let (ctx, base) = (self.ctx, self.base);
-        let now = self.call_for(shims::call_native as *const (), &[ctx, base, pc], self.ptr);
+        let now = self.call_for(
+            shims::call_native as *const (),
+            &[ctx, base, pc, nargs],
+            self.ptr,
+        );
         let same = self.b.ins().icmp(IntCC::Equal, now, base);
         let left = self.b.create_block();
         let cont = self.b.create_block();

@@ -2485,6 +2485,10 @@ impl Recorder {
                 let nargs = d.checked_sub(1).ok_or("bad CALLT")?;
                 self.record_c_tail_call(a, nargs, pc, cts)?;
             }
+            CALLT if self.frames.len() == 1 && is_native_other_than_builtins(self.value(a)) => {
+                let nargs = d.checked_sub(1).ok_or("bad CALLT")?;
+                self.record_native_tail_call(a, nargs, pc)?;
+            }
             CALLT if !self.frames.is_empty() => {
                 let nargs = d.checked_sub(1).ok_or("bad CALLT")?;
                 self.inline_tail_call(a, nargs, pc)?;
@@ -3006,34 +3010,9 @@ impl Recorder {
         pc: *const u32,
     ) -> Result<(), Abort> {
         let fv = self.value(a);
-        // SAFETY: a live native function in the frame.
-        let ffid = unsafe { (*fv.gc_ptr().cast::<GcFunc>()).ffid };
-        use moonjet_runtime::vm::state::ff;
-        let refused = [
-            ("coroutine", "yield"),
-            ("debug", "setlocal"),
-            ("jit", "flush"),
-        ];
-        if ffid == ff::PCALL
-            || ffid == ff::XPCALL
-            || (ffid != 0
-                && refused
-                    .iter()
-                    .any(|(lib, name)| builtin_id(lib, name) == Some(ffid)))
-        {
-            return Err("NYI: call of a function that needs the interpreter".into());
-        }
+        native_callable(fv)?;
         if !self.frames.is_empty() {
             return Err("NYI: native call in an inlined call".into());
-        }
-        if self.recursive {
-            // A function trace's tree may run inside native recursive calls
-            // (`Ins::CallSelf`), whose callers would not see the stack move if the callee
-            // moved it.
-            return Err("NYI: native call in a function trace".into());
-        }
-        if self.pinned_snap.is_some() || self.pending_pin.is_some() || b == 0 {
-            return Err("NYI: native call in this form".into());
         }
         if nargs as usize > MAX_NATIVE_ARGS {
             return Err("NYI: too many arguments".into());
@@ -3044,7 +3023,69 @@ impl Recorder {
         let mut args = [0; MAX_NATIVE_ARGS];
         for (i, arg) in args.iter_mut().enumerate().take(nargs as usize) {
             *arg = self.read(a + 2 + i as u32, pc)?;
-            self.boxed_only_at_exits(*arg)?;
+        }
+        self.native_call(kf, (&args[..nargs as usize], a, b), pc)
+    }
+
+    /// `return f(...)` (`CALLT a d`, `nargs` = d - 1) of a native function in a Lua
+    /// function inlined into the trace's own frame: as the interpreter's tail call
+    /// replaces the inlined function's frame, the native is called from the trace's own
+    /// frame, in the slot of the call that made the inlined one, for the results that
+    /// call wanted (error messages name it as that call does, as luajit's do).
+    fn record_native_tail_call(&mut self, a: u32, nargs: u32, pc: *const u32) -> Result<(), Abort> {
+        let fv = self.value(a);
+        native_callable(fv)?;
+        let (results, ret_pc) = match self.frames.last() {
+            Some(f) => (f.results, f.ret_pc),
+            None => return Err("NYI: native call in this form".into()),
+        };
+        if nargs as usize > MAX_NATIVE_ARGS {
+            return Err("NYI: too many arguments".into());
+        }
+        // (Guards before the call leave before the inlined call: the interpreter makes it
+        // again, nothing having happened yet.)
+        let f = self.read(a, pc)?;
+        let kf = self.kgc(fv, Ty::Func);
+        self.guard(Cmp::Eq, Ty::Ptr, f, kf, pc);
+        let mut args = [0; MAX_NATIVE_ARGS];
+        for (i, arg) in args.iter_mut().enumerate().take(nargs as usize) {
+            *arg = self.read(a + 2 + i as u32, pc)?;
+        }
+        let Some(frame) = self.frames.pop() else {
+            return Err("NYI: native call in this form".into());
+        };
+        self.call_snap = None;
+        self.forget_slots_from(self.frame_off() + frame.call_a);
+        // SAFETY: the instruction before the return address is the CALL that made the
+        // inlined call, in the trace's own prototype.
+        let call_pc = unsafe { ret_pc.sub(1) };
+        let args = &args[..nargs as usize];
+        self.native_call(kf, (args, frame.call_a, results + 1), call_pc)
+    }
+
+    /// The [`Ins::NativeCall`] of the native function `kf` (a guarded constant) with
+    /// `args`, in slot `a` of the trace's own frame, keeping `b - 1` results, made as the
+    /// `CALL` at `pc` makes it (see [`Self::record_native_call`]).
+    fn native_call(
+        &mut self,
+        kf: Ref,
+        (args, a, b): (&[Ref], u32, u32),
+        pc: *const u32,
+    ) -> Result<(), Abort> {
+        let nargs = args.len() as u32;
+        if self.recursive {
+            // A function trace's tree may run inside native recursive calls
+            // (`Ins::CallSelf`), whose callers would not see the stack move if the callee
+            // moved it.
+            return Err("NYI: native call in a function trace".into());
+        }
+        if self.pinned_snap.is_some() || self.pending_pin.is_some() || b == 0 {
+            return Err("NYI: native call in this form".into());
+        }
+        let mut arg_refs = [0; MAX_NATIVE_ARGS];
+        for (i, &arg) in args.iter().enumerate() {
+            self.boxed_only_at_exits(arg)?;
+            arg_refs[i] = arg;
         }
         // SAFETY: a CALL is never the last instruction of a prototype.
         let next = unsafe { pc.add(1) };
@@ -3077,7 +3118,7 @@ impl Recorder {
         }
         self.emit(Ins::NativeCall {
             func: kf,
-            args,
+            args: arg_refs,
             nargs: nargs as u8,
             slot: a as u16,
             pc: pc as u64,
@@ -4421,6 +4462,42 @@ fn may_be_captured(pt: *mut GcProto, at: usize, slot: u32) -> bool {
         let ins = unsafe { *code.add(i) };
         bc::op(ins) == Op::FNEW as u8 && closure_captures(pt, ins, slot)
     })
+}
+
+/// Whether `fv` is a native function the recorder has no IR of its own for (a library
+/// function other than the `math`/`bit` builtins, or a Rust callback).
+fn is_native_other_than_builtins(fv: TValue) -> bool {
+    if !fv.is_func() {
+        return false;
+    }
+    let f = fv.gc_ptr().cast::<GcFunc>();
+    // SAFETY: a live function.
+    unsafe { !(*f).is_lua() && builtin_of((*f).ffid).is_none() }
+}
+
+/// Refuses the native functions a trace must not call, those that need the
+/// interpreter: `pcall` and `xpcall` (their function runs in an interpreter frame),
+/// `coroutine.yield`, `debug.setlocal` (it changes slots the trace holds) and
+/// `jit.flush`.
+fn native_callable(fv: TValue) -> Result<(), Abort> {
+    use moonjet_runtime::vm::state::ff;
+    // SAFETY: a live native function.
+    let ffid = unsafe { (*fv.gc_ptr().cast::<GcFunc>()).ffid };
+    let refused = [
+        ("coroutine", "yield"),
+        ("debug", "setlocal"),
+        ("jit", "flush"),
+    ];
+    let refused = ffid == ff::PCALL
+        || ffid == ff::XPCALL
+        || (ffid != 0
+            && refused
+                .iter()
+                .any(|(lib, name)| builtin_id(lib, name) == Some(ffid)));
+    if refused {
+        return Err("NYI: call of a function that needs the interpreter".into());
+    }
+    Ok(())
 }
 
 /// The `__index` entry of metatable `mt` when it holds a table: its (interned) key and

@@ -301,7 +301,8 @@ pub extern "C" fn pow_u64(x: u64, k: u64) -> u64 {
     moonjet_runtime::ffi::ops::pow_u64(x, k)
 }
 
-/// `Ins::NativeCall`: the `CALL` at `pc` of a native function, made by the trace running
+/// `Ins::NativeCall`: the `CALL` at `pc` of a native function with `nargs` arguments,
+/// made by the trace running
 /// in the frame at `base` (its slots written) as the interpreter makes it
 /// (`moonjet_runtime::vm::interp::call_native_for_trace`). Returns the frame's base
 /// afterwards (the callee may have moved the stack), with bit 0 set if the callee raised
@@ -317,6 +318,7 @@ pub unsafe extern "C" fn call_native(
     ctx: *const TraceCtx,
     base: *mut TValue,
     pc: *const u32,
+    nargs: u32,
 ) -> usize {
     use moonjet_runtime::vm::{interp, State};
     // SAFETY: caller promise: the state runs this trace, and nothing else uses it while
@@ -326,7 +328,7 @@ pub unsafe extern "C" fn call_native(
     let off = unsafe { base.offset_from((*st.l).stack) };
     let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         // SAFETY: caller promise.
-        unsafe { interp::call_native_for_trace(st, base, pc) }
+        unsafe { interp::call_native_for_trace(st, base, pc, nargs as usize) }
     }));
     let failed = match r {
         Ok(Ok(now)) => return now as usize,

@@ -140,9 +140,11 @@ pub(crate) unsafe fn precall(
     }
 }
 
-/// Compiled trace code makes the `CALL` at `pc` (one with a fixed argument count) of a
-/// native function, in the Lua frame at `base`, exactly as the interpreter would: the
-/// frame's slots are all written (the function at `a`, its arguments from `a + 2`), so
+/// Compiled trace code makes the `CALL` at `pc` of a native function with `nargs`
+/// arguments, in the Lua frame at `base`, exactly as the interpreter would (also when it
+/// is a tail call a function inlined in the trace made, which replaced that function's
+/// frame, the one this `CALL` made): the frame's slots are all written (the function at
+/// `a`, its arguments from `a + 2`), so
 /// the callee, the collector and the debug library see what they would see in the
 /// interpreter, and error messages name the function as the call site shows it. The
 /// results go to the call's slots, as many as the `CALL` wants. Returns the frame's base
@@ -159,6 +161,7 @@ pub unsafe fn call_native_for_trace(
     st: &mut State,
     base: *mut TValue,
     pc: *const u32,
+    nargs: usize,
 ) -> LuaResult<*mut TValue> {
     // SAFETY: caller promise; the frame has room for the call's slots (a Lua frame's
     // framesize covers them).
@@ -168,7 +171,6 @@ pub unsafe fn call_native_for_trace(
         let ret_pc = pc.add(1);
         st.savedpc = ret_pc;
         (*l).base = base;
-        let nargs = bc::c(ins) as usize - 1;
         let func = base.add(bc::a(ins) as usize);
         st.nny += 1;
         let r = precall(st, func, nargs, ret_pc as u64);
