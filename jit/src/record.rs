@@ -1374,36 +1374,15 @@ impl Recorder {
     /// key is looked up in that table. (`__index` functions stay interpreted.)
     fn udata_get(&mut self, dst: u32, b: u32, c: u32, pc: *const u32) -> Result<(), Abort> {
         let uv = self.value(b);
-        // SAFETY: a live userdata in the frame; its metatable, if any, is a live table
-        // whose nodes are `hmask + 1` long.
-        let (mt, (index_key, methods)) = unsafe {
-            let mt = (*uv.gc_ptr().cast::<GcUdata>()).metatable;
-            if mt.is_null() {
-                return Err("NYI: userdata without a metatable".into());
-            }
-            match index_entry(mt) {
-                Some(e) => (mt, e),
-                None => return Err("NYI: userdata index without an __index table".into()),
-            }
-        };
+        // SAFETY: a live userdata in the frame.
+        let mt = unsafe { (*uv.gc_ptr().cast::<GcUdata>()).metatable };
+        if mt.is_null() {
+            return Err("NYI: userdata without a metatable".into());
+        }
         let u = self.read(b, pc)?;
-        let m = self.emit(Ins::FLoad {
-            obj: u,
-            field: Field::UdataMeta,
-        });
-        let km = self.kgc(TValue::from_tab(mt), Ty::Tab);
-        self.guard(Cmp::Eq, Ty::Ptr, m, km, pc);
-        let (node, off) = self
-            .hash_slot(km, mt, index_key, pc)
+        let (index, methods) = self
+            .index_table((u, Field::UdataMeta), mt, pc)
             .ok_or("NYI: userdata index without an __index table")?;
-        let snap = self.snap(pc);
-        let index = self.emit(Ins::Load {
-            ptr: node,
-            idx: None,
-            off,
-            ty: Ty::Tab,
-            snap,
-        });
         let key = self.key_of(Op::TGETS, c, pc)?;
         self.table_get(index, methods, key, dst, pc)
     }
@@ -1440,17 +1419,27 @@ impl Recorder {
             self.write(dst, absent);
             return Ok(());
         }
-        let m = self.emit(Ins::FLoad {
-            obj: t,
-            field: Field::TabMeta,
-        });
+        let (index, methods) = self
+            .index_table((t, Field::TabMeta), mt, pc)
+            .ok_or("NYI: missing key")?;
+        self.table_get(index, methods, Key::Str(key), dst, pc)
+    }
+
+    /// For object `obj` whose metatable (its field `meta`) is the table `mt` now: that
+    /// guarded, the table `mt.__index` holds, loaded and guarded to be a table, as (IR
+    /// value, runtime table). `None` (nothing emitted) when `__index` holds no table.
+    fn index_table(
+        &mut self,
+        (obj, meta): (Ref, Field),
+        mt: *mut GcTab,
+        pc: *const u32,
+    ) -> Option<(Ref, *mut GcTab)> {
+        // SAFETY: the live metatable of a live object.
+        let (index_key, index) = unsafe { index_entry(mt) }?;
+        let m = self.emit(Ins::FLoad { obj, field: meta });
         let km = self.kgc(TValue::from_tab(mt), Ty::Tab);
         self.guard(Cmp::Eq, Ty::Ptr, m, km, pc);
-        // SAFETY: as above.
-        let (index_key, index) = unsafe { index_entry(mt) }.ok_or("NYI: missing key")?;
-        let (node, off) = self
-            .hash_slot(km, mt, index_key, pc)
-            .ok_or("NYI: missing key")?;
+        let (node, off) = self.hash_slot(km, mt, index_key, pc)?;
         let snap = self.snap(pc);
         let i = self.emit(Ins::Load {
             ptr: node,
@@ -1459,7 +1448,7 @@ impl Recorder {
             ty: Ty::Tab,
             snap,
         });
-        self.table_get(i, index, Key::Str(key), dst, pc)
+        Some((i, index))
     }
 
     /// `t[key] = val` for table `t` (ref, runtime table).
@@ -3009,11 +2998,23 @@ impl Recorder {
         nargs: u32,
         pc: *const u32,
     ) -> Result<(), Abort> {
-        let fv = self.value(a);
-        native_callable(fv)?;
         if !self.frames.is_empty() {
             return Err("NYI: native call in an inlined call".into());
         }
+        let (kf, args) = self.native_callee(a, nargs, pc)?;
+        self.native_call(kf, (&args[..nargs as usize], a, b), pc)
+    }
+
+    /// The native function in slot `a` of the current frame, guarded (a constant), and
+    /// its `nargs` arguments from `a + 2`, for a call of it from the trace.
+    fn native_callee(
+        &mut self,
+        a: u32,
+        nargs: u32,
+        pc: *const u32,
+    ) -> Result<(Ref, [Ref; MAX_NATIVE_ARGS]), Abort> {
+        let fv = self.value(a);
+        native_callable(fv)?;
         if nargs as usize > MAX_NATIVE_ARGS {
             return Err("NYI: too many arguments".into());
         }
@@ -3024,7 +3025,7 @@ impl Recorder {
         for (i, arg) in args.iter_mut().enumerate().take(nargs as usize) {
             *arg = self.read(a + 2 + i as u32, pc)?;
         }
-        self.native_call(kf, (&args[..nargs as usize], a, b), pc)
+        Ok((kf, args))
     }
 
     /// `return f(...)` (`CALLT a d`, `nargs` = d - 1) of a native function in a Lua
@@ -3033,24 +3034,13 @@ impl Recorder {
     /// frame, in the slot of the call that made the inlined one, for the results that
     /// call wanted (error messages name it as that call does, as luajit's do).
     fn record_native_tail_call(&mut self, a: u32, nargs: u32, pc: *const u32) -> Result<(), Abort> {
-        let fv = self.value(a);
-        native_callable(fv)?;
         let (results, ret_pc) = match self.frames.last() {
             Some(f) => (f.results, f.ret_pc),
             None => return Err("NYI: native call in this form".into()),
         };
-        if nargs as usize > MAX_NATIVE_ARGS {
-            return Err("NYI: too many arguments".into());
-        }
         // (Guards before the call leave before the inlined call: the interpreter makes it
         // again, nothing having happened yet.)
-        let f = self.read(a, pc)?;
-        let kf = self.kgc(fv, Ty::Func);
-        self.guard(Cmp::Eq, Ty::Ptr, f, kf, pc);
-        let mut args = [0; MAX_NATIVE_ARGS];
-        for (i, arg) in args.iter_mut().enumerate().take(nargs as usize) {
-            *arg = self.read(a + 2 + i as u32, pc)?;
-        }
+        let (kf, args) = self.native_callee(a, nargs, pc)?;
         let Some(frame) = self.frames.pop() else {
             return Err("NYI: native call in this form".into());
         };
